@@ -1,0 +1,74 @@
+"""Rules and look-ups shared by the resource modules: names (ref §15), tags (ref §15),
+name-or-ARN resolution with the asynchronous status applied (ref §1.5, §1.7)."""
+
+from __future__ import annotations
+
+import re
+
+from batchemu.batch import arns, lifecycle
+from batchemu.batch.backend import Backend
+from batchemu.batch.errors import ClientException
+from batchemu.context import RequestContext
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+MAX_TAGS = 50
+
+
+def check_name(value: str, field: str) -> None:
+    if not NAME.fullmatch(value or ""):
+        raise ClientException(
+            f"{field} must be 1 to 128 characters long, start with a letter or number, and "
+            f"contain only letters, numbers, hyphens (-) and underscores (_); got {value!r}")
+
+
+def check_tags(tags: dict | None, field: str = "tags") -> dict:
+    """Validate a tag map (ref §15): at most 50, key 1-128, value <= 256, no `aws:` keys."""
+    tags = dict(tags or {})
+    counted = [k for k in tags if not k.lower().startswith("aws:")]
+    if len(counted) > MAX_TAGS:
+        raise ClientException(f"{field}: a resource can have at most {MAX_TAGS} tags, got {len(counted)}")
+    for key, value in tags.items():
+        if not (1 <= len(key) <= 128):
+            raise ClientException(f"{field}: tag keys must be 1 to 128 characters, got {key!r}")
+        if key.lower().startswith("aws:"):
+            raise ClientException(f"{field}: tag keys beginning with 'aws:' are reserved for AWS use: {key!r}")
+        if value is None or len(value) > 256:
+            raise ClientException(f"{field}: tag values must be 0 to 256 characters (key {key!r})")
+    return tags
+
+
+def load(b: Backend, ctx: RequestContext, kind: str, key: str) -> dict | None:
+    """The live document (status settled), or None if it does not exist or is gone."""
+    doc = b.store.get(ctx.account, ctx.region, kind, key)
+    if doc is None or lifecycle.is_gone(doc, ctx.now_ms):
+        return None
+    return lifecycle.settle(doc, ctx.now_ms)
+
+
+def load_all(b: Backend, ctx: RequestContext, kind: str) -> list[dict]:
+    docs = b.store.list(ctx.account, ctx.region, kind)
+    return [lifecycle.settle(d, ctx.now_ms) for d in docs if not lifecycle.is_gone(d, ctx.now_ms)]
+
+
+def resolve(b: Backend, ctx: RequestContext, kind: str, ident: str) -> dict | None:
+    """A name or ARN of this account/region -> live document, or None."""
+    key = arns.key_of(ctx, kind, ident or "")
+    return load(b, ctx, kind, key) if key else None
+
+
+def save(b: Backend, ctx: RequestContext, kind: str, key: str, arn: str, doc: dict) -> None:
+    b.store.put(ctx.account, ctx.region, kind, key, arn, doc)
+
+
+def check_list_or_max(p: dict, list_member: str, label: str, ctx: RequestContext) -> None:
+    """ref §1.6: an explicit list and maxResults cannot both be given."""
+    if p.get(list_member) and p.get("maxResults") is not None:
+        from batchemu.batch.errors import wrapped
+        raise wrapped(ctx, f"{label} and MaxResults cannot both be set")
+
+
+def check_describe_list(p: dict, list_member: str, limit: int = 100) -> list:
+    items = p.get(list_member) or []
+    if len(items) > limit:
+        raise ClientException(f"{list_member}: at most {limit} items can be described at once, got {len(items)}")
+    return items

@@ -1,0 +1,270 @@
+"""Compute environments (ref §3): create, describe, update, delete.
+
+Roles, subnets and security groups are opaque well-formed strings: no IAM or EC2 resource has
+to exist (the setup friction users hit with moto, peers §1.5). Capacity is `maxvCpus`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from batchemu.batch import arns, lifecycle
+from batchemu.batch.backend import Backend
+from batchemu.batch.common import (check_describe_list, check_list_or_max, check_name,
+                                   check_tags, load_all, resolve, save)
+from batchemu.batch.errors import ClientException, wrapped
+from batchemu.context import RequestContext
+
+KIND = arns.COMPUTE_ENVIRONMENT
+MAX_PER_REGION = 50  # ref §3.7
+EC2_TYPES = ("EC2", "SPOT")
+FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
+# Members that make no sense on Fargate (ref §3.1: "Don't specify it").
+EC2_ONLY = ("allocationStrategy", "minvCpus", "desiredvCpus", "instanceTypes", "imageId",
+            "ec2KeyPair", "instanceRole", "tags", "placementGroup", "bidPercentage",
+            "spotIamFleetRole", "launchTemplate", "ec2Configuration", "scalingPolicy")
+# ref §3.5: changing any of these replaces instances (an "infrastructure update").
+INFRASTRUCTURE = ("allocationStrategy", "bidPercentage", "ec2Configuration", "ec2KeyPair",
+                  "imageId", "instanceRole", "instanceTypes", "launchTemplate", "placementGroup",
+                  "securityGroupIds", "subnets", "tags", "type", "updateToLatestImageVersion")
+INFRA_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
+SERVICE_LINKED_ROLE = "role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+
+
+def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    name = p["computeEnvironmentName"]
+    check_name(name, "computeEnvironmentName")
+    existing = load_all(b, ctx, KIND)
+    if any(d["computeEnvironmentName"] == name for d in existing):
+        raise ClientException(f"Object already exists: compute environment {name} already exists")
+    if len(existing) >= MAX_PER_REGION:
+        raise ClientException(f"You have reached the limit of {MAX_PER_REGION} compute environments "
+                              f"in {ctx.region}; delete one first")
+    ce_type = p["type"]
+    resources = p.get("computeResources")
+    if ce_type == "MANAGED":
+        if resources is None:
+            raise ClientException("computeResources must be specified when creating a MANAGED "
+                                  "compute environment")
+        if p.get("unmanagedvCpus") is not None:
+            raise ClientException("unmanagedvCpus can only be specified for an UNMANAGED compute environment")
+        resources = _check_new_resources(ctx, dict(resources))
+    else:
+        if resources is not None:
+            raise ClientException("computeResources cannot be specified for an UNMANAGED compute environment")
+        if p.get("unmanagedvCpus") is not None and p["unmanagedvCpus"] < 0:
+            raise ClientException("unmanagedvCpus must be greater than or equal to 0")
+    eks = p.get("eksConfiguration")
+    arn = arns.make(ctx, KIND, name)
+    doc = {
+        "computeEnvironmentName": name,
+        "computeEnvironmentArn": arn,
+        "type": ce_type,
+        "state": p.get("state") or "ENABLED",
+        "computeResources": resources,
+        "unmanagedvCpus": p.get("unmanagedvCpus") if ce_type == "UNMANAGED" else None,
+        "serviceRole": _role_arn(ctx, p.get("serviceRole")),
+        "ecsClusterArn": None if eks else
+            f"arn:aws:ecs:{ctx.region}:{ctx.account}:cluster/{name}_Batch_{uuid.uuid4()}",
+        "eksConfiguration": eks,
+        "containerOrchestrationType": "EKS" if eks else "ECS",
+        "uuid": str(uuid.uuid4()),
+        "tags": check_tags(p.get("tags")),
+        "context": p.get("context"),
+        "createdAt": ctx.now_ms,
+    }
+    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms,
+                    lifecycle.HEALTHY_REASON[KIND])
+    save(b, ctx, KIND, name, arn, doc)
+    b.changed()
+    return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}
+
+
+def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    check_list_or_max(p, "computeEnvironments", "ComputeEnvironments", ctx)
+    wanted = check_describe_list(p, "computeEnvironments")
+    docs = load_all(b, ctx, KIND)
+    if wanted:
+        keys = {arns.key_of(ctx, KIND, w) for w in wanted}
+        docs = [d for d in docs if d["computeEnvironmentName"] in keys]
+    return {"computeEnvironments": docs}
+
+
+def update_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    ident = p["computeEnvironment"]
+    doc = resolve(b, ctx, KIND, ident)
+    if doc is None or doc["status"] in ("DELETING", "DELETED"):
+        raise ClientException(f"Compute environment {ident} does not exist")
+    if lifecycle.is_settling(doc):
+        raise ClientException("Cannot update, resource is being modified")
+    if p.get("state"):
+        doc["state"] = p["state"]
+    if p.get("unmanagedvCpus") is not None:
+        if doc["type"] != "UNMANAGED":
+            raise ClientException("unmanagedvCpus can only be specified for an UNMANAGED compute environment")
+        doc["unmanagedvCpus"] = p["unmanagedvCpus"]
+    if p.get("serviceRole") is not None:
+        new_role = _role_arn(ctx, p["serviceRole"])
+        if _is_service_linked(new_role) != _is_service_linked(doc["serviceRole"]):
+            raise ClientException("serviceRole: a service-linked role can't be replaced by a regular "
+                                  "IAM role, or a regular role by the service-linked role")
+        doc["serviceRole"] = new_role
+    if p.get("computeResources"):
+        if doc["type"] == "UNMANAGED":
+            raise ClientException("computeResources cannot be specified for an UNMANAGED compute environment")
+        doc["computeResources"] = _updated_resources(ctx, doc["computeResources"], dict(p["computeResources"]))
+    if p.get("updatePolicy") is not None:
+        policy = dict(doc.get("updatePolicy") or {"terminateJobsOnUpdate": False,
+                                                  "jobExecutionTimeoutMinutes": 30})
+        policy.update({k: v for k, v in p["updatePolicy"].items() if v is not None})
+        doc["updatePolicy"] = policy
+    if p.get("context") is not None:
+        doc["context"] = p["context"]
+    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(b, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
+    b.changed()
+    return {"computeEnvironmentName": doc["computeEnvironmentName"],
+            "computeEnvironmentArn": doc["computeEnvironmentArn"]}
+
+
+def delete_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    ident = p["computeEnvironment"]
+    doc = resolve(b, ctx, KIND, ident)
+    if doc is None or doc["status"] in ("DELETING", "DELETED"):
+        raise ClientException(f"Compute environment {ident} does not exist")
+    if lifecycle.is_settling(doc):
+        raise ClientException("Cannot delete, resource is being modified")  # ref §3.4
+    if doc["state"] != "DISABLED":
+        raise ClientException(f"Cannot delete, compute environment {doc['computeEnvironmentName']} "
+                              "is ENABLED; disable it with UpdateComputeEnvironment first")
+    for queue in load_all(b, ctx, arns.JOB_QUEUE):
+        if queue["status"] == "DELETED":
+            continue
+        if any(o["computeEnvironment"] == doc["computeEnvironmentArn"]
+               for o in queue.get("computeEnvironmentOrder") or []):
+            raise ClientException("Cannot delete, found existing JobQueue relationship")  # ref §3.4
+    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
+    save(b, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
+    b.changed()
+    return {}
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def _check_new_resources(ctx: RequestContext, cr: dict) -> dict:
+    cr_type = cr["type"]
+    if cr_type in FARGATE_TYPES:
+        given = [k for k in EC2_ONLY if cr.get(k) is not None]
+        if given:
+            raise ClientException(f"computeResources.{given[0]} isn't applicable to {cr_type} compute "
+                                  f"resources; don't specify it")
+        if not cr.get("securityGroupIds"):
+            raise ClientException(f"computeResources.securityGroupIds must contain at least one security "
+                                  f"group for {cr_type} compute resources")
+        _check_fargate_lists(cr)
+    else:
+        if not cr.get("instanceRole"):
+            raise wrapped(ctx, "Instance role is required.")  # ref §3.1 / Appendix A
+        if not cr.get("instanceTypes"):
+            raise ClientException(f"computeResources.instanceTypes is required for {cr_type} compute "
+                                  "resources (for example [\"optimal\"])")
+        strategy = cr.get("allocationStrategy") or "BEST_FIT"
+        if strategy.startswith("SPOT_") and cr_type != "SPOT":
+            raise ClientException(f"computeResources.allocationStrategy {strategy} is only valid for SPOT "
+                                  "compute resources")
+        if cr_type == "SPOT" and strategy == "BEST_FIT" and not cr.get("spotIamFleetRole"):
+            raise ClientException("computeResources.spotIamFleetRole is required for SPOT compute resources "
+                                  "with the BEST_FIT allocation strategy")
+        cr["allocationStrategy"] = strategy
+        cr.setdefault("minvCpus", 0)
+        if cr.get("minvCpus") is None:
+            cr["minvCpus"] = 0
+        if cr.get("desiredvCpus") is None:
+            cr["desiredvCpus"] = cr["minvCpus"]
+        if not cr.get("ec2Configuration"):
+            cr["ec2Configuration"] = [{"imageType": "ECS_AL2023"}]  # ref §3.1 default
+    _check_vcpus(cr)
+    return cr
+
+
+def _check_fargate_lists(cr: dict) -> None:
+    if len(cr.get("subnets") or []) > 16:
+        raise ClientException("computeResources.subnets: Fargate compute resources can have at most 16 subnets")
+    if len(cr.get("securityGroupIds") or []) > 5:
+        raise ClientException("computeResources.securityGroupIds: at most 5 security groups can be specified")
+
+
+def _check_vcpus(cr: dict) -> None:
+    lo, hi, want = cr.get("minvCpus"), cr["maxvCpus"], cr.get("desiredvCpus")
+    if hi < 0:
+        raise ClientException(f"computeResources.maxvCpus must be greater than or equal to 0, got {hi}")
+    if lo is not None and lo < 0:
+        raise ClientException(f"computeResources.minvCpus must be greater than or equal to 0, got {lo}")
+    if lo is not None and lo > hi:
+        raise ClientException(f"computeResources.minvCpus ({lo}) can't be greater than maxvCpus ({hi})")
+    if want is not None and not ((lo or 0) <= want <= hi):
+        raise ClientException(f"computeResources.desiredvCpus ({want}) must be between minvCpus "
+                              f"({lo or 0}) and maxvCpus ({hi})")
+
+
+def _updated_resources(ctx: RequestContext, current: dict, change: dict) -> dict:
+    cr = dict(current)
+    fargate = cr["type"] in FARGATE_TYPES
+    if fargate:
+        given = [k for k in EC2_ONLY if change.get(k) is not None]
+        given += [k for k in ("type", "updateToLatestImageVersion") if change.get(k) is not None]
+        if given:
+            raise ClientException(f"computeResources.{given[0]} can't be updated for a {cr['type']} compute "
+                                  "environment; only maxvCpus, subnets and securityGroupIds can")
+        for key in ("subnets", "securityGroupIds"):
+            if change.get(key):  # an empty list means "no change" on Fargate (ref §3.5)
+                cr[key] = change[key]
+        _check_fargate_lists(cr)
+    else:
+        infra = [k for k in INFRASTRUCTURE if k in change and change[k] is not None]
+        if infra:
+            strategy = change.get("allocationStrategy") or cr.get("allocationStrategy") or "BEST_FIT"
+            if strategy not in INFRA_STRATEGIES:
+                raise ClientException(
+                    f"computeResources.{infra[0]} requires an infrastructure update, which compute "
+                    f"environments using the {strategy} allocation strategy don't support; use "
+                    f"{', '.join(INFRA_STRATEGIES)}")
+            new_type = change.get("type")
+            if new_type and new_type not in EC2_TYPES:
+                raise ClientException("computeResources.type can only change between EC2 and SPOT")
+        for key, value in change.items():
+            if value is None or key in ("minvCpus", "maxvCpus", "desiredvCpus"):
+                continue
+            if value == "":  # ref §3.5: an empty string removes an optional value
+                cr.pop(key, None)
+            elif key == "launchTemplate" and value.get("launchTemplateId") == "":
+                cr.pop(key, None)
+            else:
+                cr[key] = value
+        if "minvCpus" in change and change["minvCpus"] is not None:
+            cr["minvCpus"] = change["minvCpus"]
+        if change.get("desiredvCpus") is not None:
+            if change["desiredvCpus"] < (current.get("desiredvCpus") or 0):
+                raise ClientException(
+                    f"computeResources.desiredvCpus can't be decreased (current "
+                    f"{current.get('desiredvCpus')}, requested {change['desiredvCpus']})")  # ref §3.5
+            cr["desiredvCpus"] = change["desiredvCpus"]
+    if change.get("maxvCpus") is not None:
+        cr["maxvCpus"] = change["maxvCpus"]
+    if not fargate and cr.get("desiredvCpus") is not None and cr.get("minvCpus") is not None:
+        cr["desiredvCpus"] = max(cr["desiredvCpus"], cr["minvCpus"])
+        cr["desiredvCpus"] = min(cr["desiredvCpus"], cr["maxvCpus"])
+    _check_vcpus(cr)
+    return cr
+
+
+def _role_arn(ctx: RequestContext, role: str | None) -> str:
+    if not role:
+        return f"arn:{ctx.partition}:iam::{ctx.account}:{SERVICE_LINKED_ROLE}"
+    if role.startswith("arn:"):
+        return role
+    return f"arn:{ctx.partition}:iam::{ctx.account}:role/{role}"  # a bare name has no path (ref §3.1)
+
+
+def _is_service_linked(role_arn: str) -> bool:
+    return "role/aws-service-role/" in role_arn

@@ -1,0 +1,1 @@
+"""job_definitions: to be written."""

@@ -1,0 +1,1 @@
+"""job_queues: to be written."""

@@ -1,0 +1,1 @@
+"""scheduling_policies: to be written."""

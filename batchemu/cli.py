@@ -1,0 +1,55 @@
+"""The `batchemu` command: serve the API (default).
+
+    batchemu [--host H] [--port N] [--data-dir DIR] [--ephemeral] [--settle-seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from batchemu import __version__
+from batchemu.config import Config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="batchemu", description="A local AWS Batch.")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; BATCHEMU_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000; BATCHEMU_PORT)")
+    parser.add_argument("--data-dir", help="where state is kept (default ~/.local/share/batchemu; "
+                                           "BATCHEMU_DATA_DIR)")
+    parser.add_argument("--ephemeral", action="store_true", default=None,
+                        help="keep state in memory only (BATCHEMU_EPHEMERAL=1)")
+    parser.add_argument("--settle-seconds", type=float,
+                        help="how long CREATING/UPDATING/DELETING last (default 0; BATCHEMU_SETTLE_SECONDS)")
+    parser.add_argument("--region", dest="default_region",
+                        help="region for unsigned requests (default us-east-1; BATCHEMU_DEFAULT_REGION)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
+    parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    return Config.from_env(**{k: v for k, v in vars(args).items() if v is not None})
+
+
+def main(argv=None) -> int:
+    config = config_from_args(parse_args(argv))
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from batchemu.app import create_app
+    from batchemu.server import Server
+
+    app = create_app(config)
+    server = Server(app, config.host, config.port)
+    where = "in memory (ephemeral)" if config.ephemeral else config.db_path
+    print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0

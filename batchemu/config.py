@@ -1,0 +1,66 @@
+"""One frozen Config, built from command-line flags and BATCHEMU_* environment variables.
+
+Owns defaults and their documentation. Must not read the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """Per-user data location: $XDG_DATA_HOME/batchemu, else ~/.local/share/batchemu."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "batchemu"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
+    # Keep every resource in memory only: nothing is written to disk.
+    ephemeral: bool = False
+    default_account: str = "123456789012"
+    default_region: str = "us-east-1"
+    # How long CREATING/UPDATING/DELETING last before VALID/DELETED (ref §1.7, §3.3).
+    # 0 settles at once, which every known client accepts because they poll for VALID.
+    settle_seconds: float = 0.0
+    # "auto" (docker when an engine answers, else process), "docker", "process" or "none".
+    runner: str = "auto"
+    # Docker network for job containers ("host", "none", "bridge" or a user-defined name).
+    job_network: str = "host"
+    # Image pull policy: "missing" (pull when not present), "always" or "never".
+    pull_policy: str = "missing"
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> str:
+        return ":memory:" if self.ephemeral else str(Path(self.data_dir) / "batchemu.sqlite3")
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "Config":
+        """Environment first (BATCHEMU_PORT, ...), then explicit overrides (flags) win."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get("BATCHEMU_" + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _convert(field.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).expanduser()
+        return cls(**values)
+
+
+def _convert(name: str, raw: str):
+    kind = {f.name: f.default for f in dataclasses.fields(Config)}.get(name)
+    if isinstance(kind, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(kind, int):
+        return int(raw)
+    if isinstance(kind, float):
+        return float(raw)
+    return raw

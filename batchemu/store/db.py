@@ -1,0 +1,117 @@
+"""Store: one SQLite connection guarded by a lock, WAL mode, migrations on open.
+
+Every write happens inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), so a SIGKILL leaves
+either the whole change or none of it. Committed data survives a process kill (WAL with
+synchronous=NORMAL is durable against process crashes; only an OS crash can lose the last
+commits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from batchemu.store.migrations import MIGRATIONS
+
+
+class Store:
+    def __init__(self, path: str = ":memory:"):
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._depth = 0
+        self._migrate()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self.transaction():
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={number}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """Nestable: the outermost block commits (or rolls back on an exception)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, args=()):
+        with self._lock:
+            return self._conn.execute(sql, args)
+
+    def query(self, sql: str, args=()) -> list:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- control-plane resources ------------------------------------------------------------
+
+    def get(self, account: str, region: str, kind: str, key: str) -> dict | None:
+        rows = self.query("SELECT doc FROM resources WHERE account=? AND region=? AND kind=? AND key=?",
+                          (account, region, kind, key))
+        return json.loads(rows[0]["doc"]) if rows else None
+
+    def get_by_arn(self, arn: str) -> tuple[str, dict] | None:
+        """(kind, doc) of the resource with this ARN, or None."""
+        rows = self.query("SELECT kind, doc FROM resources WHERE arn=?", (arn,))
+        return (rows[0]["kind"], json.loads(rows[0]["doc"])) if rows else None
+
+    def list(self, account: str, region: str, kind: str, key_prefix: str | None = None) -> list[dict]:
+        """Documents of one kind in creation order."""
+        sql = "SELECT doc FROM resources WHERE account=? AND region=? AND kind=?"
+        args = [account, region, kind]
+        if key_prefix is not None:
+            sql += " AND substr(key, 1, ?) = ?"
+            args += [len(key_prefix), key_prefix]
+        return [json.loads(r["doc"]) for r in self.query(sql + " ORDER BY seq", args)]
+
+    def put(self, account: str, region: str, kind: str, key: str, arn: str, doc: dict) -> None:
+        """Insert or replace; a replaced document keeps its place in creation order."""
+        text = json.dumps(doc, separators=(",", ":"))
+        with self.transaction():
+            updated = self.execute(
+                "UPDATE resources SET arn=?, doc=? WHERE account=? AND region=? AND kind=? AND key=?",
+                (arn, text, account, region, kind, key)).rowcount
+            if not updated:
+                self.execute("INSERT INTO resources (account, region, kind, key, arn, doc) "
+                             "VALUES (?,?,?,?,?,?)", (account, region, kind, key, arn, text))
+
+    def delete(self, account: str, region: str, kind: str, key: str) -> None:
+        self.execute("DELETE FROM resources WHERE account=? AND region=? AND kind=? AND key=?",
+                     (account, region, kind, key))

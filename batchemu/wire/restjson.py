@@ -1,0 +1,99 @@
+"""rest-json protocol (AWS Batch): parse a request into a params dict, serialize a result
+filtered to the output shape, and shape errors the way botocore parses them (ref §1.3, §1.4).
+
+Keys stay as the model's member names (camelCase). Knows no Batch semantics.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, Shape
+
+from batchemu.wire.errors import ApiError
+
+JSON = "application/json"
+
+
+def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
+          error_code: str = "ClientException") -> dict:
+    shape = op.input_shape
+    params: dict = {}
+    if shape is None:
+        return params
+    body_members = {m.serialization.get("name", n): n for n, m in shape.members.items()
+                    if not m.serialization.get("location")}
+    if body_members and body.strip():
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(f"The request body is not valid JSON: {exc}", code=error_code, status=400)
+        if not isinstance(doc, dict):
+            raise ApiError("The request body must be a JSON object", code=error_code, status=400)
+        for wire_name, value in doc.items():
+            if wire_name in body_members:
+                params[body_members[wire_name]] = value
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri" and wire_name in uri_params:
+            # The path arrives decoded once; a label encoded twice (rare SDKs) is decoded again.
+            params[name] = unquote(uri_params[wire_name])
+        elif location == "querystring":
+            values = query.getlist(wire_name)
+            if values:
+                params[name] = _scalar_list(values, member) if member.type_name == "list" else \
+                    _scalar(values[0], member, error_code, name)
+        elif location == "header" and wire_name in headers:
+            params[name] = _scalar(headers[wire_name], member, error_code, name)
+    return params
+
+
+def serialize(op: OperationModel, result: dict | None) -> bytes:
+    shape = op.output_shape
+    if shape is None or not result:
+        return b"{}"
+    return json.dumps(_filter(result, shape), separators=(",", ":")).encode()
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"__type": code, "message": message}).encode()
+
+
+def _filter(value, shape: Shape):
+    """Keep only what the shape defines; drop None. Output is exactly the model's shape."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, member in shape.members.items():
+            item = value.get(name)
+            if item is not None:
+                out[member.serialization.get("name", name)] = _filter(item, member)
+        return out
+    if kind == "list":
+        return [_filter(v, shape.member) for v in value] if isinstance(value, list) else value
+    if kind == "map":
+        return {k: _filter(v, shape.value) for k, v in value.items()} if isinstance(value, dict) else value
+    return value
+
+
+def _scalar(raw: str, member: Shape, error_code: str, name: str):
+    kind = member.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(raw)
+        if kind in ("double", "float"):
+            return float(raw)
+    except ValueError:
+        raise ApiError(f"Invalid value for parameter {name}: {raw!r} is not a number",
+                       code=error_code, status=400)
+    if kind == "boolean":
+        return raw.lower() == "true"
+    return raw
+
+
+def _scalar_list(values, member: Shape):
+    return [_scalar(v, member.member, "ClientException", "") for v in values]

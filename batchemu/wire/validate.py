@@ -1,0 +1,97 @@
+"""Input validation against the operation's input shape.
+
+botocore's ParamValidator checks required members and types; this module adds what botocore
+leaves to the server: enums, min/max lengths and ranges, empty required strings, booleans
+passed for numbers. Unknown members are ignored, as AWS services do, so that a newer SDK
+keeps working. Raises ApiError(validation_code, message naming the member and the rule).
+"""
+
+from __future__ import annotations
+
+from botocore.model import Shape
+from botocore.validate import ParamValidator
+
+from batchemu.wire.errors import ApiError
+
+_botocore = ParamValidator()
+
+
+class Validator:
+    def __init__(self, error_code: str = "ClientException", case_insensitive_enums=()):
+        self.error_code = error_code
+        # Shapes whose enum values the service accepts in any case (a service quirk the
+        # service package declares; the wire layer does not know which ones they are).
+        self.case_insensitive_enums = frozenset(case_insensitive_enums)
+
+    def validate(self, params: dict, shape: Shape | None) -> None:
+        if shape is None:
+            return
+        problems = []
+        report = _botocore.validate(params, shape)
+        if report.has_errors():
+            for line in report.generate_report().splitlines():
+                line = line.strip()
+                if line and not line.startswith(("Parameter validation failed", "Unknown parameter")):
+                    problems.append(line)
+        self._walk(params, shape, "", problems)
+        if problems:
+            head = problems[0] if len(problems) == 1 else (
+                f"{len(problems)} validation errors detected: " + "; ".join(problems))
+            raise ApiError(head, code=self.error_code, status=400)
+
+    def _walk(self, value, shape: Shape, path: str, problems: list) -> None:
+        if value is None:
+            return
+        kind = shape.type_name
+        meta = shape.metadata
+        where = path or "input"
+        if kind == "structure" and isinstance(value, dict):
+            for name in shape.required_members:
+                if value.get(name) == "" and shape.members[name].type_name == "string":
+                    problems.append(f'Missing required parameter in {where}: "{name}" '
+                                    "(it cannot be an empty string)")
+            for name, member in shape.members.items():
+                if name in value:
+                    self._walk(value[name], member, f"{path}.{name}" if path else name, problems)
+        elif kind == "list" and isinstance(value, list):
+            self._length(len(value), meta, path, "Member must have length", problems)
+            for i, item in enumerate(value):
+                self._walk(item, shape.member, f"{path}[{i}]", problems)
+        elif kind == "map" and isinstance(value, dict):
+            self._length(len(value), meta, path, "Member must have length", problems)
+            for key, item in value.items():
+                self._walk(key, shape.key, f"{path}.key", problems)
+                self._walk(item, shape.value, f"{path}.{key}", problems)
+        elif kind == "string" and isinstance(value, str):
+            if shape.enum:
+                ok = value in shape.enum or (
+                    shape.name in self.case_insensitive_enums
+                    and value.upper() in {e.upper() for e in shape.enum})
+                if not ok:
+                    problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                                    f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+            self._length(len(value), meta, path, "Member must have length", problems)
+        elif kind in ("integer", "long", "double", "float"):
+            if isinstance(value, bool):
+                problems.append(f"Invalid type for parameter {path}, value: {value}, "
+                                f"type: <class 'bool'>, valid types: <class 'int'>")
+                return
+            if isinstance(value, (int, float)):
+                lo, hi = meta.get("min"), meta.get("max")
+                if (lo is not None and value < lo) or (hi is not None and value > hi):
+                    problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                                    f"Member must have value {_bounds(lo, hi)}")
+
+    @staticmethod
+    def _length(n, meta, path, rule, problems):
+        lo, hi = meta.get("min"), meta.get("max")
+        if (lo is not None and n < lo) or (hi is not None and n > hi):
+            problems.append(f"Value at '{path}' failed to satisfy constraint: {rule} {_bounds(lo, hi)}")
+
+
+def _bounds(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"between {lo} and {hi}"
+    if lo is not None:
+        return f"greater than or equal to {lo}"
+    return f"less than or equal to {hi}"
