@@ -25,7 +25,8 @@ is_static() {
     if command -v file >/dev/null 2>&1; then
         file -L "$f" | grep -Eq 'statically linked|static-pie linked'
     else
-        ! ldd "$f" >/dev/null 2>&1
+        # ldd fails ("not a dynamic executable") on a static binary
+        if ldd "$f" >/dev/null 2>&1; then return 1; fi
     fi
 }
 

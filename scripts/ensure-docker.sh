@@ -91,8 +91,13 @@ if pgrep -x dockerd >/dev/null 2>&1; then
 else
     log "starting dockerd (vfs, no iptables, no bridge); log: $DOCKERD_LOG"
     # dockerd starts its own containerd when none is running.
-    ${SUDO[@]+"${SUDO[@]}"} nohup dockerd --storage-driver=vfs --iptables=false --bridge=none \
+    # setsid: own session, so it outlives the shell / job that started it.
+    SETSID=()
+    if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi
+    ${SUDO[@]+"${SUDO[@]}"} ${SETSID[@]+"${SETSID[@]}"} nohup dockerd \
+        --storage-driver=vfs --iptables=false --bridge=none \
         >"$DOCKERD_LOG" 2>&1 </dev/null &
+    DOCKERD_PID=$!
     disown || true
 fi
 
@@ -100,6 +105,11 @@ for _ in $(seq 1 120); do
     if docker info >/dev/null 2>&1; then
         log "dockerd is up."
         exit 0
+    fi
+    if [ -n "${DOCKERD_PID:-}" ] && ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+        log "dockerd exited during startup. Last lines of $DOCKERD_LOG:"
+        tail -n 40 "$DOCKERD_LOG" >&2 || true
+        exit 1
     fi
     sleep 0.5
 done

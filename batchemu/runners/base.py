@@ -1,0 +1,99 @@
+"""The runner protocol: what the engine hands a runner (LaunchSpec), what a runner reports
+back (RunnerEvent), and the calls the engine makes (start / stop / reattach / logs).
+
+Everything is asynchronous: `start` and `stop` return at once and the outcome arrives later
+as events through the listener the engine installs. No thread per job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Protocol
+
+RUNNING = "running"      # the container/process is running (startedAt)
+EXITED = "exited"        # it ended: exit_code (None if it never started), reason, oom
+LOG = "log"              # output lines: lines = [(epoch_ms, "text"), ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Mount:
+    source: str            # host path
+    target: str            # container path
+    read_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to run one attempt; computed by the engine from the job."""
+    job_id: str
+    attempt: int
+    name: str                         # a readable container name
+    image: str
+    command: list                     # [] means the image's default command
+    environment: dict                 # final env (job definition + overrides + AWS_BATCH_*)
+    vcpus: float = 0.0
+    memory_mib: int = 0
+    gpus: int = 0
+    user: str | None = None
+    privileged: bool = False
+    readonly_root: bool = False
+    ulimits: tuple = ()               # ({"name","softLimit","hardLimit"}, ...)
+    shared_memory_mib: int | None = None
+    tmpfs: tuple = ()                 # ({"containerPath","size","mountOptions"}, ...)
+    devices: tuple = ()               # ({"hostPath","containerPath","permissions"}, ...)
+    init_process: bool = False
+    mounts: tuple = ()                # (Mount, ...)
+    network: str | None = None        # None: the runner's configured default
+    pull_policy: str | None = None    # None: the runner's configured default
+    labels: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerEvent:
+    kind: str                         # RUNNING | EXITED | LOG
+    job_id: str
+    attempt: int
+    at_ms: int
+    exit_code: int | None = None
+    reason: str | None = None         # container.reason, e.g. "CannotPullContainerError: ..."
+    status_reason: str | None = None  # attempt statusReason when the runner knows better
+    oom: bool = False
+    lines: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Survivor:
+    """An attempt found alive (or finished while we were away) after a restart."""
+    job_id: str
+    attempt: int
+    running: bool
+    exit_code: int | None = None
+    oom: bool = False
+
+
+Listener = Callable[[RunnerEvent], None]
+
+
+class Runner(Protocol):
+    name: str
+
+    def set_listener(self, listener: Listener) -> None: ...
+
+    def start(self, spec: LaunchSpec) -> None: ...
+
+    def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None: ...
+
+    def reattach(self, wanted: dict) -> list[Survivor]:
+        """`wanted` maps job_id -> attempt for jobs the store says are STARTING/RUNNING.
+        Returns what is still there; removes every own container/process not wanted."""
+        ...
+
+    def logs(self, job_id: str, attempt: int) -> list:
+        """Lines [(epoch_ms, text)] written so far by a live attempt (for live log reads)."""
+        ...
+
+    def gpus(self) -> int:
+        """How many GPUs jobs can be given on this host."""
+        ...
+
+    def close(self) -> None: ...
