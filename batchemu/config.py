@@ -34,6 +34,8 @@ class Config:
     job_network: str = "host"
     # Image pull policy: "missing" (pull when not present), "always" or "never".
     pull_policy: str = "missing"
+    # Seconds between SIGTERM and SIGKILL when a job is terminated or times out (ECS: 30).
+    stop_grace_seconds: float = 30.0
     log_level: str = "INFO"
 
     @property

@@ -6,6 +6,7 @@ to exist (the setup friction users hit with moto, peers §1.5). Capacity is `max
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from batchemu.batch import arns, lifecycle
@@ -14,6 +15,7 @@ from batchemu.batch.common import (check_describe_list, check_list_or_max, check
                                    check_tags, load_all, resolve, save)
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
+from batchemu.store.jobs import Jobs
 
 KIND = arns.COMPUTE_ENVIRONMENT
 MAX_PER_REGION = 50  # ref §3.7
@@ -87,6 +89,14 @@ def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> d
     if wanted:
         keys = {arns.key_of(ctx, KIND, w) for w in wanted}
         docs = [d for d in docs if d["computeEnvironmentName"] in keys]
+    in_use = Jobs(b.store).vcpus_in_use()
+    for doc in docs:
+        cr = doc.get("computeResources")
+        if cr and cr.get("desiredvCpus") is not None:
+            # desiredvCpus follows demand: what running jobs hold, never below minvCpus and
+            # never below what the user set (ref §3.5: it can't be decreased by an update).
+            used = math.ceil(in_use.get(doc["computeEnvironmentArn"], 0.0))
+            doc["computeResources"] = dict(cr, desiredvCpus=min(cr["maxvCpus"], max(cr["desiredvCpus"], used)))
     return {"computeEnvironments": docs}
 
 

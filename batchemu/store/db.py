@@ -72,6 +72,10 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, args)
 
+    def executemany(self, sql: str, rows) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
     def query(self, sql: str, args=()) -> list:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
@@ -79,6 +83,16 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def meta(self, key: str, default_factory) -> str:
+        """A persistent server setting (e.g. the server id), created on first use."""
+        with self.transaction():
+            rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
+            if rows:
+                return rows[0]["value"]
+            value = default_factory()
+            self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return value
 
     # -- control-plane resources ------------------------------------------------------------
 

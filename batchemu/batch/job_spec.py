@@ -1,0 +1,98 @@
+"""What a submitted job will run: the job definition's containerProperties merged with
+SubmitJob's containerOverrides (ref §6.8), parameters merged and `Ref::` placeholders
+substituted in the command (ref §5.5), and the resources it needs (VCPU/MEMORY/GPU).
+
+Pure functions on wire dicts; no store, no HTTP.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from batchemu.batch.errors import ClientException
+
+# A placeholder inside a longer string: `Ref::` then a parameter name. Names are matched
+# whole (`Ref::in` never matches inside `Ref::input`, a bug of moto's; peers §1.3).
+_PLACEHOLDER = re.compile(r"Ref::([A-Za-z0-9_\-]+)")
+RESERVED_ENV_PREFIX = "AWS_BATCH"
+LEGACY_OVERRIDE_CONFLICT = ("This value was submitted in a deprecated key and may conflict with the "
+                            "value provided by the job definition's resource requirements.")
+
+
+def merge_parameters(definition: dict, submitted: dict | None) -> dict:
+    """ref §6.8: the job's parameters are the definition's, overridden key by key."""
+    merged = dict(definition.get("parameters") or {})
+    merged.update(submitted or {})
+    return merged
+
+
+def substitute(command: list, parameters: dict) -> list:
+    """Replace every `Ref::name` whose name is a parameter; leave unknown ones literally (ref §5.5)."""
+    out = []
+    for arg in command:
+        if arg.startswith("Ref::") and arg[5:] in parameters:
+            out.append(parameters[arg[5:]])  # a whole-element placeholder may use any key
+            continue
+        out.append(_PLACEHOLDER.sub(lambda m: parameters.get(m.group(1), m.group(0)), arg))
+    return out
+
+
+def check_overrides(overrides: dict | None, definition_container: dict) -> None:
+    overrides = overrides or {}
+    for entry in overrides.get("environment") or []:
+        if (entry.get("name") or "").startswith(RESERVED_ENV_PREFIX):
+            raise ClientException(
+                f"containerOverrides.environment: variable names can't start with "
+                f"{RESERVED_ENV_PREFIX} (reserved by AWS Batch): {entry.get('name')}")
+    if any(arg == "" for arg in overrides.get("command") or []):
+        raise ClientException("containerOverrides.command can't contain an empty string")
+    uses_requirements = bool(definition_container.get("resourceRequirements"))
+    if uses_requirements and (overrides.get("vcpus") is not None or overrides.get("memory") is not None):
+        raise ClientException(LEGACY_OVERRIDE_CONFLICT)  # ref §6.1
+    types = [r.get("type") for r in overrides.get("resourceRequirements") or []]
+    if len(types) != len(set(types)):
+        raise ClientException("containerOverrides.resourceRequirements: each type can be given only once")
+    for req in overrides.get("resourceRequirements") or []:
+        try:
+            float(req["value"])
+        except (TypeError, ValueError):
+            raise ClientException(f"containerOverrides.resourceRequirements: value {req.get('value')!r} "
+                                  f"for type {req.get('type')} is not a number")
+
+
+def resolve_container(definition_container: dict, overrides: dict | None, parameters: dict) -> dict:
+    """The `container` block a job shows in DescribeJobs (ref §6.3): definition + overrides."""
+    container = copy.deepcopy(definition_container)
+    overrides = overrides or {}
+    if overrides.get("command") is not None:
+        container["command"] = list(overrides["command"])  # replaces wholesale (ref §6.8)
+    container["command"] = substitute(container.get("command") or [], parameters)
+    env = {e["name"]: e.get("value") for e in container.get("environment") or []}
+    for entry in overrides.get("environment") or []:
+        env[entry["name"]] = entry.get("value")  # merge by name, the override wins
+    # ref §5.3: variables with an empty value are dropped by the service.
+    container["environment"] = [{"name": k, "value": v} for k, v in env.items() if v not in (None, "")]
+    if overrides.get("resourceRequirements"):
+        by_type = {r["type"]: r for r in container.get("resourceRequirements") or []}
+        for req in overrides["resourceRequirements"]:
+            by_type[req["type"]] = dict(req)  # per-type override (ref §6.8)
+        container["resourceRequirements"] = list(by_type.values())
+    for legacy in ("vcpus", "memory"):
+        if overrides.get(legacy) is not None:
+            container[legacy] = overrides[legacy]
+    if overrides.get("instanceType"):
+        container["instanceType"] = overrides["instanceType"]
+    for key in ("environment", "mountPoints", "ulimits", "volumes", "secrets"):
+        container.setdefault(key, [])
+    container.setdefault("networkInterfaces", [])
+    return container
+
+
+def needs(container: dict) -> dict:
+    """vCPUs (float), memory (MiB) and GPUs (int) the container asks for."""
+    req = {r["type"]: r["value"] for r in container.get("resourceRequirements") or []}
+    vcpus = float(req.get("VCPU") or container.get("vcpus") or 0)
+    memory = int(float(req.get("MEMORY") or container.get("memory") or 0))
+    gpus = int(float(req.get("GPU") or 0))
+    return {"vcpus": vcpus, "memory": memory, "gpus": gpus}

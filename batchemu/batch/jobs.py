@@ -1,0 +1,331 @@
+"""Jobs (ref §6-§8): SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob.
+
+Submit validates and stores a SUBMITTED job, then wakes the scheduler; everything after that
+(dependencies, placement, running, retries) is the engine's. Cancel/terminate change status
+through engine.actions. No HTTP here, no Docker here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from batchemu.batch import arns, job_definitions, job_spec
+from batchemu.batch.backend import Backend
+from batchemu.batch.common import check_name, check_tags, load, resolve
+from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
+from batchemu.context import RequestContext
+from batchemu.engine import actions, states
+from batchemu.store.jobs import Jobs
+
+MAX_SUBMIT_BYTES = 30 * 1024      # ref §6.1, §15
+MAX_DEPENDENCIES = 20             # ref §8
+MAX_DESCRIBE = 100                # ref §1.6
+ARRAY_MIN, ARRAY_MAX = 2, 10_000  # ref §7
+LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER")
+
+
+def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    size = len(json.dumps(p, separators=(",", ":")).encode())
+    if size > MAX_SUBMIT_BYTES:
+        raise wrapped(ctx, f"Job size must be less than 30 KiB, got {-(-size // 1024)} KiB")
+    name = p["jobName"]
+    try:
+        check_name(name, "jobName")
+    except ClientException:
+        raise wrapped(ctx, "Job name should match valid pattern")  # ref §6.1
+    queue = _submit_queue(b, ctx, p["jobQueue"])
+    definition = job_definitions.resolve_for_submit(b, ctx, p["jobDefinition"])
+    if definition.get("type") == "multinode" or not definition.get("containerProperties"):
+        raise ClientException("batchemu runs container jobs with containerProperties only; multinode, "
+                              "ecsProperties and eksProperties jobs are not supported yet")
+    array_size = _array_size(p)
+    depends_on = _dependencies(b, ctx, p, array_size)
+    overrides = p.get("containerOverrides") or {}
+    job_spec.check_overrides(overrides, definition["containerProperties"])
+    timeout = p.get("timeout") or definition.get("timeout")
+    if p.get("timeout") is not None and (p["timeout"].get("attemptDurationSeconds") or 0) < 60:
+        raise ClientException("timeout.attemptDurationSeconds must be at least 60 seconds")  # ref §10
+    retry = p.get("retryStrategy") or definition.get("retryStrategy")
+    if p.get("retryStrategy") is not None:
+        job_definitions._check_retry(p["retryStrategy"])
+    share = _share_identifier(b, ctx, queue, p)
+    priority = p.get("schedulingPriorityOverride")
+    if priority is None:
+        priority = definition.get("schedulingPriority")
+    if priority is not None and not 0 <= priority <= 9999:
+        raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
+    tags = check_tags(p.get("tags"))
+    parameters = job_spec.merge_parameters(definition, p.get("parameters"))
+    container = job_spec.resolve_container(definition["containerProperties"], overrides, parameters)
+
+    job_id = str(uuid.uuid4())
+    doc = {
+        "jobId": job_id,
+        "jobArn": arns.make(ctx, arns.JOB, job_id),
+        "jobName": name,
+        "jobQueue": queue["jobQueueArn"],
+        "status": states.SUBMITTED,
+        "createdAt": ctx.now_ms,
+        "jobDefinition": definition["jobDefinitionArn"],
+        "parameters": parameters,
+        "container": container,
+        "retryStrategy": retry,
+        "timeout": timeout,
+        "dependsOn": depends_on,
+        "attempts": [],
+        "tags": tags,
+        "propagateTags": p.get("propagateTags", definition.get("propagateTags", False)),
+        "platformCapabilities": definition.get("platformCapabilities") or [],
+        "schedulingPriority": priority,
+        "shareIdentifier": share,
+        "arrayProperties": {"size": array_size} if array_size else None,
+        "_account": ctx.account,
+        "_region": ctx.region,
+        "_queueName": queue["jobQueueName"],
+        "_definitionName": definition["jobDefinitionName"],
+        "_logConfiguration": definition["containerProperties"].get("logConfiguration"),
+        "_need": job_spec.needs(container),
+        "_attempt": 0,
+    }
+    Jobs(b.store).insert(doc)
+    b.changed()
+    return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+
+def describe_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    ids = p.get("jobs") or []
+    if len(ids) > MAX_DESCRIBE:
+        raise ClientException("Maximum number of jobs supported is 100")  # ref §1.6
+    jobs = Jobs(b.store)
+    found = {d["jobId"]: d for d in jobs.get_many(ctx.account, ctx.region, list(dict.fromkeys(ids)))}
+    out = []
+    for job_id in dict.fromkeys(ids):  # the order asked for; unknown ids left out (ref §1.5)
+        doc = found.get(job_id)
+        if doc is not None:
+            out.append(detail(jobs, doc))
+    return {"jobs": out}
+
+
+@pages_itself
+def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    selectors = [k for k in ("jobQueue", "arrayJobId", "multiNodeJobId") if p.get(k)]
+    if len(selectors) != 1:
+        raise ClientException("Exactly one of jobQueue, arrayJobId or multiNodeJobId must be specified "
+                              f"(got {', '.join(selectors) or 'none'})")
+    filters = p.get("filters") or []
+    if len(filters) > 1:
+        raise ClientException("filters: only one filter can be used at a time")  # ref §6.6
+    where, args = [], []
+    if p.get("jobQueue"):
+        queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+        if queue is None:
+            raise ClientException(f"JobQueue {p['jobQueue']} not found.")
+        where.append("queue_arn=? AND parent_id IS NULL")  # children list under their parent
+        args.append(queue["jobQueueArn"])
+    elif p.get("arrayJobId"):
+        where.append("parent_id=?")
+        args.append(p["arrayJobId"])
+        filters = []  # filters don't apply to array children (ref §6.6)
+    else:
+        where.append("0")  # multi-node jobs are not run yet, so there are no nodes to list
+    status_applies = True
+    for f in filters:
+        clause, values, keeps_status = _filter_clause(f)
+        where.append(clause)
+        args.extend(values)
+        status_applies = keeps_status
+    if status_applies:
+        where.append("status=?")
+        args.append(p.get("jobStatus") or states.RUNNING)  # RUNNING by default (ref §6.6)
+    limit = page_size(p, default=100 if filters else 1000, maximum=100 if filters else 1000)
+    after = decode_token(p.get("nextToken"))
+    if after is not None:
+        if not (isinstance(after, list) and len(after) == 2):
+            raise ClientException("Invalid nextToken")
+        where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
+        args.extend([after[0], after[0], after[1]])
+    jobs = Jobs(b.store)
+    rows = jobs.select(ctx.account, ctx.region, " AND ".join(where), tuple(args),
+                       "created_at DESC, job_id DESC", limit + 1)
+    result = {"jobSummaryList": [summary(jobs, d) for d in rows[:limit]]}
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        result["nextToken"] = encode_token([last["createdAt"], last["jobId"]])
+    return result
+
+
+def cancel_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    doc = _own_job(b, ctx, p["jobId"])
+    actions.cancel(Jobs(b.store), doc, p["reason"], ctx.now_ms)
+    b.changed()
+    return {}
+
+
+def terminate_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    doc = _own_job(b, ctx, p["jobId"])
+    actions.terminate(Jobs(b.store), doc, p["reason"], ctx.now_ms)
+    b.changed()
+    return {}
+
+
+# -- views -----------------------------------------------------------------------------------
+
+def detail(jobs: Jobs, doc: dict) -> dict:
+    """JobDetail as DescribeJobs shows it (ref §6.3); internal keys are dropped by the wire."""
+    out = dict(doc)
+    if out.get("arrayProperties") and "size" in out["arrayProperties"] and not doc.get("_parent"):
+        out["arrayProperties"] = dict(out["arrayProperties"], **_status_summary(jobs, doc))
+    for flag in ("isCancelled", "isTerminated"):
+        if not out.get(flag):
+            out.pop(flag, None)
+    return out
+
+
+def summary(jobs: Jobs, doc: dict) -> dict:
+    """JobSummary for ListJobs (ref §6.6)."""
+    container = doc.get("container") or {}
+    out = {k: doc.get(k) for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason",
+                                   "startedAt", "stoppedAt", "jobDefinition", "shareIdentifier",
+                                   "scheduledAt")}
+    if container.get("exitCode") is not None or container.get("reason"):
+        out["container"] = {"exitCode": container.get("exitCode"), "reason": container.get("reason")}
+    array = doc.get("arrayProperties")
+    if array:
+        out["arrayProperties"] = dict(array)
+        if "size" in array and not doc.get("_parent"):
+            out["arrayProperties"].update(_status_summary(jobs, doc))
+    if doc["status"] in (states.STARTING, states.RUNNING):
+        out["capacityUsage"] = [{"capacityUnit": "VCPU", "quantity": doc["_need"]["vcpus"]}]
+    return out
+
+
+def _status_summary(jobs: Jobs, parent: dict) -> dict:
+    counts = jobs.child_counts(parent["jobId"])
+    # ref §7: all seven statuses, zeros included.
+    return {"statusSummary": {s: counts.get(s, 0) for s in states.ALL},
+            "statusSummaryLastUpdatedAt": parent.get("_summaryAt") or parent["createdAt"]}
+
+
+# -- submit rules ----------------------------------------------------------------------------
+
+def _submit_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
+    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
+    if queue is None or queue.get("status") in ("DELETING", "DELETED"):
+        raise ClientException(f"JobQueue {ident} not found.")  # ref §1.5
+    if queue.get("state") != "ENABLED":
+        raise ClientException(f"JobQueue {queue['jobQueueName']} is not in ENABLED state; "
+                              "new jobs can't be submitted to a DISABLED queue")  # ref §4.4
+    return queue
+
+
+def _array_size(p: dict) -> int | None:
+    props = p.get("arrayProperties")
+    if not props or props.get("size") is None:
+        return None
+    size = props["size"]
+    if not ARRAY_MIN <= size <= ARRAY_MAX:
+        raise ClientException(f"arrayProperties.size must be between {ARRAY_MIN} and {ARRAY_MAX}, got {size}")
+    return size
+
+
+def _dependencies(b: Backend, ctx: RequestContext, p: dict, array_size: int | None) -> list:
+    deps = p.get("dependsOn") or []
+    if len(deps) > MAX_DEPENDENCIES:
+        raise wrapped(ctx, f"Job cannot have more than {MAX_DEPENDENCIES} dependencies")  # ref §8
+    ids = [d["jobId"] for d in deps if d.get("jobId")]
+    known = {d["jobId"]: d for d in Jobs(b.store).get_many(ctx.account, ctx.region, ids)}
+    out = []
+    for dep in deps:
+        kind, dep_id = dep.get("type"), dep.get("jobId")
+        if kind == "SEQUENTIAL":
+            if not array_size:
+                raise ClientException("dependsOn: a SEQUENTIAL dependency is only valid for an array job")
+            if dep_id:
+                raise ClientException("dependsOn: a SEQUENTIAL dependency takes no jobId; it orders the "
+                                      "children of this array job")
+            out.append({"type": "SEQUENTIAL"})
+            continue
+        if not dep_id:
+            raise ClientException("dependsOn: jobId is required unless type is SEQUENTIAL")
+        target = known.get(dep_id)
+        if target is None:
+            raise ClientException(f"dependsOn: job {dep_id} does not exist")  # ref §8 (suggested)
+        if kind == "N_TO_N":
+            their = (target.get("arrayProperties") or {}).get("size")
+            if not array_size or not their or target.get("_parent"):
+                raise ClientException("dependsOn: an N_TO_N dependency needs this job and job "
+                                      f"{dep_id} to both be array jobs")
+            if their != array_size:
+                raise ClientException(f"dependsOn: N_TO_N needs arrays of the same size; {dep_id} has "
+                                      f"{their} children and this job {array_size}")  # ref §7
+        out.append({"jobId": dep_id, "type": kind} if kind else {"jobId": dep_id})
+    return out
+
+
+def _share_identifier(b: Backend, ctx: RequestContext, queue: dict, p: dict):
+    share = p.get("shareIdentifier")
+    policy_arn = queue.get("schedulingPolicyArn")
+    policy = None
+    if policy_arn:
+        parsed = arns.parse(policy_arn)
+        policy = load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
+    fair_share = bool(policy and policy.get("fairsharePolicy") is not None)
+    if fair_share and not share:
+        raise ClientException("shareIdentifier is required for job queues with a fair-share "
+                              "scheduling policy")  # ref §11.4, wording suggested in Appendix B
+    if not fair_share and share:
+        raise ClientException("shareIdentifier can't be specified for a job queue without a fair-share "
+                              "scheduling policy")
+    if share is not None and (len(share) > 255 or not share.rstrip("*").isalnum() or share.count("*") > 1
+                              or ("*" in share and not share.endswith("*"))):
+        raise ClientException("shareIdentifier is limited to 255 alphanumeric characters, optionally "
+                              "followed by an asterisk (*)")  # ref §11.4
+    return share
+
+
+def _filter_clause(f: dict):
+    """(sql, args, whether jobStatus still applies) for one ListJobs filter (ref §6.6)."""
+    name, values = f.get("name"), f.get("values") or []
+    if name not in LIST_FILTERS:
+        raise ClientException(f"filters.name must be one of {', '.join(LIST_FILTERS)}, got {name!r}")
+    if not values:
+        raise ClientException(f"filters: {name} needs at least one value")
+    clauses, args = [], []
+    for value in values:  # several values: any may match
+        if name == "JOB_NAME":
+            if value.endswith("*"):
+                clauses.append("lower(substr(name, 1, ?)) = lower(?)")
+                args += [len(value) - 1, value[:-1]]
+            else:
+                clauses.append("lower(name) = lower(?)")
+                args.append(value)
+        elif name == "JOB_DEFINITION":
+            if value.startswith("arn:"):
+                if "*" in value:
+                    raise ClientException("filters: JOB_DEFINITION can't use * with an ARN")
+                clauses.append("jd_arn = ?")
+                args.append(value)
+            else:
+                prefix = value[:-1] if value.endswith("*") else value + ":"
+                clauses.append("substr(jd_arn, instr(jd_arn, ':job-definition/') + 16, ?) = ?")
+                args += [len(prefix), prefix]
+        elif name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT"):
+            try:
+                when = int(value)
+            except ValueError:
+                raise ClientException(f"filters: {name} takes epoch milliseconds, got {value!r}")
+            clauses.append("created_at < ?" if name == "BEFORE_CREATED_AT" else "created_at > ?")
+            args.append(when)
+        else:
+            clauses.append("share_id = ?")
+            args.append(value)
+    return "(" + " OR ".join(clauses) + ")", args, name == "SHARE_IDENTIFIER"
+
+
+def _own_job(b: Backend, ctx: RequestContext, job_id: str) -> dict:
+    found = Jobs(b.store).get_many(ctx.account, ctx.region, [job_id])
+    if not found:
+        raise ClientException(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
+    return found[0]

@@ -1,0 +1,1 @@
+"""The job engine: the state machine, the scheduler and the glue to a runner."""

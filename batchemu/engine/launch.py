@@ -1,0 +1,77 @@
+"""From a job (just moved to STARTING) to the runner's LaunchSpec: the resolved container,
+the AWS_BATCH_* variables (ref §6.9), limits, mounts and labels.
+
+Also names an attempt's log group and stream (ref §6.10).
+"""
+
+from __future__ import annotations
+
+from batchemu.runners.base import LaunchSpec, Mount
+
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+
+
+def log_names(job: dict, task_id: str) -> tuple[str, str]:
+    """(group, stream): `/aws/batch/job` and `<definition name[:200]>/default/<task id>`, or the
+    definition's awslogs-group / awslogs-stream-prefix (ref §6.10)."""
+    config = job.get("_logConfiguration") or {}
+    options = config.get("options") or {} if config.get("logDriver") == "awslogs" else {}
+    group = options.get("awslogs-group") or DEFAULT_LOG_GROUP
+    prefix = options.get("awslogs-stream-prefix") or job["_definitionName"][:200]
+    return group, f"{prefix}/default/{task_id}"
+
+
+def batch_environment(job: dict, ce_name: str) -> dict:
+    env = {
+        "AWS_BATCH_JOB_ID": job["jobId"],
+        "AWS_BATCH_JQ_NAME": job["_queueName"],
+        "AWS_BATCH_CE_NAME": ce_name,
+        "AWS_BATCH_JOB_ATTEMPT": str(job["_attempt"]),
+    }
+    if job.get("_parent"):
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job["arrayProperties"]["index"])
+        env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job["_arraySize"])
+    return env
+
+
+def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> LaunchSpec:
+    c = job["container"]
+    env = {e["name"]: e["value"] for e in c.get("environment") or []}
+    for key, value in (extra_env or {}).items():
+        env.setdefault(key, value)  # the job's own settings win (e.g. its own AWS_REGION)
+    env.update(batch_environment(job, ce_name))
+    linux = c.get("linuxParameters") or {}
+    need = job["_need"]
+    return LaunchSpec(
+        job_id=job["jobId"],
+        attempt=job["_attempt"],
+        name=f"batchemu-{job['jobName']}-{job['jobId'].replace(':', '-')}",
+        image=c["image"],
+        command=list(c.get("command") or []),
+        environment=env,
+        vcpus=need["vcpus"],
+        memory_mib=need["memory"],
+        gpus=need["gpus"],
+        user=c.get("user"),
+        privileged=bool(c.get("privileged")),
+        readonly_root=bool(c.get("readonlyRootFilesystem")),
+        ulimits=tuple(c.get("ulimits") or ()),
+        shared_memory_mib=linux.get("sharedMemorySize"),
+        tmpfs=tuple(linux.get("tmpfs") or ()),
+        devices=tuple(linux.get("devices") or ()),
+        init_process=bool(linux.get("initProcessEnabled")),
+        mounts=_mounts(c),
+        labels={"batchemu.job-name": job["jobName"][:128], "batchemu.account": job["_account"]},
+    )
+
+
+def _mounts(c: dict) -> tuple:
+    """Host volumes named by mountPoints; other volume kinds (EFS, S3 Files) are not emulated."""
+    hosts = {v["name"]: (v.get("host") or {}).get("sourcePath")
+             for v in c.get("volumes") or [] if v.get("name")}
+    out = []
+    for mp in c.get("mountPoints") or []:
+        source = hosts.get(mp.get("sourceVolume"))
+        if source and mp.get("containerPath"):
+            out.append(Mount(source, mp["containerPath"], bool(mp.get("readOnly"))))
+    return tuple(out)

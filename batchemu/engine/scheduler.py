@@ -1,0 +1,462 @@
+"""The scheduler: `tick()` reads a snapshot, decides transitions, applies them through
+states.transition, then asks the runner to act (DESIGN "Decide, apply, run").
+
+One tick: apply runner events (running, exited, output); SUBMITTED -> PENDING/RUNNABLE (array
+parents spawn their children); PENDING -> RUNNABLE | FAILED "Dependent Job failed" (ref §8);
+array parents end when their children have (ref §7); stop requests and timeouts (ref §10);
+RUNNABLE -> STARTING by queue priority, FIFO or fair share, compute environments in order,
+capacity permitting (ref §11); jobStateTimeLimitActions (ref §11.5). It returns the next time
+it must look again (a timeout, a time limit, a status settling), or None.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import logging
+import uuid
+
+from batchemu.engine import actions, capacity, retry, states
+from batchemu.engine.launch import launch_spec, log_names
+from batchemu.engine.logsink import LogSink
+from batchemu.engine.world import World
+from batchemu.runners import base
+from batchemu.store.jobs import Jobs
+
+log = logging.getLogger("batchemu.scheduler")
+
+DEPENDENCY_FAILED = "Dependent Job failed"                   # ref §8
+ARRAY_CHILD_FAILED = "Array Child Job failed"                # ref §7
+CONTAINER_EXITED = "Essential container in task exited"       # ref §6.5
+TIMED_OUT = "Job attempt duration exceeded timeout"          # ref §10
+OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"  # ref §6.5
+QUEUE_DELETED = "JobQueue deleted"                           # ref §6.5
+LOST_ON_RESTART = ("Host EC2 (batchemu) terminated: the server restarted and the job's container "
+                   "was gone")
+TIME_LIMIT = "Canceled by JobStateTimeLimit action due to reason: {}"  # ref §11.5
+MAX_PASSES = 8
+
+
+class Scheduler:
+    def __init__(self, store, runner, clock, stop_grace_seconds: float = 30.0, extra_env=None):
+        self.store = store
+        self.jobs = Jobs(store)
+        self.runner = runner
+        self.clock = clock
+        self.stop_grace = stop_grace_seconds
+        self.extra_env = extra_env or (lambda job: {})
+        self.logs = LogSink(store)
+        self._events = collections.deque()
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def post(self, event: base.RunnerEvent) -> None:
+        """Called from runner threads; applied by the next tick."""
+        self._events.append(event)
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self) -> int | None:
+        now = self.clock()
+        self._apply_events(now)
+        deadlines = []
+        for _ in range(MAX_PASSES):
+            world = World(self.store, now)
+            active = self.jobs.active()
+            changed = self._advance(active, world, now, deadlines)
+            changed |= self._place(self.jobs.active(), world, now, deadlines)
+            if world.next_settle is not None:
+                deadlines.append(world.next_settle)
+            if not changed:
+                break
+        return min(deadlines) if deadlines else None
+
+    def _advance(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        changed = False
+        known = {j["jobId"]: j for j in active}
+        for job in active:
+            try:
+                changed |= self._advance_one(job, known, world, now, deadlines)
+            except _Retry:
+                changed = True
+            except Exception:  # one broken job must not stall every other one
+                log.exception("could not advance job %s", job["jobId"])
+        return changed
+
+    def _advance_one(self, job: dict, known: dict, world: World, now: int, deadlines: list) -> bool:
+        status = job["status"]
+        if world.queue(job["jobQueue"]) is None:
+            return self._queue_gone(job, now)
+        if status == states.SUBMITTED:
+            return self._submitted(job, known, now)
+        if status == states.PENDING:
+            if actions.is_array_parent(job):
+                return self._settle_parent(job, now)
+            return self._check_dependencies(job, known, now)
+        if status in (states.STARTING, states.RUNNING):
+            self._supervise(job, now, deadlines)
+        return False
+
+    # -- SUBMITTED / PENDING ---------------------------------------------------------------
+
+    def _submitted(self, job: dict, known: dict, now: int) -> bool:
+        if actions.is_array_parent(job):
+            return self._spawn_children(job, now)
+        verdict = self._dependency_verdict(job, known)
+        if verdict == "failed":
+            return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=DEPENDENCY_FAILED))
+        target = states.RUNNABLE if verdict == "ok" else states.PENDING
+        return bool(states.transition(self.jobs, job, target, now))
+
+    def _check_dependencies(self, job: dict, known: dict, now: int) -> bool:
+        verdict = self._dependency_verdict(job, known)
+        if verdict == "failed":
+            return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=DEPENDENCY_FAILED))
+        if verdict == "ok":
+            return bool(states.transition(self.jobs, job, states.RUNNABLE, now))
+        return False
+
+    def _dependency_verdict(self, job: dict, known: dict) -> str:
+        """"ok" when every dependency SUCCEEDED, "failed" when one FAILED (or is gone), else "wait"."""
+        waiting = False
+        for dep in job.get("dependsOn") or []:
+            dep_id = dep.get("jobId")
+            if not dep_id:
+                continue
+            other = known.get(dep_id) or self.jobs.get(dep_id)
+            status = other["status"] if other else states.FAILED
+            if status == states.FAILED:
+                return "failed"
+            if status != states.SUCCEEDED:
+                waiting = True
+        return "wait" if waiting else "ok"
+
+    def _spawn_children(self, parent: dict, now: int) -> bool:
+        """ref §7: children `<parent>:<i>` are born PENDING; SEQUENTIAL makes child i wait for
+        child i-1; N_TO_N makes child i wait for child i of the other array; a plain dependency
+        of the parent is a dependency of every child."""
+        size = parent["arrayProperties"]["size"]
+        deps = parent.get("dependsOn") or []
+        plain = [d for d in deps if d.get("jobId") and not d.get("type")]
+        n_to_n = [d["jobId"] for d in deps if d.get("type") == "N_TO_N"]
+        sequential = any(d.get("type") == "SEQUENTIAL" for d in deps)
+        template = {k: v for k, v in parent.items() if k not in ("arrayProperties", "_v")}
+        children = []
+        for i in range(size):
+            child = copy.deepcopy(template)
+            child_deps = [dict(d) for d in plain] + [{"jobId": f"{x}:{i}", "type": "N_TO_N"} for x in n_to_n]
+            if sequential and i:
+                child_deps.append({"jobId": f"{parent['jobId']}:{i - 1}", "type": "SEQUENTIAL"})
+            child_id = f"{parent['jobId']}:{i}"
+            child.update({
+                "jobId": child_id,
+                "jobArn": parent["jobArn"] + f":{i}",
+                "status": states.PENDING,
+                "createdAt": now,
+                "arrayProperties": {"index": i},
+                "dependsOn": child_deps,
+                "tags": None,  # tags don't propagate to children (ref §7)
+                "_parent": parent["jobId"],
+                "_arraySize": size,
+            })
+            children.append(child)
+        with self.store.transaction():
+            self.jobs.insert_many(children)
+            moved = states.transition(self.jobs, parent, states.PENDING, now, _summaryAt=now)
+            if moved is None:
+                raise _Retry()
+        return True
+
+    def _settle_parent(self, parent: dict, now: int) -> bool:
+        counts = self.jobs.child_counts(parent["jobId"])
+        size = parent["arrayProperties"]["size"]
+        done = counts.get(states.SUCCEEDED, 0) + counts.get(states.FAILED, 0)
+        if done < size:
+            return False
+        cancel = parent.get("_cancel")
+        if cancel:
+            return bool(states.transition(self.jobs, parent, states.FAILED, now, statusReason=cancel["reason"],
+                                          _summaryAt=now, **{cancel["flag"]: True}))
+        if counts.get(states.FAILED, 0):
+            return bool(states.transition(self.jobs, parent, states.FAILED, now,
+                                          statusReason=ARRAY_CHILD_FAILED, _summaryAt=now))
+        return bool(states.transition(self.jobs, parent, states.SUCCEEDED, now, _summaryAt=now))
+
+    def _queue_gone(self, job: dict, now: int) -> bool:
+        """ref §4.4: jobs of a deleted queue are terminated."""
+        if job["status"] in actions.PRE_START and not actions.is_array_parent(job):
+            return bool(actions.fail(self.jobs, job, QUEUE_DELETED, now))
+        if actions.is_array_parent(job):
+            if job["status"] == states.SUBMITTED:
+                return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=QUEUE_DELETED))
+            if not job.get("_cancel"):
+                actions.terminate(self.jobs, job, QUEUE_DELETED, now)
+                return True
+            return self._settle_parent(job, now)
+        actions.terminate(self.jobs, job, QUEUE_DELETED, now)
+        return False
+
+    # -- STARTING / RUNNING ----------------------------------------------------------------
+
+    def _supervise(self, job: dict, now: int, deadlines: list) -> None:
+        stop = job.get("_stop")
+        if stop and not stop.get("sent"):
+            self._send_stop(job, stop)
+            return
+        seconds = (job.get("timeout") or {}).get("attemptDurationSeconds")
+        if job["status"] == states.RUNNING and seconds and not stop:
+            deadline = job["startedAt"] + seconds * 1000  # from the attempt's start (ref §10)
+            if now >= deadline:
+                self._send_stop(job, {"kind": "timeout"})
+            else:
+                deadlines.append(deadline)
+
+    def _send_stop(self, job: dict, stop: dict) -> None:
+        job["_stop"] = dict(stop, sent=True)
+        if self.jobs.update(job) and self.runner is not None:
+            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
+
+    # -- runner events ---------------------------------------------------------------------
+
+    def _apply_events(self, now: int) -> None:
+        while self._events:
+            event = self._events.popleft()
+            try:
+                self._apply(event, now)
+            except Exception:
+                log.exception("could not apply runner event %s", event)
+
+    def _apply(self, event: base.RunnerEvent, now: int) -> None:
+        job = self.jobs.get(event.job_id)
+        if job is None:
+            return
+        if event.kind == base.LOG:
+            task = job.get("_tasks", {}).get(str(event.attempt))
+            if task:
+                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
+                                 event.lines, now)
+            return
+        if job.get("_attempt") != event.attempt or job["status"] not in (states.STARTING, states.RUNNING):
+            return  # a late report about an attempt already recorded
+        if event.kind == base.RUNNING and job["status"] == states.STARTING:
+            self._to_running(job, event.at_ms or now)
+        elif event.kind == base.EXITED:
+            self.finish_attempt(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
+
+    def _to_running(self, job: dict, started_at: int) -> dict | None:
+        task = job["_tasks"][str(job["_attempt"])]
+        container = dict(job["container"], logStreamName=task["logStreamName"])
+        return states.transition(self.jobs, job, states.RUNNING, started_at, startedAt=started_at,
+                                 container=container)
+
+    def finish_attempt(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
+                       oom: bool = False) -> dict | None:
+        """Record the attempt that just ended (ref §6.4) and move the job on: SUCCEEDED,
+        back to RUNNABLE for a retry (ref §9), or FAILED."""
+        ran = exit_code is not None
+        if job["status"] == states.STARTING and ran:
+            job = self._to_running(job, now)
+            if job is None:
+                return None
+        stop = job.get("_stop") or {}
+        if stop.get("kind") == "timeout":
+            status_reason = TIMED_OUT
+        elif stop.get("kind") == "terminate":
+            status_reason = stop["reason"]
+        elif status_reason is None:
+            status_reason = CONTAINER_EXITED
+        if oom and not reason:
+            reason = OUT_OF_MEMORY
+        task = job["_tasks"][str(job["_attempt"])]
+        record_container = {"exitCode": exit_code, "reason": reason, "taskArn": task["taskArn"],
+                            "containerInstanceArn": task["containerInstanceArn"], "networkInterfaces": []}
+        if job["status"] == states.RUNNING:
+            record_container["logStreamName"] = task["logStreamName"]
+        record = {"container": _drop_none(record_container), "startedAt": job.get("startedAt"),
+                  "stoppedAt": now, "statusReason": status_reason}
+        attempts = list(job.get("attempts") or []) + [_drop_none(record)]
+        container = _drop_none(dict(job["container"], exitCode=exit_code, reason=reason))
+        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
+        if exit_code == 0 and not stop:
+            return states.transition(self.jobs, job, states.SUCCEEDED, now, container=container, **common)
+        if stop.get("kind") == "terminate":
+            return states.transition(self.jobs, job, states.FAILED, now, container=container,
+                                     isTerminated=True, **common)
+        # Timed-out attempts are not retried (ref §10); other failures follow the strategy (ref §9).
+        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"], exit_code, reason,
+                                           status_reason):
+            fresh = {k: v for k, v in job["container"].items()
+                     if k not in ("exitCode", "reason", "logStreamName", "taskArn", "containerInstanceArn")}
+            return states.transition(self.jobs, job, states.RUNNABLE, now, container=fresh, startedAt=None,
+                                     stoppedAt=None, _ce=None, **common)
+        return states.transition(self.jobs, job, states.FAILED, now, container=container, **common)
+
+    # -- placement -------------------------------------------------------------------------
+
+    def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        if self.runner is None:
+            return False  # nothing can run: jobs wait in RUNNABLE
+        usage = capacity.Usage(j for j in active if j["status"] in (states.STARTING, states.RUNNING))
+        host_gpus = self.runner.gpus()
+        runnable = collections.defaultdict(list)
+        for job in active:
+            if job["status"] == states.RUNNABLE:
+                runnable[job["jobQueue"]].append(job)
+        changed = False
+        for queue in world.queues_by_priority():
+            waiting = runnable.get(queue["jobQueueArn"])
+            if not waiting or queue.get("state") != "ENABLED":
+                continue  # a DISABLED queue holds its jobs RUNNABLE
+            ces = world.compute_environments_of(queue)
+            fairshare = world.fairshare_policy(queue)
+            order = _fair_share_order(waiting, active, queue, fairshare) if fairshare is not None \
+                else iter(waiting)
+            for job in order:
+                outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active)
+                if isinstance(outcome, dict):
+                    if self._start(job, outcome, now):
+                        usage.add(outcome["computeEnvironmentArn"], job["_need"])
+                        job["status"] = states.STARTING  # so fair share counts it at once
+                        job["_ce"] = outcome["computeEnvironmentArn"]
+                        changed = True
+                    continue
+                if outcome is None:
+                    break  # head of line waits for capacity (ref §11.1, §11.3)
+                if self._blocked(job, outcome, queue, now, deadlines):
+                    changed = True
+                    continue  # cancelled by a time limit: the next job is the head now
+                break
+        return changed
+
+    def _fit(self, job, ces, usage, host_gpus, queue, fairshare, active):
+        """A CE to start on, None to wait for capacity, or a blocked-reason string."""
+        need = job["_need"]
+        reason = capacity.never_fits_reason(ces, need, host_gpus)
+        if reason:
+            return reason
+        for ce in ces:
+            if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
+                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active):
+                    return None
+                return ce
+        return None
+
+    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
+        """Record why the head job is stuck (ref §11.5); apply jobStateTimeLimitActions."""
+        blocked = job.get("_blocked") or {}
+        if blocked.get("reason") != reason:
+            job["_blocked"] = blocked = {"reason": reason, "since": now}
+            job["statusReason"] = reason
+            self.jobs.update(job)
+        for action in queue.get("jobStateTimeLimitActions") or []:
+            if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
+                continue
+            deadline = blocked["since"] + action["maxTimeSeconds"] * 1000
+            if now >= deadline:
+                return bool(actions.fail(self.jobs, job, TIME_LIMIT.format(action["reason"]), now,
+                                         isCancelled=True))
+            deadlines.append(deadline)
+        return False
+
+    def _start(self, job: dict, ce: dict, now: int) -> bool:
+        attempt = job["_attempt"] + 1
+        task_id = uuid.uuid4().hex
+        cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
+        prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
+        group, stream = log_names(job, task_id)
+        task = {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
+                "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
+                                        f"{(ce.get('uuid') or task_id).replace('-', '')}",
+                "logGroup": group, "logStreamName": stream}
+        tasks = dict(job.get("_tasks") or {})
+        tasks[str(attempt)] = task
+        container = dict(job["container"], taskArn=task["taskArn"],
+                         containerInstanceArn=task["containerInstanceArn"])
+        new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
+                                _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
+                                container=container, statusReason=None, _blocked=None, scheduledAt=now)
+        if new is None:
+            return False
+        try:
+            self.runner.start(launch_spec(new, ce["computeEnvironmentName"], self.extra_env(new)))
+        except Exception as exc:  # the runner could not even accept it
+            log.exception("runner refused %s", new["jobId"])
+            self.finish_attempt(new, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+        return True
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """After a restart: re-attach STARTING/RUNNING jobs to their containers, or record the
+        attempt as lost and retry per the job's strategy (DESIGN principle 4)."""
+        now = self.clock()
+        busy = [j for j in self.jobs.active() if j["status"] in (states.STARTING, states.RUNNING)]
+        wanted = {j["jobId"]: j["_attempt"] for j in busy}
+        survivors = {s.job_id: s for s in (self.runner.reattach(wanted) if self.runner else [])}
+        self._apply_events(now)  # output the runner collected while re-attaching
+        for job in busy:
+            job = self.jobs.get(job["jobId"])
+            found = survivors.get(job["jobId"])
+            if found is None:
+                log.warning("job %s attempt %s was lost in a restart", job["jobId"], job["_attempt"])
+                self.finish_attempt(job, now, None, None, LOST_ON_RESTART)
+            elif found.running:
+                if job["status"] == states.STARTING:
+                    self._to_running(job, now)
+            else:
+                self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+
+
+class _Retry(Exception):
+    """A compare-and-set lost inside a transaction; the next tick decides again."""
+
+
+def _drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# -- fair share (ref §11.4) ------------------------------------------------------------------
+
+def _weight(policy: dict, share: str | None) -> float:
+    for entry in policy.get("shareDistribution") or []:
+        ident = entry["shareIdentifier"]
+        if ident == share or (ident.endswith("*") and (share or "").startswith(ident[:-1])):
+            return float(entry.get("weightFactor") or 1.0)
+    return 1.0
+
+
+def _fair_share_order(waiting: list, active: list, queue: dict, policy: dict):
+    """Yield jobs one at a time: next from the share with the lowest weighted usage (vCPUs of
+    its STARTING/RUNNING jobs x weightFactor; a lower weight gets more), within a share by
+    schedulingPriority (high first) then submission time. Usage is the current usage only:
+    shareDecaySeconds history is not modelled."""
+    queues = collections.defaultdict(list)
+    for job in waiting:
+        queues[job.get("shareIdentifier")].append(job)
+    for jobs in queues.values():
+        jobs.sort(key=lambda j: (-(j.get("schedulingPriority") or 0), j["createdAt"]))
+    used = collections.defaultdict(float)
+    for job in active:
+        if job["jobQueue"] == queue["jobQueueArn"] and job["status"] in (states.STARTING, states.RUNNING):
+            used[job.get("shareIdentifier")] += job["_need"]["vcpus"]
+    while any(queues.values()):
+        share = min((s for s, jobs in queues.items() if jobs),
+                    key=lambda s: (used[s] * _weight(policy, s), queues[s][0]["createdAt"]))
+        job = queues[share].pop(0)
+        yield job
+        if job["status"] == states.STARTING:  # it was placed
+            used[share] += job["_need"]["vcpus"]
+
+
+def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list) -> bool:
+    """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are
+    not active yet (ref §11.4)."""
+    reservation = policy.get("computeReservation") or 0
+    if not reservation:
+        return True
+    shares = {j.get("shareIdentifier") for j in active
+              if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in actions.PRE_START + (
+                  states.STARTING, states.RUNNING)}
+    reserved = capacity.vcpu_capacity(ce) * (reservation / 100.0) ** max(len(shares), 1)
+    in_use = usage.vcpus.get(ce["computeEnvironmentArn"], 0.0)
+    return in_use + need["vcpus"] <= capacity.vcpu_capacity(ce) - reserved + 1e-9

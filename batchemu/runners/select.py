@@ -1,0 +1,29 @@
+"""Choose the runner from the configuration: docker (when an engine answers), process (no
+isolation, for machines without Docker) or none (jobs wait in RUNNABLE)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger("batchemu.runners")
+
+
+def make_runner(config, server_id: str):
+    choice = config.runner
+    if choice == "none":
+        return None
+    if choice in ("auto", "docker"):
+        from batchemu.runners import docker as docker_runner
+        if docker_runner.engine_available():
+            return docker_runner.DockerRunner(server_id, network=config.job_network,
+                                              pull_policy=config.pull_policy)
+        if choice == "docker":
+            raise SystemExit("batchemu: --runner docker was asked for, but no Docker engine answers "
+                             "(is dockerd running? is DOCKER_HOST right?)")
+        log.warning("No Docker engine answers: jobs run as plain host processes with the process "
+                    "runner (no isolation, the image is ignored). Start Docker and restart batchemu "
+                    "to run jobs in containers.")
+    from batchemu.runners.process import ProcessRunner
+    state = Path(config.data_dir) / "processes" if not config.ephemeral else None
+    return ProcessRunner(state)
