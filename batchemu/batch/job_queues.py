@@ -1,1 +1,253 @@
-"""job_queues: to be written."""
+"""Job queues (ref §4): create, describe, update, delete.
+
+Owns the queue document: its compute (or service) environment order, stored with ARNs and
+sorted by ascending order, the derived jobQueueType, its scheduling policy and time-limit actions.
+Must not touch jobs: the scheduler fails the jobs of a deleted queue when `changed()` wakes it.
+"""
+
+from __future__ import annotations
+
+from batchemu.batch import arns, lifecycle
+from batchemu.batch.backend import Backend
+from batchemu.batch.common import (check_describe_list, check_list_or_max, check_name,
+                                   check_tags, load, load_all, resolve, save)
+from batchemu.batch.errors import ClientException
+from batchemu.context import RequestContext
+
+KIND = arns.JOB_QUEUE
+MAX_PER_REGION = 50  # ref §4.5
+MAX_COMPUTE_ENVIRONMENTS = 3  # ref §4.1, §4.5
+MAX_SERVICE_ENVIRONMENTS = 1  # ref §4.5
+# The model gives priority no range; the console's quota-management workflow says "a value
+# between 0 and 1000" (ref §4.1). We enforce that range so a negative or absurd value fails
+# here rather than silently ordering queues in a way AWS would not.
+PRIORITY_MIN, PRIORITY_MAX = 0, 1000
+TIME_LIMIT_MIN, TIME_LIMIT_MAX = 600, 86_400  # ref §4.1, §11.5
+FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
+SAGEMAKER = "SAGEMAKER_TRAINING"
+
+
+def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    name = p["jobQueueName"]
+    check_name(name, "jobQueueName")
+    existing = load_all(b, ctx, KIND)
+    if any(d["jobQueueName"] == name for d in existing):
+        raise ClientException(f"Object already exists: job queue {name} already exists")
+    if len(existing) >= MAX_PER_REGION:
+        raise ClientException(f"You have reached the limit of {MAX_PER_REGION} job queues in "
+                              f"{ctx.region}; delete one first")
+    _check_priority(p["priority"])
+    ce_order, se_order, queue_type = _environments(b, ctx, p.get("computeEnvironmentOrder"),
+                                                   p.get("serviceEnvironmentOrder"))
+    wanted_type = p.get("jobQueueType")
+    if wanted_type and wanted_type != queue_type:
+        raise ClientException(f"jobQueueType {wanted_type} doesn't match the environments of the "
+                              f"job queue, which make it a {queue_type} job queue")
+    policy_arn = p.get("schedulingPolicyArn") or None
+    if policy_arn:
+        _check_policy(b, ctx, policy_arn, queue_type)
+    arn = arns.make(ctx, KIND, name)
+    doc = {
+        "jobQueueName": name,
+        "jobQueueArn": arn,
+        "state": p.get("state") or "ENABLED",
+        "schedulingPolicyArn": policy_arn,
+        "priority": p["priority"],
+        "computeEnvironmentOrder": ce_order,
+        "serviceEnvironmentOrder": se_order,
+        "jobQueueType": queue_type,
+        "tags": check_tags(p.get("tags")),
+        "jobStateTimeLimitActions": _check_time_limit_actions(
+            p.get("jobStateTimeLimitActions") or [], queue_type),
+    }
+    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(b, ctx, KIND, name, arn, doc)
+    b.changed()
+    return {"jobQueueName": name, "jobQueueArn": arn}
+
+
+def describe_job_queues(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    check_list_or_max(p, "jobQueues", "JobQueues", ctx)  # ref §1.6
+    wanted = check_describe_list(p, "jobQueues")
+    docs = load_all(b, ctx, KIND)
+    if wanted:
+        keys = {arns.key_of(ctx, KIND, w) for w in wanted}
+        docs = [d for d in docs if d["jobQueueName"] in keys]  # unknown ones are left out (ref §1.5)
+    return {"jobQueues": docs}
+
+
+def update_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    doc = _existing(b, ctx, p["jobQueue"])
+    if lifecycle.is_settling(doc):
+        raise ClientException("Cannot update, resource is being modified")
+    if p.get("state"):
+        doc["state"] = p["state"]  # the state changes at once, the status goes UPDATING (ref §4.3)
+    if p.get("priority") is not None:
+        _check_priority(p["priority"])
+        doc["priority"] = p["priority"]
+    ce_given, se_given = p.get("computeEnvironmentOrder"), p.get("serviceEnvironmentOrder")
+    environments_changed = ce_given is not None or se_given is not None
+    if environments_changed:
+        ce_order, se_order, queue_type = _environments(
+            b, ctx,
+            doc["computeEnvironmentOrder"] if ce_given is None else ce_given,
+            doc.get("serviceEnvironmentOrder") if se_given is None else se_given)
+        doc.update(computeEnvironmentOrder=ce_order, serviceEnvironmentOrder=se_order,
+                   jobQueueType=queue_type)
+    # ref §4.1: a FIFO queue can't get a policy added; a policy can be replaced, not removed.
+    policy_arn = p.get("schedulingPolicyArn")
+    if policy_arn == "" and doc.get("schedulingPolicyArn"):
+        raise ClientException("schedulingPolicyArn: the scheduling policy of a job queue can be "
+                              "replaced but can't be removed")
+    if policy_arn and not doc.get("schedulingPolicyArn"):
+        raise ClientException("schedulingPolicyArn: a job queue created without a scheduling policy "
+                              "is a FIFO job queue and can't have a scheduling policy added; create "
+                              "a new job queue with schedulingPolicyArn")
+    if policy_arn:
+        doc["schedulingPolicyArn"] = policy_arn
+    if doc.get("schedulingPolicyArn") and (policy_arn or environments_changed):
+        _check_policy(b, ctx, doc["schedulingPolicyArn"], doc["jobQueueType"])
+    actions = p.get("jobStateTimeLimitActions")
+    if actions is None:  # the queue type may have changed under the existing actions
+        actions = doc.get("jobStateTimeLimitActions") or []
+    doc["jobStateTimeLimitActions"] = _check_time_limit_actions(actions, doc["jobQueueType"])
+    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(b, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
+    b.changed()
+    return {"jobQueueName": doc["jobQueueName"], "jobQueueArn": doc["jobQueueArn"]}
+
+
+def delete_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    doc = _existing(b, ctx, p["jobQueue"])
+    if lifecycle.is_settling(doc):
+        raise ClientException("Cannot delete, resource is being modified")  # ref §4.4, Appendix A
+    if doc["state"] != "DISABLED":
+        # ref §4.4: "You must first disable submissions for a queue with the UpdateJobQueue operation."
+        raise ClientException(f"Cannot delete, job queue {doc['jobQueueName']} is ENABLED; disable "
+                              "it with UpdateJobQueue first")
+    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
+    save(b, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
+    b.changed()  # the scheduler terminates the jobs still in the queue (ref §4.4)
+    return {}
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
+    doc = resolve(b, ctx, KIND, ident)
+    if doc is None or doc["status"] in ("DELETING", "DELETED"):
+        # Terraform matches "does not exist" to mean "already gone" (ref §1.5).
+        raise ClientException(f"Job queue {ident} does not exist")
+    return doc
+
+
+def _check_priority(priority: int) -> None:
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ClientException(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}")
+
+
+def _environments(b: Backend, ctx: RequestContext, ce_order, se_order):
+    """(computeEnvironmentOrder with ARNs, serviceEnvironmentOrder or None, jobQueueType)."""
+    if ce_order and se_order:
+        raise ClientException("A job queue can't have both a serviceEnvironmentOrder and a "
+                              "computeEnvironmentOrder field.")  # model text (ref §4.1)
+    if se_order:
+        return [], _service_order(b, ctx, se_order), SAGEMAKER
+    if not ce_order or len(ce_order) > MAX_COMPUTE_ENVIRONMENTS:
+        raise ClientException(f"computeEnvironmentOrder must list 1 to {MAX_COMPUTE_ENVIRONMENTS} "
+                              f"compute environments, got {len(ce_order or [])} (a SAGEMAKER_TRAINING "
+                              "job queue gives serviceEnvironmentOrder instead)")
+    _check_distinct_orders(ce_order, "computeEnvironmentOrder")
+    entries, ces = [], []
+    for item in ce_order:
+        ident = item["computeEnvironment"]
+        ce = resolve(b, ctx, arns.COMPUTE_ENVIRONMENT, ident)  # a name works too (ref §2.2)
+        if ce is None or ce["status"] in ("DELETING", "DELETED"):
+            raise ClientException(f"Compute environment {ident} does not exist")
+        if ce["status"] != "VALID":
+            raise ClientException(f"computeEnvironmentOrder: compute environment {ident} is "
+                                  f"{ce['status']}; compute environments must be in the VALID state "
+                                  "before you can associate them with a job queue")
+        if any(c["computeEnvironmentArn"] == ce["computeEnvironmentArn"] for c in ces):
+            raise ClientException(f"computeEnvironmentOrder: compute environment {ident} is listed "
+                                  "more than once")
+        ces.append(ce)
+        entries.append({"order": item["order"], "computeEnvironment": ce["computeEnvironmentArn"]})
+    fargate = {_is_fargate(ce) for ce in ces}
+    if len(fargate) > 1:
+        raise ClientException("computeEnvironmentOrder: EC2 and Fargate compute environments can't "
+                              "be mixed")  # model text (ref §4.1)
+    eks = {ce.get("containerOrchestrationType") == "EKS" for ce in ces}
+    if len(eks) > 1:
+        raise ClientException("computeEnvironmentOrder: EKS and ECS compute environments can't be mixed")
+    if eks == {True}:
+        queue_type = "EKS"
+    else:
+        queue_type = "ECS_FARGATE" if fargate == {True} else "ECS"
+    return sorted(entries, key=lambda e: e["order"]), None, queue_type  # tried ascending (ref §4.1)
+
+
+def _service_order(b: Backend, ctx: RequestContext, se_order: list) -> list:
+    if len(se_order) > MAX_SERVICE_ENVIRONMENTS:
+        raise ClientException(f"serviceEnvironmentOrder can list at most {MAX_SERVICE_ENVIRONMENTS} "
+                              f"service environment, got {len(se_order)}")  # ref §4.5
+    _check_distinct_orders(se_order, "serviceEnvironmentOrder")
+    entries = []
+    for item in se_order:
+        ident = item["serviceEnvironment"]
+        key = arns.key_of(ctx, arns.SERVICE_ENVIRONMENT, ident)  # a name or an ARN (ref §2.2)
+        se = load(b, ctx, arns.SERVICE_ENVIRONMENT, key) if key else None
+        if se is None or se.get("status") in ("DELETING", "DELETED"):
+            raise ClientException(f"Service environment {ident} does not exist")
+        if se.get("status", "VALID") != "VALID":
+            raise ClientException(f"serviceEnvironmentOrder: service environment {ident} is "
+                                  f"{se['status']}; it must be VALID to be associated with a job queue")
+        entries.append({"order": item["order"],
+                        "serviceEnvironment": arns.make(ctx, arns.SERVICE_ENVIRONMENT, key)})
+    return sorted(entries, key=lambda e: e["order"])
+
+
+def _check_distinct_orders(items: list, field: str) -> None:
+    seen = set()
+    for item in items:
+        if item["order"] in seen:
+            raise ClientException(f"{field}: order {item['order']} is used more than once; each "
+                                  "environment needs its own order value")
+        seen.add(item["order"])
+
+
+def _is_fargate(ce: dict) -> bool:
+    # UNMANAGED compute environments run on the user's EC2 instances, so they count as EC2.
+    resources = ce.get("computeResources") or {}
+    return ce["type"] == "MANAGED" and resources.get("type") in FARGATE_TYPES
+
+
+def _check_policy(b: Backend, ctx: RequestContext, policy_arn: str, queue_type: str) -> None:
+    """schedulingPolicyArn takes an ARN only (ref §2.2)."""
+    policy = resolve(b, ctx, arns.SCHEDULING_POLICY, policy_arn) if policy_arn.startswith("arn:") else None
+    if policy is None:
+        raise ClientException(f"Scheduling policy {policy_arn} does not exist (schedulingPolicyArn "
+                              "takes the ARN of a scheduling policy)")
+    if policy.get("quotaSharePolicy") and queue_type != SAGEMAKER:
+        # ref §13.4: quota management is a SAGEMAKER_TRAINING queue feature.
+        raise ClientException(f"schedulingPolicyArn: {policy_arn} has a quotaSharePolicy, which only "
+                              f"{SAGEMAKER} job queues can use; this is a {queue_type} job queue")
+
+
+def _check_time_limit_actions(actions: list, queue_type: str) -> list:
+    """ref §4.1, §11.5: RUNNABLE only, 600-86400 s, CANCEL (TERMINATE for SageMaker queues)."""
+    expected = "TERMINATE" if queue_type == SAGEMAKER else "CANCEL"
+    for i, action in enumerate(actions):
+        where = f"jobStateTimeLimitActions[{i}]"
+        if action["state"] != "RUNNABLE":
+            raise ClientException(f"{where}.state must be RUNNABLE, got {action['state']}")
+        seconds = action["maxTimeSeconds"]
+        if not TIME_LIMIT_MIN <= seconds <= TIME_LIMIT_MAX:
+            raise ClientException(f"{where}.maxTimeSeconds must be between {TIME_LIMIT_MIN} and "
+                                  f"{TIME_LIMIT_MAX}, got {seconds}")
+        if action["action"] != expected:
+            raise ClientException(f"{where}.action must be {expected} for {queue_type} job queues "
+                                  f"(TERMINATE is only for {SAGEMAKER} job queues), got {action['action']}")
+        if not (action.get("reason") or "").strip():
+            raise ClientException(f"{where}.reason must not be empty")
+    return list(actions)
