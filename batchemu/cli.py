@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -41,10 +42,19 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from batchemu.app import create_app
-    from batchemu.server import Server
+    from batchemu.server import ListenError, Server
 
     app = create_app(config)
-    server = Server(app, config.host, config.port)
+    try:
+        server = Server(app, config.host, config.port)
+    except ListenError as exc:
+        in_use = getattr(exc.__cause__, "errno", None) == errno.EADDRINUSE
+        hint = " (another program is using the port; choose another with --port)" if in_use else ""
+        print(f"batchemu: {exc}{hint}", file=sys.stderr)
+        stop = app.config["batchemu"].get("shutdown")
+        if stop:
+            stop()
+        return 1
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path
     print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

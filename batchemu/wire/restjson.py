@@ -32,8 +32,9 @@ def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
         if not isinstance(doc, dict):
             raise ApiError("The request body must be a JSON object", code=error_code, status=400)
         for wire_name, value in doc.items():
-            if wire_name in body_members:
-                params[body_members[wire_name]] = value
+            if wire_name in body_members and value is not None:
+                name = body_members[wire_name]
+                params[name] = _without_nulls(value, shape.members[name])
     for name, member in shape.members.items():
         location = member.serialization.get("location")
         wire_name = member.serialization.get("name", name)
@@ -77,6 +78,21 @@ def _filter(value, shape: Shape):
         return [_filter(v, shape.member) for v in value] if isinstance(value, list) else value
     if kind == "map":
         return {k: _filter(v, shape.value) for k, v in value.items()} if isinstance(value, dict) else value
+    return value
+
+
+def _without_nulls(value, shape: Shape):
+    """A structure member sent as JSON null is a member not sent (Smithy protocol test
+    `*ServersDontDeserializeNullStructureValues`); nulls inside lists and maps stay and fail
+    validation."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: (_without_nulls(v, shape.members[k]) if k in shape.members else v)
+                for k, v in value.items() if v is not None}
+    if kind == "list" and isinstance(value, list):
+        return [_without_nulls(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _without_nulls(v, shape.value) for k, v in value.items()}
     return value
 
 

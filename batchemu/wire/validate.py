@@ -28,11 +28,12 @@ class Validator:
             return
         problems = []
         report = _botocore.validate(params, shape)
-        if report.has_errors():
-            for line in report.generate_report().splitlines():
-                line = line.strip()
-                if line and not line.startswith(("Parameter validation failed", "Unknown parameter")):
-                    problems.append(line)
+        # One problem per botocore error (a value with a newline in it stays one problem).
+        # Unknown members are ignored; botocore's min checks are left to _walk, which checks
+        # min and max in AWS's words (otherwise a too-short value is reported twice).
+        for error in report._errors:
+            if error[0] not in ("unknown field", "invalid range", "invalid length"):
+                problems.append(report._format_error(error))
         self._walk(params, shape, "", problems)
         if problems:
             head = problems[0] if len(problems) == 1 else (
