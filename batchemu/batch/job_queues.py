@@ -59,6 +59,7 @@ def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "tags": check_tags(p.get("tags")),
         "jobStateTimeLimitActions": _check_time_limit_actions(
             p.get("jobStateTimeLimitActions") or [], queue_type),
+        "createdAt": ctx.now_ms,  # not in the model's output; the scheduler breaks priority ties with it
     }
     lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
     save(b, ctx, KIND, name, arn, doc)

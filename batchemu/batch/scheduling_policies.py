@@ -40,9 +40,9 @@ def create_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "arn": arn,
         # Echoed as given: AWS documents defaults (weight 1.0, 600 s window) but no evidence
         # shows it filling them in; the scheduler applies them. A policy given neither member
-        # is a fair-share policy with default settings (the model makes both optional and
-        # Terraform's aws_batch_scheduling_policy can send neither).
-        "fairsharePolicy": _check_fairshare(fairshare) if fairshare is not None else None,
+        # is a fair-share policy with default settings, `{}` (the model makes both optional,
+        # and Terraform's aws_batch_scheduling_policy can send neither).
+        "fairsharePolicy": _check_fairshare(fairshare or {}) if quotashare is None else None,
         "quotaSharePolicy": _check_quotashare(quotashare) if quotashare is not None else None,
         "tags": check_tags(p.get("tags")),
     }
@@ -79,7 +79,7 @@ def update_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
             raise ClientException(f"Scheduling policy {doc['name']} is a fair-share policy; it "
                                   "can't be changed to a quotaSharePolicy")
         # UpdateSchedulingPolicy replaces the policy (ref §11.4); none given means defaults.
-        doc["fairsharePolicy"] = _check_fairshare(fairshare) if fairshare is not None else None
+        doc["fairsharePolicy"] = _check_fairshare(fairshare or {})
     save(b, ctx, KIND, doc["name"], doc["arn"], doc)
     b.changed()
     return {}

@@ -40,7 +40,10 @@ def test_only_what_was_given_is_echoed(batch):
     # neither member: a fair-share policy with default settings, nothing invented in the output
     arn = batch.create_scheduling_policy(name="bare")["arn"]
     policy = describe(batch, arn)
-    assert "fairsharePolicy" not in policy and "quotaSharePolicy" not in policy
+    assert policy["fairsharePolicy"] == {} and "quotaSharePolicy" not in policy
+    # an update giving neither resets a fair-share policy to its defaults
+    batch.update_scheduling_policy(arn=describe(batch, arn.replace("bare", "sparse"))["arn"])
+    assert describe(batch, arn.replace("bare", "sparse"))["fairsharePolicy"] == {}
 
 
 def test_create_and_describe_quota_share(batch):
