@@ -220,8 +220,8 @@ def _validated_body(ctx: RequestContext, p: dict) -> dict:
         raise ClientException("propagateTags isn't supported for jobs that run on Amazon EKS "
                               "resources (eksProperties)")  # ref §5.1
     body["schedulingPriority"] = _check_priority(p.get("schedulingPriority"))
-    body["retryStrategy"] = _check_retry(p.get("retryStrategy"))
-    body["timeout"] = _check_timeout(p.get("timeout"))
+    body["retryStrategy"] = check_retry_strategy(p.get("retryStrategy"))
+    body["timeout"] = check_timeout(p.get("timeout"))
     body["tags"] = check_tags(p["tags"]) if p.get("tags") is not None else None
     body["propagateTags"] = bool(p.get("propagateTags"))
     body["platformCapabilities"] = platform
@@ -265,7 +265,7 @@ def _check_priority(priority):
     return priority
 
 
-def _check_retry(strategy: dict | None) -> dict | None:
+def check_retry_strategy(strategy: dict | None) -> dict | None:
     if strategy is None:
         return None
     attempts, rules = strategy.get("attempts"), strategy.get("evaluateOnExit") or []
@@ -298,7 +298,7 @@ def _allowed(field: str) -> str:
     return "letters, digits, '.', ':' and whitespace only"
 
 
-def _check_timeout(timeout: dict | None) -> dict | None:
+def check_timeout(timeout: dict | None) -> dict | None:
     seconds = (timeout or {}).get("attemptDurationSeconds")
     if seconds is not None and seconds < MIN_TIMEOUT_SECONDS:
         raise ClientException(f"timeout.attemptDurationSeconds must be at least {MIN_TIMEOUT_SECONDS} "

@@ -44,12 +44,10 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     depends_on = _dependencies(b, ctx, p, array_size)
     overrides = p.get("containerOverrides") or {}
     job_spec.check_overrides(overrides, definition["containerProperties"])
-    timeout = p.get("timeout") or definition.get("timeout")
-    if p.get("timeout") is not None and (p["timeout"].get("attemptDurationSeconds") or 0) < 60:
-        raise ClientException("timeout.attemptDurationSeconds must be at least 60 seconds")  # ref §10
-    retry = p.get("retryStrategy") or definition.get("retryStrategy")
-    if p.get("retryStrategy") is not None:
-        job_definitions._check_retry(p["retryStrategy"])
+    # Submit-time timeout and retryStrategy replace the definition's wholesale (ref §6.8) and
+    # follow the same rules (ref §9, §10).
+    timeout = job_definitions.check_timeout(p.get("timeout")) or definition.get("timeout")
+    retry = job_definitions.check_retry_strategy(p.get("retryStrategy")) or definition.get("retryStrategy")
     share = _share_identifier(b, ctx, queue, p)
     priority = p.get("schedulingPriorityOverride")
     if priority is None:
