@@ -7,7 +7,6 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from batchemu.batch import arns
 
 
 def client_error(call, **kwargs):
@@ -128,25 +127,23 @@ def test_deleted_resources_have_no_tags(batch):
         assert "does not exist" in client_error(batch.list_tags_for_resource, resourceArn=arn)[1]
 
 
-def test_job_definition_revisions_are_tagged_one_by_one(server):
-    """Job definitions are stored by their module as kind job-definition, key "<name>:<revision>",
-    with the revision ARN as the row's ARN; written here directly so this test does not depend
-    on RegisterJobDefinition."""
-    account, store = "333333333333", server.app.config["batchemu"]["store"]
-    batch = server.client(access_key=account)
-    base = f"arn:aws:batch:us-east-1:{account}:job-definition/jd"
-    for revision in (1, 2):
-        store.put(account, "us-east-1", arns.JOB_DEFINITION, f"jd:{revision}", f"{base}:{revision}",
-                  {"jobDefinitionName": "jd", "jobDefinitionArn": f"{base}:{revision}", "revision": revision,
-                   "type": "container", "status": "ACTIVE", "tags": {"rev": str(revision)}})
-    batch.tag_resource(resourceArn=f"{base}:2", tags={"extra": "x"})
-    assert tags_of(batch, f"{base}:2") == {"rev": "2", "extra": "x"}
-    assert tags_of(batch, f"{base}:1") == {"rev": "1"}
-    saved = store.get(account, "us-east-1", arns.JOB_DEFINITION, "jd:2")
-    assert saved["tags"] == {"rev": "2", "extra": "x"} and saved["revision"] == 2
-    assert len(store.list(account, "us-east-1", arns.JOB_DEFINITION)) == 2  # no stray row
+def test_job_definition_revisions_are_tagged_one_by_one(batch):
+    container = {"image": "busybox", "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                              {"type": "MEMORY", "value": "512"}]}
+    first = batch.register_job_definition(jobDefinitionName="jd", type="container", tags={"rev": "1"},
+                                          containerProperties=container)["jobDefinitionArn"]
+    second = batch.register_job_definition(jobDefinitionName="jd", type="container",
+                                           containerProperties=container)["jobDefinitionArn"]
+    assert first.endswith(":job-definition/jd:1") and second.endswith(":job-definition/jd:2")
+    batch.tag_resource(resourceArn=second, tags={"extra": "x"})
+    assert tags_of(batch, second) == {"extra": "x"}
+    assert tags_of(batch, first) == {"rev": "1"}
+    described = batch.describe_job_definitions(jobDefinitionName="jd")["jobDefinitions"]
+    # saved back under the revision's own key: still two revisions, each with its own tags
+    assert sorted((d["revision"], d.get("tags")) for d in described) == [(1, {"rev": "1"}), (2, {"extra": "x"})]
     # the IAM-only ARN without a revision names no single revision (ref §2.1)
-    assert "does not exist" in client_error(batch.list_tags_for_resource, resourceArn=base)[1]
+    base = first.rsplit(":", 1)[0]
+    assert f"Resource {base} does not exist" in client_error(batch.list_tags_for_resource, resourceArn=base)[1]
 
 
 def test_raw_slashes_and_percent_encoding_both_reach_the_resource(server):
