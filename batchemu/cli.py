@@ -1,15 +1,21 @@
 """The `batchemu` command: serve the API (default).
 
     batchemu [--host H] [--port N] [--data-dir DIR] [--ephemeral] [--settle-seconds S]
+             [--runner auto|docker|process|none] [--job-network NET] [--pull-policy P] ...
+
+The port is bound and the data dir locked before the engine starts, so a second server can
+never run restart recovery against jobs a first one is still running.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from batchemu import __version__
 from batchemu.config import Config
@@ -27,9 +33,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how long CREATING/UPDATING/DELETING last (default 0; BATCHEMU_SETTLE_SECONDS)")
     parser.add_argument("--region", dest="default_region",
                         help="region for unsigned requests (default us-east-1; BATCHEMU_DEFAULT_REGION)")
+    parser.add_argument("--runner", choices=("auto", "docker", "process", "none"),
+                        help="how jobs run (default auto: docker when an engine answers, else "
+                             "process; BATCHEMU_RUNNER)")
+    parser.add_argument("--job-network",
+                        help="Docker network for job containers (default host; BATCHEMU_JOB_NETWORK)")
+    parser.add_argument("--pull-policy", choices=("missing", "always", "never"),
+                        help="when to pull job images (default missing; BATCHEMU_PULL_POLICY)")
+    parser.add_argument("--stop-grace-seconds", type=float,
+                        help="SIGTERM-to-SIGKILL grace for terminated or timed-out jobs (default 30; "
+                             "BATCHEMU_STOP_GRACE_SECONDS)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)
+
+
+def lock_data_dir(data_dir):
+    """An exclusive lock held for the life of the process (released by the OS on any exit)."""
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(path / "batchemu.lock", "w")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -44,17 +69,22 @@ def main(argv=None) -> int:
     from batchemu.app import create_app
     from batchemu.server import ListenError, Server
 
-    app = create_app(config)
+    try:
+        lock = None if config.ephemeral else lock_data_dir(config.data_dir)
+    except BlockingIOError:
+        print(f"batchemu: another batchemu server is using {config.data_dir}; stop it or choose "
+              "another --data-dir", file=sys.stderr)
+        return 1
+    app = create_app(config, start_engine=False)
     try:
         server = Server(app, config.host, config.port)
     except ListenError as exc:
         in_use = getattr(exc.__cause__, "errno", None) == errno.EADDRINUSE
         hint = " (another program is using the port; choose another with --port)" if in_use else ""
         print(f"batchemu: {exc}{hint}", file=sys.stderr)
-        stop = app.config["batchemu"].get("shutdown")
-        if stop:
-            stop()
         return 1
+    app.config["batchemu"]["engine"].start()
+    app.config["batchemu"]["data_dir_lock"] = lock
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path
     print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
