@@ -1,8 +1,9 @@
 """create_app(config): the Flask app that wires the wire layer, the Batch provider and the
 engine together on one endpoint.
 
-Routing: a request whose path and method match a Batch route is Batch's; anything else gets a
-JSON 404 (other services join here later). No Batch rule lives in this module.
+Routing: an ordered list of frontends, each `(request) -> Response | None`: Batch (by route),
+CloudWatch Logs (by X-Amz-Target), other AWS services (moto). Nothing answered: JSON 405/404.
+No Batch rule lives in this module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 
 from flask import Flask, request
 
+from batchemu import events, logs, services
 from batchemu.batch.backend import Backend
 from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, BatchProvider
 from batchemu.config import Config
@@ -21,6 +23,7 @@ from batchemu.engine.scheduler import Scheduler
 from batchemu.runners.select import make_runner
 from batchemu.store import Store
 from batchemu.wire import spec as wire_spec
+from batchemu.wire.auth import identify
 from batchemu.wire.endpoint import RestJsonEndpoint
 from batchemu.wire.validate import Validator
 
@@ -38,7 +41,8 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     server_id = store.meta("server_id", lambda: uuid.uuid4().hex[:12])
     if runner == "from-config":
         runner = make_runner(config, server_id)
-    scheduler = Scheduler(store, runner, clock, config.stop_grace_seconds)
+    scheduler = Scheduler(store, runner, clock, config.stop_grace_seconds,
+                          extra_env=services.job_environment(config))
     engine = Engine(scheduler, clock)
     backend = Backend(store=store, config=config, changed=engine.wake)
     batch_spec = wire_spec.load("batch")
@@ -46,10 +50,30 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     batch = RestJsonEndpoint(batch_spec, provider,
                              Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
 
+    def batch_frontend(req):
+        # Batch routes are always ours, unless the request is signed for another service
+        # (an S3 bucket called "v1" must still reach S3).
+        service = identify(req.headers, req.args, config.default_account, config.default_region).service
+        if service not in (None, "batch"):
+            return None
+        matched = batch.match(req)
+        return batch(req, matched) if matched else None
+
+    # Asked in order; the first that answers wins.
+    frontends = [batch_frontend,
+                 logs.make_frontend(store, config, clock, runner),
+                 services.make_frontend(config)]
+    frontends = [f for f in frontends if f is not None]
+    stop_events = events.install(store, config)
+
+    def shutdown():
+        engine.stop()
+        stop_events()
+
     app = Flask("batchemu")
     app.config["batchemu"] = {"config": config, "store": store, "backend": backend,
                               "provider": provider, "engine": engine, "server_id": server_id,
-                              "shutdown": engine.stop}
+                              "shutdown": shutdown}
     if start_engine:
         engine.start()
 
@@ -59,9 +83,10 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     @app.route("/", defaults={"path": ""}, methods=methods, provide_automatic_options=False)
     @app.route("/<path:path>", methods=methods, provide_automatic_options=False)
     def dispatch(path):
-        matched = batch.match(request)
-        if matched:
-            return batch(request, matched)
+        for frontend in frontends:
+            response = frontend(request)
+            if response is not None:
+                return response
         allowed = batch.spec.methods_for(request.path)
         if allowed:
             resp = RestJsonEndpoint.error(405, "ClientException",

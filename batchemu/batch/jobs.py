@@ -322,6 +322,19 @@ def _filter_clause(f: dict):
     return "(" + " OR ".join(clauses) + ")", args, name == "SHARE_IDENTIFIER"
 
 
+def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
+    """The job whose ARN this is (tags module hook); array children never get here."""
+    found = Jobs(b.store).get_many(ctx.account, ctx.region, [arn.rsplit("/", 1)[-1]])
+    return found[0] if found else None
+
+
+def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
+    # Called inside the tags module's store transaction, which holds the store's lock, so
+    # no other writer can slip in between the read and this compare-and-set.
+    if not Jobs(b.store).update(doc):
+        raise ClientException(f"Job {doc['jobId']} changed while it was being tagged; try again")
+
+
 def _own_job(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     found = Jobs(b.store).get_many(ctx.account, ctx.region, [job_id])
     if not found:

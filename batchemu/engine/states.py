@@ -8,7 +8,6 @@ status is. Observers (state-change events) register with `on_transition`.
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 log = logging.getLogger("batchemu.engine")
 
@@ -35,19 +34,6 @@ class IllegalTransition(Exception):
     pass
 
 
-_observers: list = []
-
-
-def on_transition(observer: Callable[[dict, str], None]) -> None:
-    """observer(new_doc, old_status) after every committed status change."""
-    _observers.append(observer)
-
-
-def remove_observer(observer) -> None:
-    if observer in _observers:
-        _observers.remove(observer)
-
-
 def transition(jobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
     """Move `doc` to status `to` with `changes` applied, if nobody wrote it since it was read.
 
@@ -66,7 +52,7 @@ def transition(jobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
         new["stoppedAt"] = now_ms
     if not jobs.update(new):
         return None
-    for observer in list(_observers):
+    for observer in list(jobs.store.job_observers):
         try:
             observer(new, old)
         except Exception:  # an observer must never break a status write

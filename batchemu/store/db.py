@@ -30,6 +30,9 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._depth = 0
+        # Called as observer(new_job_doc, old_status) after every job status change
+        # (engine.states.transition); e.g. the EventBridge "Batch Job State Change" events.
+        self.job_observers: list = []
         self._migrate()
 
     # -- plumbing ---------------------------------------------------------------------------

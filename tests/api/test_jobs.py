@@ -171,3 +171,15 @@ def test_array_parent_summary_through_the_api(setup):
     # children are listed under their parent, not in the queue listing
     listed = setup.list_jobs(jobQueue="q", jobStatus="RUNNABLE")["jobSummaryList"]
     assert all(":" not in s["jobId"] for s in listed)
+
+
+def test_jobs_are_taggable_and_children_are_not(setup):
+    job = setup.submit_job(jobName="t", jobQueue="q", jobDefinition="jd", tags={"a": "1"})
+    setup.tag_resource(resourceArn=job["jobArn"], tags={"b": "2"})
+    setup.untag_resource(resourceArn=job["jobArn"], tagKeys=["a"])
+    assert setup.list_tags_for_resource(resourceArn=job["jobArn"])["tags"] == {"b": "2"}
+    assert setup.describe_jobs(jobs=[job["jobId"]])["jobs"][0]["tags"] == {"b": "2"}
+    parent = setup.submit_job(jobName="arr", jobQueue="q", jobDefinition="jd", arrayProperties={"size": 2})
+    with pytest.raises(ClientError) as exc:
+        setup.tag_resource(resourceArn=parent["jobArn"] + ":0", tags={"x": "y"})
+    assert "child jobs" in message(exc)
