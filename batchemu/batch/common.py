@@ -21,6 +21,20 @@ def check_name(value: str, field: str) -> None:
             f"contain only letters, numbers, hyphens (-) and underscores (_); got {value!r}")
 
 
+def check_new(b: "Backend", ctx: "RequestContext", kind: str, name: str, field: str, label: str,
+              limit: int) -> list[dict]:
+    """A create's common rules: a valid name, not taken, and under the regional quota (ref §15).
+    Returns the live documents of that kind."""
+    check_name(name, field)
+    existing = load_all(b, ctx, kind)
+    if any(d.get(field) == name for d in existing):
+        raise ClientException(f"Object already exists: {label} {name} already exists")
+    if len(existing) >= limit:
+        raise ClientException(f"You have reached the limit of {limit} {label}s in {ctx.region}; "
+                              "delete one first")
+    return existing
+
+
 def check_tags(tags: dict | None, field: str = "tags") -> dict:
     """Validate a tag map (ref §15): at most 50, key 1-128, value <= 256, no `aws:` keys."""
     tags = dict(tags or {})

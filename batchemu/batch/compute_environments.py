@@ -11,8 +11,8 @@ import uuid
 
 from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_describe_list, check_list_or_max, check_name,
-                                   check_tags, load_all, resolve, save)
+from batchemu.batch.common import (check_describe_list, check_list_or_max, check_new, check_tags,
+                                   load_all, resolve, save)
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
 from batchemu.store.jobs import Jobs
@@ -35,13 +35,7 @@ SERVICE_LINKED_ROLE = "role/aws-service-role/batch.amazonaws.com/AWSServiceRoleF
 
 def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
     name = p["computeEnvironmentName"]
-    check_name(name, "computeEnvironmentName")
-    existing = load_all(b, ctx, KIND)
-    if any(d["computeEnvironmentName"] == name for d in existing):
-        raise ClientException(f"Object already exists: compute environment {name} already exists")
-    if len(existing) >= MAX_PER_REGION:
-        raise ClientException(f"You have reached the limit of {MAX_PER_REGION} compute environments "
-                              f"in {ctx.region}; delete one first")
+    check_new(b, ctx, KIND, name, "computeEnvironmentName", "compute environment", MAX_PER_REGION)
     ce_type = p["type"]
     resources = p.get("computeResources")
     if ce_type == "MANAGED":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_describe_list, check_list_or_max, check_name,
+from batchemu.batch.common import (check_describe_list, check_list_or_max, check_new,
                                    check_tags, load, load_all, resolve, save)
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
@@ -29,13 +29,7 @@ SAGEMAKER = "SAGEMAKER_TRAINING"
 
 def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
     name = p["jobQueueName"]
-    check_name(name, "jobQueueName")
-    existing = load_all(b, ctx, KIND)
-    if any(d["jobQueueName"] == name for d in existing):
-        raise ClientException(f"Object already exists: job queue {name} already exists")
-    if len(existing) >= MAX_PER_REGION:
-        raise ClientException(f"You have reached the limit of {MAX_PER_REGION} job queues in "
-                              f"{ctx.region}; delete one first")
+    check_new(b, ctx, KIND, name, "jobQueueName", "job queue", MAX_PER_REGION)
     _check_priority(p["priority"])
     ce_order, se_order, queue_type = _environments(b, ctx, p.get("computeEnvironmentOrder"),
                                                    p.get("serviceEnvironmentOrder"))
