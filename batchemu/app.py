@@ -41,8 +41,8 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     server_id = store.meta("server_id", lambda: uuid.uuid4().hex[:12])
     if runner == "from-config":
         runner = make_runner(config, server_id)
-    scheduler = Scheduler(store, runner, clock, config.stop_grace_seconds,
-                          extra_env=services.job_environment(config))
+    job_endpoint = services.job_environment(config)  # told the bound port by the caller
+    scheduler = Scheduler(store, runner, clock, config.stop_grace_seconds, extra_env=job_endpoint)
     engine = Engine(scheduler, clock)
     backend = Backend(store=store, config=config, changed=engine.wake)
     batch_spec = wire_spec.load("batch")
@@ -62,6 +62,7 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     # Asked in order; the first that answers wins.
     frontends = [batch_frontend,
                  logs.make_frontend(store, config, clock, runner),
+                 events.make_frontend(store),
                  services.make_frontend(config)]
     frontends = [f for f in frontends if f is not None]
     stop_events = events.install(store, config)
@@ -73,7 +74,7 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     app = Flask("batchemu")
     app.config["batchemu"] = {"config": config, "store": store, "backend": backend,
                               "provider": provider, "engine": engine, "server_id": server_id,
-                              "shutdown": shutdown}
+                              "shutdown": shutdown, "job_endpoint": job_endpoint}
     if start_engine:
         engine.start()
 

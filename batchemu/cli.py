@@ -43,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--stop-grace-seconds", type=float,
                         help="SIGTERM-to-SIGKILL grace for terminated or timed-out jobs (default 30; "
                              "BATCHEMU_STOP_GRACE_SECONDS)")
+    parser.add_argument("--advertise-url",
+                        help="URL job containers use to reach this server (AWS_ENDPOINT_URL; default "
+                             "derived from --job-network and the port; BATCHEMU_ADVERTISE_URL)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)
@@ -83,6 +86,7 @@ def main(argv=None) -> int:
         hint = " (another program is using the port; choose another with --port)" if in_use else ""
         print(f"batchemu: {exc}{hint}", file=sys.stderr)
         return 1
+    app.config["batchemu"]["job_endpoint"].bound(server.port)  # the real port when --port 0
     app.config["batchemu"]["engine"].start()
     app.config["batchemu"]["data_dir_lock"] = lock
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path

@@ -37,6 +37,9 @@ class Config:
     # Seconds between SIGTERM and SIGKILL when a job is terminated or times out (ECS: 30).
     stop_grace_seconds: float = 30.0
     log_level: str = "INFO"
+    # The URL job containers use to reach this server (AWS_ENDPOINT_URL); "" derives it from
+    # the job network and the bound port.
+    advertise_url: str = ""
 
     @property
     def db_path(self) -> str:

@@ -1,13 +1,219 @@
-"""Every non-Batch AWS call (S3, SQS, EventBridge, IAM, STS, ...) goes to moto's in-process
-backends on the same endpoint. Not built yet: make_frontend returns None and jobs get no
-endpoint variables."""
+"""Every non-Batch AWS call (S3, SQS, SNS, DynamoDB, EventBridge, IAM, STS, ...) on the same
+endpoint, answered by moto's in-process backends through moto's own dispatcher; and the
+environment that points job containers back at this server. Decides only *whether* a request
+is moto's, and in which account; moto does the routing. Moto state lives in memory only.
+Must not answer Batch or Logs requests (those frontends come first in app.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+
+from botocore.model import OperationNotFoundError
+from flask import Response
+
+from batchemu.wire.auth import identify
+
+log = logging.getLogger("batchemu.services")
+
+_lock = threading.Lock()
+_dispatcher = None
+
+
+def moto_dispatcher():
+    """moto's DomainDispatcherApplication, imported on first use: moto costs ~0.6 s of start-up
+    and ~20 MB, which a server that only ever serves Batch never pays."""
+    global _dispatcher
+    with _lock:
+        if _dispatcher is None:
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+            _fix_moto()
+
+            def create_app(service):
+                app = create_backend_app(service)
+                # moto's Flask apps answer an unknown path or method with werkzeug's HTML page.
+                app.register_error_handler(404, _json_http_error)
+                app.register_error_handler(405, _json_http_error)
+                return app
+
+            _dispatcher = DomainDispatcherApplication(create_app)
+    return _dispatcher
+
+
+def moto_loaded() -> bool:
+    """True once any request reached moto: before that no moto resource can exist."""
+    return _dispatcher is not None
+
+
+def _fix_moto() -> None:
+    """moto 5.2's default EventBridge target input drops `account` and reorders the envelope;
+    EventBridge delivers the whole event unchanged (ref §14.1), so put every field back in
+    AWS's order. `<time>` stays unquoted: moto passes a number and formats it per target."""
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
+        '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
+        '"detail": <detail>}')
+
+
+def _json_error(status: int, code: str, message: str) -> Response:
+    resp = Response(json.dumps({"__type": code, "message": message}), status=status,
+                    mimetype="application/json")
+    resp.headers["x-amzn-ErrorType"] = code
+    return resp
+
+
+def _json_http_error(exc):
+    from flask import request  # the request inside moto's app
+
+    code = "UnknownOperationException" if exc.code == 404 else "MethodNotAllowed"
+    return _json_error(exc.code, code, f"No operation matches {request.method} {request.path}")
 
 
 def make_frontend(config):
-    """A frontend `(request) -> Response | None` for other AWS services, or None."""
+    """A frontend `(request) -> Response | None`: requests signed for any service but Batch,
+    and unsigned requests moto recognises (X-Amz-Target, Action=...), go to moto in the
+    caller's account (batchemu's rule: a 12-digit access key id is the account)."""
+
+    def frontend(req):
+        caller = identify(req.headers, req.args, config.default_account, config.default_region)
+        if caller.service == "batch":
+            return None  # Batch's even when no Batch route matched: app.py answers 404/405
+        account = caller.account
+        v2_key = _sigv2_access_key(req)
+        if caller.service is None and v2_key is not None and _is_account(v2_key):
+            account = v2_key
+        environ = _environ(req, account)
+        dispatcher = moto_dispatcher()
+        host = dispatcher.infer_service_region_host(environ, req.path)
+        if host is None:
+            if caller.service is None and v2_key is None:
+                return None  # unsigned and unrecognisable (moto would guess S3): app.py's JSON 404
+        elif dispatcher.get_backend_for_host(host) is None:
+            service = caller.service or host.split(".")[0]
+            return _json_error(501, "NotImplemented", f"service {service!r} is not emulated")
+        try:
+            return Response.force_type(dispatcher, environ)
+        except OperationNotFoundError as exc:  # an action the service's model lacks
+            return _json_error(400, "InvalidAction", f"unknown action {exc}")
+        except NotImplementedError as exc:
+            # moto raises this for operations it lacks; 501 because SDKs do not retry it.
+            return _json_error(501, "NotImplemented", f"not emulated by moto: {exc}")
+
+    return frontend
+
+
+def _sigv2_access_key(req) -> str | None:
+    """The access key of a SigV2-signed request (`Authorization: AWS key:sig`, or a presigned
+    URL's AWSAccessKeyId, which is what boto3's S3 generate_presigned_url makes); moto takes
+    these for S3."""
+    auth = req.headers.get("Authorization", "")
+    if auth.startswith("AWS "):
+        return auth[4:].split(":", 1)[0].strip()
+    return req.args.get("AWSAccessKeyId")
+
+
+def _is_account(key: str) -> bool:
+    return len(key) == 12 and key.isdigit()  # batchemu's rule, as in wire.auth
+
+
+def _environ(req, account: str) -> dict:
+    """A WSGI environ for moto: the body as a fresh stream (earlier frontends may have read
+    it), and the account in the header moto honours (moto/core/responses.py)."""
+    body = req.get_data(cache=True)
+    environ = dict(req.environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+    return environ
+
+
+# -- jobs reach this server ---------------------------------------------------------------------
+
+_LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
+_SECRET = "batchemu"
+
+
+class JobEndpoint:
+    """job -> extra environment for its container: AWS_ENDPOINT_URL back at this server (as
+    seen from the job's network), the job's region, and test credentials whose access key is
+    the job's account, so SDK calls from a job land in that job's account.
+
+    The port is the bound one: `bound(port)` is called once the server listens (a server
+    started on port 0 only knows its port then)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.port = config.port or None
+        self._url = None
+        self._url_lock = threading.Lock()
+
+    def bound(self, port: int) -> None:
+        with self._url_lock:
+            self.port = port
+            self._url = None
+
+    def url(self) -> str | None:
+        with self._url_lock:
+            if self._url is None:
+                self._url = self._resolve()
+            return self._url
+
+    def _resolve(self) -> str | None:
+        config = self.config
+        if config.advertise_url:
+            return config.advertise_url.rstrip("/")
+        if not self.port:
+            return None
+        network = config.job_network
+        if config.runner == "process" or network in ("host", "none") or network.startswith("container:"):
+            # On the host's network stack (or none at all: an unreachable loopback URL still
+            # keeps SDKs away from real AWS).
+            host = "127.0.0.1" if config.host in _LOOPBACK_HOSTS else config.host
+        else:
+            if config.host in ("127.0.0.1", "localhost", "::1"):
+                log.warning("jobs on Docker network %r cannot reach a server listening on %s; "
+                            "listen with --host 0.0.0.0 or set --advertise-url", network, config.host)
+            if network in ("bridge", "default"):
+                # The Docker runner maps host.docker.internal to the host gateway there.
+                host = "host.docker.internal"
+            else:
+                host = network_gateway(network) or "host.docker.internal"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def __call__(self, job: dict) -> dict:
+        env = {"AWS_REGION": job["_region"], "AWS_DEFAULT_REGION": job["_region"],
+               "AWS_ACCESS_KEY_ID": job["_account"], "AWS_SECRET_ACCESS_KEY": _SECRET}
+        url = self.url()
+        if url:
+            env["AWS_ENDPOINT_URL"] = url
+        return env
+
+
+def network_gateway(name: str) -> str | None:
+    """The host's address on a user-defined Docker network (its IPAM gateway), or None."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        try:
+            for pool in client.networks.get(name).attrs.get("IPAM", {}).get("Config") or []:
+                if pool.get("Gateway"):
+                    return pool["Gateway"].split("/")[0]
+        finally:
+            client.close()
+    except Exception as exc:  # no engine, no such network: jobs get the fallback name
+        log.warning("cannot find the gateway of Docker network %s: %s", name, exc)
     return None
 
 
-def job_environment(config):
-    """A function job -> extra environment variables (AWS_ENDPOINT_URL, region, credentials)."""
-    return lambda job: {}
+def job_environment(config) -> JobEndpoint:
+    """A callable job -> extra environment variables (the job's own settings win)."""
+    return JobEndpoint(config)

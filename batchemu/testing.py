@@ -43,7 +43,9 @@ def running_server(config: Config | None = None, **overrides):
         overrides.setdefault("runner", "none")
         config = Config(**overrides)
     app = create_app(config)
-    server = Server(app, config.host, config.port).start()
+    server = Server(app, config.host, config.port)
+    app.config["batchemu"]["job_endpoint"].bound(server.port)  # jobs reach the ephemeral port
+    server.start()
     try:
         yield RunningServer(server, app)
     finally:

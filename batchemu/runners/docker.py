@@ -137,6 +137,10 @@ def create_kwargs(spec: LaunchSpec, server_id: str, default_network: str) -> dic
         kw["network_mode"] = network
     else:
         kw["network"] = network                      # a user-defined network, by name
+    if network in ("bridge", "default"):
+        # Jobs reach the server as host.docker.internal there (services.JobEndpoint), as on
+        # Docker Desktop; on Linux engines that name needs this mapping (Docker >= 20.10).
+        kw["extra_hosts"] = {"host.docker.internal": "host-gateway"}
     return kw
 
 

@@ -62,6 +62,12 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"__type": code, "message": message}).encode()
 
 
+def filter_to_shape(value, shape: Shape):
+    """`value` reduced to what `shape` defines, Nones dropped: what the wire would send (used
+    outside responses too, e.g. the JobDetail inside EventBridge events)."""
+    return _filter(value, shape)
+
+
 def _filter(value, shape: Shape):
     """Keep only what the shape defines; drop None. Output is exactly the model's shape."""
     kind = shape.type_name
