@@ -402,9 +402,21 @@ class Scheduler:
                 self.finish_attempt(job, now, None, None, LOST_ON_RESTART)
             elif found.running:
                 if job["status"] == states.STARTING:
-                    self._to_running(job, now)
+                    job = self._to_running(job, now) or self.jobs.get(job["jobId"])
+                self._resend_stop(job)
             else:
                 self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+
+    def _resend_stop(self, job: dict) -> None:
+        """A terminate or timeout stop sent before the restart died half done: the previous
+        process sent the stop signal, but its SIGKILL timer died with it, and a container that
+        ignores SIGTERM (a shell as PID 1 does) would run on forever while the job says RUNNING.
+        Mark the stop unsent so the first tick sends it again, grace period and all."""
+        stop = job.get("_stop")
+        if stop and stop.get("sent"):
+            job["_stop"] = dict(stop, sent=False)
+            if not self.jobs.update(job):
+                log.warning("job %s changed while its stop was being re-armed", job["jobId"])
 
 
 class _Retry(Exception):

@@ -288,3 +288,23 @@ def test_no_runner_keeps_jobs_runnable():
     job = h.submit()
     h.tick()
     assert h.status(job) == "RUNNABLE"
+
+
+def test_restart_sends_an_unfinished_stop_again(h):
+    """The process that sent a terminate's SIGTERM died before its SIGKILL: the stop is sent
+    again after the restart, so a container that ignores SIGTERM still ends."""
+    job = h.submit()
+    h.tick()
+    h.runner.run(job)
+    h.tick()
+    h.call("TerminateJob", jobId=job, reason="operator")
+    h.tick()
+    assert h.runner.stopped == [(job, 1, 1)]
+    h.runner.survivors = [Survivor(job, 1, running=True)]
+    h.scheduler.recover()
+    h.tick()
+    assert h.runner.stopped == [(job, 1, 1), (job, 1, 1)]
+    h.runner.exit(job, 137)
+    h.tick()
+    d = h.job(job)
+    assert (d["status"], d["statusReason"], d["isTerminated"]) == ("FAILED", "operator", True)
