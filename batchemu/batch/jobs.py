@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import arns, job_definitions, job_spec
+from batchemu.batch import arns, consumable_resources, job_definitions, job_spec
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -57,6 +57,8 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     tags = check_tags(p.get("tags"))
     parameters = job_spec.merge_parameters(definition, p.get("parameters"))
     container = job_spec.resolve_container(definition["containerProperties"], overrides, parameters)
+    consumables, held = consumable_resources.for_submit(          # ref §13.1
+        b, ctx, definition.get("consumableResourceProperties"), p.get("consumableResourcePropertiesOverride"))
 
     job_id = str(uuid.uuid4())
     doc = {
@@ -79,12 +81,14 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "schedulingPriority": priority,
         "shareIdentifier": share,
         "arrayProperties": {"size": array_size} if array_size else None,
+        "consumableResourceProperties": consumables,
         "_account": ctx.account,
         "_region": ctx.region,
         "_queueName": queue["jobQueueName"],
         "_definitionName": definition["jobDefinitionName"],
         "_logConfiguration": definition["containerProperties"].get("logConfiguration"),
         "_need": job_spec.needs(container),
+        "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
     }
     Jobs(b.store).insert(doc)

@@ -20,6 +20,7 @@ _KEYS = {
     arns.JOB_QUEUE: lambda d: d["jobQueueName"],
     arns.SCHEDULING_POLICY: lambda d: d["name"],
     arns.JOB_DEFINITION: lambda d: f"{d['jobDefinitionName']}:{d['revision']}",
+    arns.CONSUMABLE_RESOURCE: lambda d: d["consumableResourceName"],
 }
 
 

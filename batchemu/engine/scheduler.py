@@ -16,7 +16,7 @@ import copy
 import logging
 import uuid
 
-from batchemu.engine import actions, capacity, retry, states
+from batchemu.engine import actions, capacity, consumables, retry, states
 from batchemu.engine.launch import launch_spec, log_names
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.world import World
@@ -297,6 +297,7 @@ class Scheduler:
         if self.runner is None:
             return False  # nothing can run: jobs wait in RUNNABLE
         usage = capacity.Usage(j for j in active if j["status"] in (states.STARTING, states.RUNNING))
+        ledger = consumables.Ledger(self.store)
         host_gpus = self.runner.gpus()
         runnable = collections.defaultdict(list)
         for job in active:
@@ -312,10 +313,11 @@ class Scheduler:
             order = _fair_share_order(waiting, active, queue, fairshare) if fairshare is not None \
                 else iter(waiting)
             for job in order:
-                outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active)
+                outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active, ledger)
                 if isinstance(outcome, dict):
                     if self._start(job, outcome, now):
                         usage.add(outcome["computeEnvironmentArn"], job["_need"])
+                        ledger.take(job)
                         job["status"] = states.STARTING  # so fair share counts it at once
                         job["_ce"] = outcome["computeEnvironmentArn"]
                         changed = True
@@ -328,12 +330,14 @@ class Scheduler:
                 break
         return changed
 
-    def _fit(self, job, ces, usage, host_gpus, queue, fairshare, active):
+    def _fit(self, job, ces, usage, host_gpus, queue, fairshare, active, ledger):
         """A CE to start on, None to wait for capacity, or a blocked-reason string."""
         need = job["_need"]
-        reason = capacity.never_fits_reason(ces, need, host_gpus)
+        reason = capacity.never_fits_reason(ces, need, host_gpus) or ledger.never_reason(job)
         if reason:
             return reason
+        if not ledger.free_for(job):
+            return None  # waits at the head for its consumable resources (ref §13.1)
         for ce in ces:
             if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
                 if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active):
@@ -372,9 +376,12 @@ class Scheduler:
         tasks[str(attempt)] = task
         container = dict(job["container"], taskArn=task["taskArn"],
                          containerInstanceArn=task["containerInstanceArn"])
-        new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
-                                _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
-                                container=container, statusReason=None, _blocked=None, scheduledAt=now)
+        with self.store.transaction():  # STARTING and the NON_REPLENISHABLE consumption, or neither
+            new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
+                                    _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
+                                    container=container, statusReason=None, _blocked=None, scheduledAt=now)
+            if new is not None:
+                consumables.consume(self.store, new)
         if new is None:
             return False
         try:
