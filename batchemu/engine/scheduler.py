@@ -16,7 +16,7 @@ import copy
 import logging
 import uuid
 
-from batchemu.engine import actions, capacity, consumables, retry, states
+from batchemu.engine import actions, capacity, consumables, ordering, retry, states
 from batchemu.engine.launch import launch_spec, log_names
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.world import World
@@ -310,8 +310,7 @@ class Scheduler:
                 continue  # a DISABLED queue holds its jobs RUNNABLE
             ces = world.compute_environments_of(queue)
             fairshare = world.fairshare_policy(queue)
-            order = _fair_share_order(waiting, active, queue, fairshare) if fairshare is not None \
-                else iter(waiting)
+            order = ordering.dispatch_order(waiting, active, queue, fairshare)
             for job in order:
                 outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active, ledger)
                 if isinstance(outcome, dict):
@@ -435,37 +434,6 @@ def _drop_none(d: dict) -> dict:
 
 
 # -- fair share (ref §11.4) ------------------------------------------------------------------
-
-def _weight(policy: dict, share: str | None) -> float:
-    for entry in policy.get("shareDistribution") or []:
-        ident = entry["shareIdentifier"]
-        if ident == share or (ident.endswith("*") and (share or "").startswith(ident[:-1])):
-            return float(entry.get("weightFactor") or 1.0)
-    return 1.0
-
-
-def _fair_share_order(waiting: list, active: list, queue: dict, policy: dict):
-    """Yield jobs one at a time: next from the share with the lowest weighted usage (vCPUs of
-    its STARTING/RUNNING jobs x weightFactor; a lower weight gets more), within a share by
-    schedulingPriority (high first) then submission time. Usage is the current usage only:
-    shareDecaySeconds history is not modelled."""
-    queues = collections.defaultdict(list)
-    for job in waiting:
-        queues[job.get("shareIdentifier")].append(job)
-    for jobs in queues.values():
-        jobs.sort(key=lambda j: (-(j.get("schedulingPriority") or 0), j["createdAt"]))
-    used = collections.defaultdict(float)
-    for job in active:
-        if job["jobQueue"] == queue["jobQueueArn"] and job["status"] in (states.STARTING, states.RUNNING):
-            used[job.get("shareIdentifier")] += job["_need"]["vcpus"]
-    while any(queues.values()):
-        share = min((s for s, jobs in queues.items() if jobs),
-                    key=lambda s: (used[s] * _weight(policy, s), queues[s][0]["createdAt"]))
-        job = queues[share].pop(0)
-        yield job
-        if job["status"] == states.STARTING:  # it was placed
-            used[share] += job["_need"]["vcpus"]
-
 
 def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list) -> bool:
     """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are

@@ -1,0 +1,158 @@
+"""GetJobQueueSnapshot (ref §13.5): the first 100 RUNNABLE jobs of a queue in the scheduler's
+dispatch order (engine.ordering, the function the scheduler itself uses), when each reached its
+position, and the capacity the queue's dispatched jobs use, per share for fair-share queues.
+
+Computed on request from the jobs tables (lastUpdatedAt is now). Reads only; schedules nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from batchemu.batch import arns
+from batchemu.batch.backend import Backend
+from batchemu.batch.common import load, resolve
+from batchemu.batch.errors import ClientException
+from batchemu.context import RequestContext
+from batchemu.engine import actions, ordering, states
+from batchemu.engine.scheduler import DEPENDENCY_FAILED
+from batchemu.store.jobs import Jobs
+
+FRONT = 100      # "the first 100 RUNNABLE jobs" (model)
+TOP_SHARES = 20  # "the top 20 shares with the highest capacity utilization" (model)
+
+
+def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+    if queue is None or queue.get("status") in ("DELETING", "DELETED"):
+        raise ClientException(f"JobQueue {p['jobQueue']} not found.")  # ref §1.5
+    view = _ContainerJobs(b, ctx, queue)
+    policy = _policy(b, ctx, queue)
+    fairshare = (policy or {}).get("fairsharePolicy")
+    waiting, busy = view.runnable(), view.busy()
+    # A snapshot assumes each job ahead is dispatched in turn, as the scheduler would do with
+    # room enough: that is what moves the shares' usage while the order is worked out.
+    order = ordering.dispatch_order(waiting, busy, queue, fairshare, placed=lambda job: True,
+                                    cost=view.cost, busy=view.busy_statuses)
+    front = list(itertools.islice(order, FRONT))
+    since = view.earliest_times(front, waiting, fair_share=fairshare is not None)
+    now = ctx.now_ms
+    result = {
+        "frontOfQueue": {"jobs": [{"jobArn": j["jobArn"], "earliestTimeAtPosition": since[j["jobId"]]}
+                                  for j in front], "lastUpdatedAt": now},
+        "queueUtilization": {"totalCapacityUsage": [_usage(view.unit, sum(view.cost(j) for j in busy))],
+                             "lastUpdatedAt": now},
+    }
+    if fairshare is not None:
+        result["queueUtilization"]["fairshareUtilization"] = _per_share(view, busy)
+    return result
+
+
+def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+    arn = queue.get("schedulingPolicyArn")
+    parsed = arns.parse(arn) if arn else None
+    return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
+
+
+def _usage(unit: str, quantity: float) -> dict:
+    return {"capacityUnit": unit, "quantity": float(quantity)}
+
+
+def _per_share(view, busy: list) -> dict:
+    used: dict = {}
+    for job in busy:
+        used[job.get("shareIdentifier")] = used.get(job.get("shareIdentifier"), 0.0) + view.cost(job)
+    top = sorted(used.items(), key=lambda kv: -kv[1])[:TOP_SHARES]
+    return {"activeShareCount": len(used),  # shares "currently utilizing capacity" (model)
+            "topCapacityUtilization": [{"shareIdentifier": share, "capacityUsage": [_usage(view.unit, q)]}
+                                       for share, q in top]}
+
+
+class _ContainerJobs:
+    """The container jobs of one queue, as the snapshot needs them."""
+
+    busy_statuses = (states.STARTING, states.RUNNING)
+
+    def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
+        self.jobs = Jobs(b.store)
+        self.ctx = ctx
+        self.arn = queue["jobQueueArn"]
+        self.unit = "cpu" if queue.get("jobQueueType") == "EKS" else "VCPU"  # ref §13.5
+
+    @staticmethod
+    def cost(job: dict) -> float:
+        return job["_need"]["vcpus"]
+
+    def _select(self, where: str, args: tuple = ()) -> list:
+        return self.jobs.select(self.ctx.account, self.ctx.region, f"queue_arn=? AND {where}",
+                                (self.arn, *args), "created_at, seq", 1_000_000)
+
+    def runnable(self) -> list:
+        return self._select("status='RUNNABLE'")  # oldest first: the scheduler's FIFO order
+
+    def busy(self) -> list:
+        return self._select("status IN ('STARTING','RUNNING')")
+
+    def earliest_times(self, front: list, waiting: list, fair_share: bool) -> dict:
+        """jobId -> when the job reached its current position (earliestTimeAtPosition).
+
+        Derived from the jobs' own timestamps, no history is kept: a job's position changes
+        when it becomes RUNNABLE (submitted, dependencies done, or back for a retry), and
+        afterwards when a job ahead of it (older, FIFO) enters or leaves RUNNABLE (dispatched
+        at scheduledAt, or ended before starting at stoppedAt). In a fair-share queue any
+        start or end can reorder the shares, so there it is the later of the job's own time
+        and the queue's last such change."""
+        if not front:
+            return {}
+        deps = {d["jobId"]: d for d in self.jobs.get_many(
+            self.ctx.account, self.ctx.region,
+            sorted({d["jobId"] for j in front for d in j.get("dependsOn") or [] if d.get("jobId")}))}
+        own = {j["jobId"]: _runnable_since(j, deps) for j in front}
+        horizon = min(own.values())
+        changes = [(j["createdAt"], _runnable_since(j, deps)) for j in waiting]
+        for job in self._left_since(horizon, max(j["createdAt"] for j in front)):
+            left = _left_runnable_at(job)
+            if left is not None:
+                changes.append((job["createdAt"], left))
+            if fair_share and job.get("stoppedAt") and job.get("scheduledAt"):
+                changes.append((job["createdAt"], job["stoppedAt"]))  # its usage ended
+        out = {}
+        for job in front:
+            mine = own[job["jobId"]]
+            ahead = [at for created, at in changes
+                     if fair_share or created < job["createdAt"]]
+            out[job["jobId"]] = max([mine] + [at for at in ahead if at > mine])
+        return out
+
+    def _left_since(self, since: int, created_before: int) -> list:
+        """The queue's jobs that may have left RUNNABLE (or ended) at or after `since`."""
+        rows = self._select(
+            "status != 'RUNNABLE' AND (COALESCE(json_extract(doc, '$.scheduledAt'), 0) >= ? "
+            "OR COALESCE(json_extract(doc, '$.stoppedAt'), 0) >= ?)", (since, since))
+        return [r for r in rows if not actions.is_array_parent(r)]
+
+
+def _runnable_since(job: dict, deps: dict) -> int:
+    """When the job last became RUNNABLE: submitted, its last attempt ended (a retry), or its
+    last dependency finished."""
+    times = [job["createdAt"]]
+    if job.get("attempts"):
+        times.append(job["attempts"][-1].get("stoppedAt") or 0)
+    for dep in job.get("dependsOn") or []:
+        other = deps.get(dep.get("jobId"))
+        if other is not None:
+            times.append(other.get("stoppedAt") or 0)
+    return max(times)
+
+
+def _left_runnable_at(job: dict) -> int | None:
+    """When a job no longer RUNNABLE last left that state, or None if it never was in it."""
+    if job["status"] == states.FAILED:
+        ran_last = job.get("attempts") and job["attempts"][-1].get("stoppedAt") == job.get("stoppedAt")
+        if not ran_last:
+            # Ended before (re)starting: cancelled, a time limit, its queue deleted. A job failed
+            # for a dependency was PENDING, never RUNNABLE.
+            return None if job.get("statusReason") == DEPENDENCY_FAILED else job.get("stoppedAt")
+    if job["status"] in (states.SUBMITTED, states.PENDING):
+        return None
+    return job.get("scheduledAt")
