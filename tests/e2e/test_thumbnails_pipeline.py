@@ -147,8 +147,13 @@ def test_the_queue_receives_state_change_events_for_every_child(run):
     children = {f"{p.job_id}:{i}" for i in range(IMAGES)}
     wanted = children | {p.job_id}
     seen: dict = {}
-    deadline = time.monotonic() + 30           # delivery is asynchronous
-    while not all("SUCCEEDED" in seen.get(job_id, ()) for job_id in wanted) and time.monotonic() < deadline:
+
+    def complete():
+        return (all("SUCCEEDED" in seen.get(job_id, ()) for job_id in wanted)
+                and all("RUNNING" in seen.get(job_id, ()) for job_id in children))
+
+    deadline = time.monotonic() + 30           # delivery is asynchronous and unordered
+    while not complete() and time.monotonic() < deadline:
         for message in c["sqs"].receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10,
                                                 WaitTimeSeconds=1).get("Messages", []):
             event = json.loads(message["Body"])
