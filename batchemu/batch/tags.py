@@ -21,6 +21,7 @@ _KEYS = {
     arns.SCHEDULING_POLICY: lambda d: d["name"],
     arns.JOB_DEFINITION: lambda d: f"{d['jobDefinitionName']}:{d['revision']}",
     arns.CONSUMABLE_RESOURCE: lambda d: d["consumableResourceName"],
+    arns.SERVICE_ENVIRONMENT: lambda d: d["serviceEnvironmentName"],
 }
 
 
