@@ -76,6 +76,9 @@ Listener = Callable[[RunnerEvent], None]
 
 class Runner(Protocol):
     name: str
+    # True: output arrives as LOG events while the attempt runs. False: only at exit, so a
+    # reader of a running attempt's output must also ask logs().
+    streams_output_live: bool
 
     def set_listener(self, listener: Listener) -> None: ...
 

@@ -229,6 +229,8 @@ class _Timers:
 
 class DockerRunner:
     name = "docker"
+    # Output goes out as one LOG event at exit; until then logs() reads the live container.
+    streams_output_live = False
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
                  client=None, launch_workers: int = 4):

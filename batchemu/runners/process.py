@@ -79,6 +79,7 @@ class _Child:
 
 class ProcessRunner:
     name = "process"
+    streams_output_live = True   # LOG events as lines are read (batchemu.logs reads the store)
 
     def __init__(self, state_dir=None):
         # state_dir keeps one small record per live attempt, so that the next server start can

@@ -10,6 +10,7 @@ from batchemu.runners import base
 
 class ScriptedRunner:
     name = "scripted"
+    streams_output_live = True   # output() reports lines at once
 
     def __init__(self, clock, gpus: int = 0):
         self.clock = clock

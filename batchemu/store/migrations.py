@@ -59,4 +59,68 @@ MIGRATIONS = [
         value TEXT NOT NULL
     );
     """,
+    # 3: CloudWatch Logs groups and streams (batchemu.logs). A job's stream remembers its job id
+    #    and attempt, so reads can add a running container's output. Groups and streams that
+    #    already have events (job output stored before this version) and streams named by
+    #    existing jobs' attempts are registered, so nothing written earlier disappears.
+    """
+    CREATE TABLE log_groups (
+        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        account             TEXT NOT NULL,
+        region              TEXT NOT NULL,
+        name                TEXT NOT NULL,
+        created             INTEGER NOT NULL,
+        retention_days      INTEGER,
+        kms_key_id          TEXT,
+        group_class         TEXT NOT NULL DEFAULT 'STANDARD',
+        deletion_protection INTEGER NOT NULL DEFAULT 0,
+        tags                TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (account, region, name)
+    );
+    CREATE TABLE log_streams (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        account     TEXT NOT NULL,
+        region      TEXT NOT NULL,
+        group_name  TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        created     INTEGER NOT NULL,
+        job_id      TEXT,
+        attempt     INTEGER,
+        upload_seq  INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account, region, group_name, name)
+    );
+    INSERT OR IGNORE INTO log_streams (account, region, group_name, name, created, job_id, attempt)
+        SELECT j.account, j.region, json_extract(t.value, '$.logGroup'),
+               json_extract(t.value, '$.logStreamName'), j.created_at, j.job_id, CAST(t.key AS INTEGER)
+        FROM jobs AS j, json_each(j.doc, '$._tasks') AS t
+        WHERE json_extract(t.value, '$.logGroup') IS NOT NULL
+          AND json_extract(t.value, '$.logStreamName') IS NOT NULL;
+    INSERT OR IGNORE INTO log_streams (account, region, group_name, name, created)
+        SELECT account, region, group_name, stream_name, MIN(ingested) FROM log_events
+        GROUP BY account, region, group_name, stream_name;
+    INSERT OR IGNORE INTO log_groups (account, region, name, created)
+        SELECT account, region, group_name, MIN(created) FROM log_streams
+        GROUP BY account, region, group_name;
+    """,
+    # 4: service jobs (SubmitServiceJob, ref §13.3): one row per job, a JSON document plus the
+    #    columns queries filter on, like jobs.
+    """
+    CREATE TABLE service_jobs (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        account     TEXT NOT NULL,
+        region      TEXT NOT NULL,
+        job_id      TEXT NOT NULL UNIQUE,
+        arn         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        queue_arn   TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        share_id    TEXT,
+        quota_share TEXT,
+        version     INTEGER NOT NULL DEFAULT 0,
+        doc         TEXT NOT NULL
+    );
+    CREATE INDEX service_jobs_by_queue ON service_jobs (account, region, queue_arn, status, created_at);
+    CREATE INDEX service_jobs_by_status ON service_jobs (status);
+    """,
 ]

@@ -8,6 +8,9 @@ keeps working. Raises ApiError(validation_code, message naming the member and th
 
 from __future__ import annotations
 
+import functools
+import re
+
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
@@ -17,8 +20,12 @@ _botocore = ParamValidator()
 
 
 class Validator:
-    def __init__(self, error_code: str = "ClientException", case_insensitive_enums=()):
+    def __init__(self, error_code: str = "ClientException", case_insensitive_enums=(),
+                 patterns: bool = False):
         self.error_code = error_code
+        # Check string members against the model's `pattern` trait too (whole value), for
+        # services whose server enforces them (CloudWatch Logs names); off for Batch.
+        self.patterns = patterns
         # Shapes whose enum values the service accepts in any case (a service quirk the
         # service package declares; the wire layer does not know which ones they are).
         self.case_insensitive_enums = frozenset(case_insensitive_enums)
@@ -72,6 +79,9 @@ class Validator:
                     problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                                     f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             self._length(len(value), meta, path, "Member must have length", problems)
+            if self.patterns and meta.get("pattern") and not _matches(meta["pattern"], value):
+                problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                                f"Member must satisfy regular expression pattern: {meta['pattern']}")
         elif kind in ("integer", "long", "double", "float"):
             if isinstance(value, bool):
                 problems.append(f"Invalid type for parameter {path}, value: {value}, "
@@ -96,3 +106,16 @@ def _bounds(lo, hi) -> str:
     if lo is not None:
         return f"greater than or equal to {lo}"
     return f"less than or equal to {hi}"
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    try:
+        return re.compile(pattern)
+    except re.error:  # a model regex Python cannot read: do not reject anything for it
+        return None
+
+
+def _matches(pattern: str, value: str) -> bool:
+    compiled = _compiled(pattern)
+    return compiled is None or compiled.fullmatch(value) is not None

@@ -1,0 +1,161 @@
+"""Reading a stream's events in order, by position, for GetLogEvents paging.
+
+An event's position is (timestamp, k): k counts the events of the same stream with the same
+timestamp that arrived before it. Positions never change as events are added, and a running
+container's lines get the same positions once they are stored, so a token stays valid across
+both. A token is a boundary between positions: `f/...` reads forward from it, `b/...` back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import dataclasses
+import re
+
+from batchemu.logs.errors import invalid_token
+
+MAX_TS = 9_999_999_999_999_999  # beyond any timestamp (fits SQLite's 64-bit integers)
+_TOKEN = re.compile(r"([fb])/(\d{20})(\d{36})/s")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    ts: int
+    k: int
+    ingested: int
+    message: str
+    stream: str = ""
+
+    @property
+    def position(self) -> tuple:
+        return (self.ts, self.k)
+
+
+def encode(direction: str, position: tuple) -> str:
+    """Opaque like AWS's (`f/<56 digits>/s`); `direction` is "f" or "b"."""
+    ts, k = position
+    return f"{direction}/{ts:020d}{k:036d}/s"
+
+
+def decode(token: str) -> tuple[str, tuple]:
+    found = _TOKEN.fullmatch(token)
+    if not found:
+        raise invalid_token()
+    return found.group(1), (int(found.group(2)), int(found.group(3)))
+
+
+def with_positions(rows) -> list[Event]:
+    """Events from rows (stream_name, ts, ingested, message) in stream order, starting at the
+    first event of the lowest timestamp."""
+    out, seen = [], collections.Counter()
+    for row in rows:
+        stream, ts = row[0], row[1]
+        out.append(Event(ts, seen[(stream, ts)], row[2], row[3], stream))
+        seen[(stream, ts)] += 1
+    return out
+
+
+def merge_live(stored: list, live: list, stream: str) -> list[Event]:
+    """Stored rows plus a running container's lines [(ts, text)] that are not stored yet
+    (the runner reports them all when the container ends), in stream order."""
+    pending = collections.Counter((row[1], row[3]) for row in stored)
+    rows = list(stored)
+    for ts, text in live:
+        if pending[(ts, text)]:
+            pending[(ts, text)] -= 1
+        else:
+            rows.append((stream, ts, ts, text))
+    rows.sort(key=lambda r: r[1])  # stable: stored rows first within a timestamp
+    return with_positions(rows)
+
+
+class ListSource:
+    """Events already in memory (a running container's stream)."""
+
+    def __init__(self, events: list[Event]):
+        self.events = events
+        self.positions = [e.position for e in events]
+
+    def window(self, lower: tuple, upper: tuple, n: int, from_end: bool) -> list[Event]:
+        """Events with lower <= position < upper: the first n, or the last n."""
+        chosen = self.events[bisect.bisect_left(self.positions, lower):bisect.bisect_left(self.positions, upper)]
+        return chosen[-n:] if from_end else chosen[:n]
+
+
+class StoredSource:
+    """One stream's stored events, fetched a page at a time."""
+
+    def __init__(self, tables, account: str, region: str, group: str, stream: str):
+        self.tables = tables
+        self.key = (account, region, group, stream)
+
+    def window(self, lower: tuple, upper: tuple, n: int, from_end: bool) -> list[Event]:
+        if lower >= upper:
+            return []
+        (lo_ts, lo_k), (hi_ts, hi_k) = lower, upper
+        account, region, group, stream = self.key
+        if not from_end:
+            # The first lo_k rows of lo_ts come before `lower`; positions count from lo_ts's first.
+            rows = self.tables.events(account, region, group, stream, lo_ts, hi_ts, limit=lo_k + n)
+            return [e for e in with_positions(rows) if lower <= e.position < upper][:n]
+        at_hi = self.tables.count_at(*self.key, hi_ts) if hi_ts < MAX_TS else 0
+        limit = max(at_hi - hi_k, 0) + n
+        rows = self.tables.events(account, region, group, stream, lo_ts, hi_ts, descending=True, limit=limit)
+        events = []
+        for ts, group_rows in _runs(rows):
+            if ts == hi_ts:
+                size = at_hi
+            elif group_rows[-1] is rows[-1] and len(rows) == limit:
+                size = self.tables.count_at(*self.key, ts)  # the page may cut this timestamp
+            else:
+                size = len(group_rows)
+            for i, row in enumerate(group_rows):
+                events.append(Event(ts, size - 1 - i, row[2], row[3], stream))
+        chosen = [e for e in events if lower <= e.position < upper][:n]
+        return chosen[::-1]
+
+
+def _runs(rows):
+    """(ts, [rows]) for consecutive rows with the same timestamp."""
+    out = []
+    for row in rows:
+        if out and out[-1][0] == row[1]:
+            out[-1][1].append(row)
+        else:
+            out.append((row[1], [row]))
+    return out
+
+
+def page(source, start: int | None, end: int | None, token: str | None, from_head: bool,
+         limit: int, max_bytes: int, event_bytes) -> tuple[list[Event], str, str]:
+    """One GetLogEvents page: (events, nextForwardToken, nextBackwardToken). With nothing more
+    in the token's direction, that same token comes back (how clients see the end)."""
+    lower = (start or 0, 0)
+    upper = (end, 0) if end is not None else (MAX_TS, 0)
+    if token is not None:
+        direction, boundary = decode(token)
+    else:
+        direction, boundary = ("f", lower) if from_head else ("b", upper)
+    if direction == "f":
+        events = source.window(max(lower, boundary), upper, limit, from_end=False)
+        events = _fit(events, max_bytes, event_bytes)
+    else:
+        events = source.window(lower, min(upper, boundary), limit, from_end=True)
+        events = _fit(events[::-1], max_bytes, event_bytes)[::-1]
+    if events:
+        last = events[-1]
+        return events, encode("f", (last.ts, last.k + 1)), encode("b", events[0].position)
+    if token is not None:
+        return [], encode("f", boundary), encode("b", boundary)
+    return [], encode("f", lower), encode("b", lower)
+
+
+def _fit(events: list, max_bytes: int, event_bytes) -> list:
+    """The leading events that fit in max_bytes (at least one)."""
+    total = 0
+    for i, event in enumerate(events):
+        total += event_bytes(event)
+        if total > max_bytes and i:
+            return events[:i]
+    return events
