@@ -231,8 +231,13 @@ class ProcessRunner:
             self._fail_start(spec, f"CannotStartContainerError: {exc}")
             return
         started = now_ms()
-        child = _Child(spec, proc, cwd, self._record_path(spec), _pidfd(proc.pid),
-                       {proc.stdout.fileno(): b"", proc.stderr.fileno(): b""})
+        pipes = {}
+        for stream in (proc.stdout, proc.stderr):
+            # Our own copy, closed by _close_pipe: the Popen's file objects would close the
+            # number again when collected, by then maybe another thread's socket.
+            pipes[os.dup(stream.fileno())] = b""
+            stream.close()
+        child = _Child(spec, proc, cwd, self._record_path(spec), _pidfd(proc.pid), pipes)
         self._write_record(child)
         for fd in child.pipes:
             os.set_blocking(fd, False)
