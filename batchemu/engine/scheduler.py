@@ -61,10 +61,15 @@ class Scheduler:
         self._apply_events(now)
         deadlines = []
         for _ in range(MAX_PASSES):
-            world = World(self.store, now)
+            # The clock is read after each snapshot of the jobs: a job submitted while the tick
+            # runs was created before the read, so it is never scheduledAt before its createdAt.
             active = self.jobs.active()
+            now = self.clock()
+            world = World(self.store, now)
             changed = self._advance(active, world, now, deadlines)
-            changed |= self._place(self.jobs.active(), world, now, deadlines)
+            active = self.jobs.active()
+            now = self.clock()
+            changed |= self._place(active, world, now, deadlines)
             if world.next_settle is not None:
                 deadlines.append(world.next_settle)
             if not changed:
