@@ -11,7 +11,7 @@ import re
 
 from batchemu.logs.errors import InvalidParameter
 
-_TOKEN = re.compile(r'([?-]?)(?:"((?:[^"\\]|\\.)*)"|%((?:[^%\\]|\\.)+)%|(\S+))')
+_TOKEN = re.compile(r'([?-]?)(?:"((?:[^"\\]|\\.)*)"|%((?:[^%\\]|\\.)+)%|([^\s"%]\S*))')
 
 
 def matcher(pattern: str | None):

@@ -1,0 +1,193 @@
+"""Logs internals without a server: event positions and GetLogEvents pages (stored and
+in-memory sources agree, every event is read once in either direction), merging a running
+container's lines, filter patterns, the job observer, and migration 3's backfill."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+
+import pytest
+
+from batchemu.context import RequestContext
+from batchemu.engine.logsink import LogSink
+from batchemu.logs import reading
+from batchemu.logs.backend import LogsBackend
+from batchemu.logs.errors import InvalidParameter
+from batchemu.logs.jobs import stream_observer
+from batchemu.logs.patterns import matcher
+from batchemu.logs.tables import LogTables
+from batchemu.store import Store
+from batchemu.store.jobs import Jobs
+from batchemu.store.migrations import MIGRATIONS
+
+KEY = ("111122223333", "us-east-1", "g", "s")
+CTX = RequestContext(account=KEY[0], region=KEY[1], now_ms=0)
+
+
+def size(event) -> int:
+    return len(event.message) + 26
+
+
+@pytest.fixture()
+def stream():
+    """A stored stream of 60 events over 12 timestamps (many share one), out of arrival order."""
+    store = Store()
+    rng = random.Random(7)
+    lines = [(1000 + rng.randrange(12), f"line {i}") for i in range(60)]
+    sink = LogSink(store)
+    for i in range(0, 60, 7):  # several batches, like several PutLogEvents calls
+        sink.append(*KEY, lines[i:i + 7], 5)
+    rows = LogTables(store).events(*KEY, 0, reading.MAX_TS)
+    return reading.StoredSource(LogTables(store), *KEY), reading.ListSource(reading.with_positions(rows))
+
+
+def test_stored_and_in_memory_windows_agree(stream):
+    stored, listed = stream
+    rng = random.Random(3)
+    for _ in range(300):
+        a = (rng.randrange(998, 1014), rng.randrange(0, 8))
+        b = (rng.randrange(998, 1014), rng.randrange(0, 8))
+        lower, upper = min(a, b), max(a, b)
+        n, from_end = rng.randrange(1, 12), rng.random() < 0.5
+        assert stored.window(lower, upper, n, from_end) == listed.window(lower, upper, n, from_end), \
+            (lower, upper, n, from_end)
+
+
+@pytest.mark.parametrize("limit", [1, 4, 7, 100])
+def test_pages_read_every_event_once_in_both_directions(stream, limit):
+    stored, listed = stream
+    everything = [e.message for e in listed.events]
+    for source in (stored, listed):
+        seen, token = [], None
+        while True:
+            events, forward, _ = reading.page(source, None, None, token, True, limit, 10**6, size)
+            if forward == token:
+                assert events == []
+                break
+            seen += [e.message for e in events]
+            token = forward
+        assert seen == everything
+        events, _, token = reading.page(source, None, None, None, False, limit, 10**6, size)
+        seen = [e.message for e in events]
+        while True:
+            events, _, backward = reading.page(source, None, None, token, False, limit, 10**6, size)
+            if backward == token:
+                break
+            seen = [e.message for e in events] + seen
+            token = backward
+        assert seen == everything
+
+
+def test_tokens_look_like_aws_and_reject_garbage():
+    token = reading.encode("f", (1_700_000_000_000, 3))
+    assert token.startswith("f/") and token.endswith("/s") and len(token) == 60
+    assert reading.decode(token) == ("f", (1_700_000_000_000, 3))
+    for bad in ("f/1/s", "x/" + "0" * 56 + "/s", token[:-2]):
+        with pytest.raises(InvalidParameter):
+            reading.decode(bad)
+
+
+def test_merge_live_adds_unstored_lines_once_with_final_positions():
+    live = [(10, "a"), (10, "b"), (11, "c"), (11, "c")]
+    merged = reading.merge_live([], live, "s")
+    assert [(e.ts, e.k, e.message) for e in merged] == [(10, 0, "a"), (10, 1, "b"), (11, 0, "c"), (11, 1, "c")]
+    # The runner's report has just been stored while the container is still listed: no duplicates.
+    stored = [("s", ts, 99, text) for ts, text in live]
+    again = reading.merge_live(stored, live, "s")
+    assert [(e.ts, e.k, e.message) for e in again] == [(e.ts, e.k, e.message) for e in merged]
+
+
+@pytest.mark.parametrize("pattern, hits", [
+    ('-"db timeout" ERROR', ["ERROR disk"]),
+    ('?"db timeout" ?disk', ["ERROR db timeout", "ERROR disk"]),
+    ('"say \\"hi\\""', ['say "hi"']),
+    ("%^ERROR d[a-z]+ t%", ["ERROR db timeout"]),
+    ('" "', ["ERROR db timeout", "ERROR disk", 'say "hi"']),
+])
+def test_patterns(pattern, hits):
+    lines = ["ERROR db timeout", "ERROR disk", 'say "hi"']
+    assert [m for m in lines if matcher(pattern)(m)] == hits
+
+
+@pytest.mark.parametrize("pattern", ["[ip, user]", "{ $.a = 1 }", "%(%", 'ERROR "unclosed'])
+def test_unsupported_or_malformed_patterns_are_rejected(pattern):
+    with pytest.raises(InvalidParameter):
+        matcher(pattern)("x")
+
+
+def job_doc(status="STARTING", attempt=1, group="/aws/batch/job"):
+    return {"jobId": "j-1", "jobArn": "arn:j-1", "jobName": "n", "jobQueue": "arn:q", "status": status,
+            "createdAt": 1, "jobDefinition": "arn:jd", "_account": KEY[0], "_region": KEY[1],
+            "_attempt": attempt, "_tasks": {str(attempt): {"logGroup": group, "logStreamName": f"jd/default/t{attempt}"}}}
+
+
+def test_observer_registers_group_and_stream_once_at_starting():
+    store = Store()
+    tables = LogTables(store)
+    tables.create_group(KEY[0], KEY[1], "/aws/batch/job", 1, tags={"keep": "me"})
+    observe = stream_observer(tables, lambda: 42)
+    observe(job_doc("RUNNABLE"), "PENDING")
+    assert tables.streams(KEY[0], KEY[1], "/aws/batch/job") == []
+    observe(job_doc(), "RUNNABLE")
+    observe(job_doc("RUNNING"), "STARTING")
+    observe(job_doc(attempt=2, group="/custom"), "RUNNABLE")
+    (first,) = tables.streams(KEY[0], KEY[1], "/aws/batch/job")
+    assert (first["name"], first["job_id"], first["attempt"], first["created"]) == ("jd/default/t1", "j-1", 1, 42)
+    assert tables.group(KEY[0], KEY[1], "/aws/batch/job")["tags"] == {"keep": "me"}
+    assert [s["name"] for s in tables.streams(KEY[0], KEY[1], "/custom")] == ["jd/default/t2"]
+
+
+class LateRunner:
+    """Reports output only at exit, like Docker: logs() has the running container's lines."""
+    streams_output_live = False
+
+    def __init__(self, lines):
+        self.lines = lines
+
+    def logs(self, job_id, attempt):
+        return list(self.lines)
+
+
+def test_a_running_attempt_is_read_from_its_runner_until_it_ends():
+    store = Store()
+    backend = LogsBackend(store, LateRunner([(5, "live one"), (6, "live two")]))
+    stream_observer(backend.tables, lambda: 1)(job_doc(), "RUNNABLE")
+    doc = job_doc("RUNNING")
+    Jobs(store).insert(doc)
+    (row,) = backend.tables.streams(KEY[0], KEY[1], "/aws/batch/job")
+    source = backend.source(CTX, row)
+    assert [e.message for e in source.window((0, 0), (reading.MAX_TS, 0), 10, False)] == ["live one", "live two"]
+    assert list(backend.running_attempts().items()) == [("j-1", 1)]
+    # The runner's exit report is stored, then the job ends: the stored events are the truth.
+    backend.tables.append(KEY[0], KEY[1], "/aws/batch/job", row["name"], [(5, "live one"), (6, "live two")], 7)
+    Jobs(store).update(dict(doc, status="SUCCEEDED"))
+    source = backend.source(CTX, row)
+    assert isinstance(source, reading.StoredSource) and backend.running_attempts() == {}
+    assert [e.message for e in source.window((0, 0), (reading.MAX_TS, 0), 10, False)] == ["live one", "live two"]
+
+
+def test_migration_3_registers_existing_job_streams_and_events(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={number}")
+    doc = job_doc("RUNNING")
+    conn.execute("INSERT INTO jobs (account, region, job_id, arn, name, queue_arn, status, created_at, jd_arn, doc) "
+                 "VALUES (?,?,?,?,?,?,?,?,?,?)", (KEY[0], KEY[1], "j-1", "arn:j-1", "n", "arn:q", "RUNNING", 3,
+                                                  "arn:jd", json.dumps(doc)))
+    conn.execute("INSERT INTO log_events (account, region, group_name, stream_name, ts, ingested, message) "
+                 "VALUES (?,?,?,?,?,?,?)", (KEY[0], KEY[1], "/other", "old/stream", 1, 2, "kept"))
+    conn.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    tables = LogTables(store)
+    assert [g["name"] for g in tables.groups(KEY[0], KEY[1])] == ["/aws/batch/job", "/other"]
+    (job_stream,) = tables.streams(KEY[0], KEY[1], "/aws/batch/job")
+    assert (job_stream["name"], job_stream["job_id"], job_stream["attempt"]) == ("jd/default/t1", "j-1", 1)
+    (old,) = tables.streams(KEY[0], KEY[1], "/other")
+    assert (old["name"], old["created"], old["last_ts"]) == ("old/stream", 2, 1)
