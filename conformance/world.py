@@ -73,6 +73,17 @@ class World:
         return wait_settled(lambda: _first(self.client.describe_job_queues(
             jobQueues=[name])["jobQueues"]), what=f"job queue {name}")
 
+    def held_job_queue(self) -> str:
+        """An ENABLED queue whose only compute environment is DISABLED: its jobs wait in
+        RUNNABLE on any deployment, whatever its runner (ref §3.3: no new placements)."""
+        def make():
+            name = self.job_queue("held-queue")
+            ce = self.compute_environment()
+            self.client.update_compute_environment(computeEnvironment=ce, state="DISABLED")
+            self.settle_ce(ce)
+            return name
+        return self._once("held-queue", make)
+
     def disabled_compute_environment(self) -> str:
         """A DISABLED compute environment no queue uses (what DeleteComputeEnvironment needs)."""
         def make():
