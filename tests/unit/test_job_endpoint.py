@@ -1,0 +1,71 @@
+"""The environment that points a job back at this server (services.JobEndpoint): the URL per
+job network and runner, the bound port, --advertise-url, and the job's own settings winning
+(engine.launch)."""
+
+from __future__ import annotations
+
+from batchemu import services
+from batchemu.config import Config
+from batchemu.engine.launch import launch_spec
+from batchemu.runners.base import LaunchSpec
+from batchemu.runners.docker import create_kwargs
+
+JOB = {"_region": "eu-west-1", "_account": "111122223333"}
+
+
+def env(**config):
+    endpoint = services.job_environment(Config(**config))
+    return endpoint(JOB)
+
+
+def test_host_network_gets_loopback_region_and_the_jobs_account_as_key():
+    assert env(port=8123) == {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:8123",
+        "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "111122223333", "AWS_SECRET_ACCESS_KEY": "batchemu"}
+
+
+def test_port_zero_uses_the_bound_port():
+    endpoint = services.job_environment(Config(port=0))
+    assert "AWS_ENDPOINT_URL" not in endpoint(JOB)      # not listening yet: no URL to give
+    endpoint.bound(40123)
+    assert endpoint(JOB)["AWS_ENDPOINT_URL"] == "http://127.0.0.1:40123"
+
+
+def test_server_listening_on_one_address_is_reached_there():
+    assert env(host="192.0.2.7", port=8000)["AWS_ENDPOINT_URL"] == "http://192.0.2.7:8000"
+    assert env(host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8000"
+
+
+def test_bridge_network_uses_host_docker_internal_which_the_runner_maps():
+    assert env(job_network="bridge", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == \
+        "http://host.docker.internal:8000"
+    spec = LaunchSpec(job_id="j", attempt=1, name="n", image="i", command=[], environment={})
+    assert create_kwargs(spec, "s", "bridge")["extra_hosts"] == {"host.docker.internal": "host-gateway"}
+    assert "extra_hosts" not in create_kwargs(spec, "s", "host")
+
+
+def test_user_defined_network_uses_its_gateway(monkeypatch):
+    monkeypatch.setattr(services, "network_gateway", lambda name: {"jobs": "172.30.0.1"}.get(name))
+    assert env(job_network="jobs", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://172.30.0.1:8000"
+
+
+def test_process_runner_runs_on_the_host_whatever_the_network():
+    assert env(runner="process", job_network="bridge", port=8000)["AWS_ENDPOINT_URL"] == \
+        "http://127.0.0.1:8000"
+
+
+def test_advertise_url_wins():
+    assert env(advertise_url="http://batchemu.internal:9000/", job_network="bridge", port=8000)[
+        "AWS_ENDPOINT_URL"] == "http://batchemu.internal:9000"
+
+
+def test_job_settings_win_over_the_endpoint_environment():
+    job = {"jobId": "j", "jobName": "n", "_queueName": "q", "_attempt": 1, "_account": "111122223333",
+           "_region": "eu-west-1", "_need": {"vcpus": 1, "memory": 64, "gpus": 0},
+           "container": {"image": "busybox", "command": ["true"],
+                         "environment": [{"name": "AWS_REGION", "value": "ap-south-1"}]}}
+    spec = launch_spec(job, "ce", services.job_environment(Config(port=8000))(job))
+    assert spec.environment["AWS_REGION"] == "ap-south-1"
+    assert spec.environment["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert spec.environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8000"
