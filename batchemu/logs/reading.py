@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import collections
-import dataclasses
 import re
+from typing import NamedTuple
 
 from batchemu.logs.errors import invalid_token
 
@@ -19,8 +19,7 @@ MAX_TS = 9_999_999_999_999_999  # beyond any timestamp (fits SQLite's 64-bit int
 _TOKEN = re.compile(r"([fb])/(\d{20})(\d{36})/s")
 
 
-@dataclasses.dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     ts: int
     k: int
     ingested: int
@@ -45,15 +44,19 @@ def decode(token: str) -> tuple[str, tuple]:
     return found.group(1), (int(found.group(2)), int(found.group(3)))
 
 
-def with_positions(rows) -> list[Event]:
-    """Events from rows (stream_name, ts, ingested, message) in stream order, starting at the
-    first event of the lowest timestamp."""
-    out, seen = [], collections.Counter()
+def positioned(rows):
+    """Events from rows (stream_name, ts, ingested, message) in which each (stream, timestamp)
+    run is contiguous, in arrival order and complete from its first event."""
+    run, k = None, 0
     for row in rows:
-        stream, ts = row[0], row[1]
-        out.append(Event(ts, seen[(stream, ts)], row[2], row[3], stream))
-        seen[(stream, ts)] += 1
-    return out
+        key = (row[0], row[1])
+        k = k + 1 if key == run else 0
+        run = key
+        yield Event(row[1], k, row[2], row[3], row[0])
+
+
+def with_positions(rows) -> list[Event]:
+    return list(positioned(rows))
 
 
 def merge_live(stored: list, live: list, stream: str) -> list[Event]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 
 from batchemu.logs import patterns, reading
@@ -227,24 +228,25 @@ def filter_log_events(b: LogsBackend, ctx, p):
     boundary = _decode_filter_token(p["nextToken"]) if p.get("nextToken") else None
     start, end = p.get("startTime") or 0, p.get("endTime", reading.MAX_TS)
     lo_ts = max(start, boundary[0]) if boundary else start
-    candidates, live_streams, running = [], set(), b.running_attempts()
+    # Streams of running attempts whose runner has not reported their output yet are read
+    # whole (they are small); every other stream straight from the store, a chunk at a time.
+    live, live_names, running = [], set(), b.running_attempts()
     for name, stream in streams.items():
         source = b.source(ctx, stream, running)
         if isinstance(source, reading.ListSource):
-            live_streams.add(name)
-            candidates += [e for e in source.events if lo_ts <= e.ts <= end]
-    rows = b.tables.events(ctx.account, ctx.region, group, None, lo_ts, end)
-    candidates += [e for e in reading.with_positions(rows) if e.stream in streams and e.stream not in live_streams]
-    candidates.sort(key=_filter_key)
+            live_names.add(name)
+            live.append([e for e in source.events if lo_ts <= e.ts <= end])
+    stored = (e for e in reading.positioned(b.tables.group_events(ctx.account, ctx.region, group, lo_ts, end))
+              if e.stream in streams and e.stream not in live_names)
     limit, found, size, token = p.get("limit", MAX_EVENTS), [], 0, None
-    for event in candidates:
+    for event in heapq.merge(stored, *live, key=_filter_key):
         if boundary and _filter_key(event) < boundary:
             continue
         if not matches(event.message):
             continue
         size += _event_bytes(event)
         if len(found) == limit or (size > MAX_PAGE_BYTES and found):
-            token = _encode_filter_token((event.ts, event.stream, event.k))
+            token = _encode_filter_token(_filter_key(event))
             break
         found.append(event)
     return {"events": [{"logStreamName": e.stream, "timestamp": e.ts, "message": e.message,

@@ -120,6 +120,25 @@ class LogTables:
             f"SELECT stream_name, ts, ingested, message FROM log_events WHERE {where} "
             f"ORDER BY ts {order}, seq {order} LIMIT ?", (*args, limit))
 
+    def group_events(self, account: str, region: str, group: str, lo_ts: int, hi_ts: int,
+                     chunk: int = 1000):
+        """Rows (stream_name, ts, ingested, message) of a whole group with lo_ts <= ts <= hi_ts,
+        ordered by (ts, stream, arrival), fetched lazily in growing chunks (a page that stops
+        early reads little)."""
+        where, args = "ts >= ?", (lo_ts,)
+        while True:
+            rows = self.store.query(
+                "SELECT stream_name, ts, ingested, message, seq FROM log_events WHERE account=? AND region=? "
+                f"AND group_name=? AND ts <= ? AND {where} ORDER BY ts, stream_name, seq LIMIT ?",
+                (account, region, group, hi_ts, *args, chunk))
+            yield from rows
+            if len(rows) < chunk:
+                return
+            last = rows[-1]
+            where = "(ts > ? OR (ts = ? AND (stream_name > ? OR (stream_name = ? AND seq > ?))))"
+            args = (last["ts"], last["ts"], last["stream_name"], last["stream_name"], last["seq"])
+            chunk = min(chunk * 4, 64_000)
+
     def count_at(self, account: str, region: str, group: str, stream: str, ts: int) -> int:
         rows = self.store.query("SELECT COUNT(*) AS n FROM log_events WHERE account=? AND region=? "
                                 "AND group_name=? AND stream_name=? AND ts=?",

@@ -123,4 +123,9 @@ MIGRATIONS = [
     CREATE INDEX service_jobs_by_queue ON service_jobs (account, region, queue_arn, status, created_at);
     CREATE INDEX service_jobs_by_status ON service_jobs (status);
     """,
+    # 5: log events of a whole group in time order (FilterLogEvents pages through a group by
+    #    timestamp, then stream, then arrival).
+    """
+    CREATE INDEX log_events_by_group_time ON log_events (account, region, group_name, ts, stream_name, seq);
+    """,
 ]
