@@ -233,10 +233,13 @@ class DockerRunner:
     streams_output_live = False
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
-                 client=None, launch_workers: int = 4):
+                 client=None, launch_workers: int = 4, remove_on_close: bool = False):
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
+        # An ephemeral server keeps no state, so nothing could ever re-attach what it left
+        # running: it removes its containers when it closes.
+        self.remove_on_close = remove_on_close
         self.network = network
         self.pull_policy = pull_policy
         self.client = client or docker.from_env()
@@ -325,8 +328,8 @@ class DockerRunner:
         return count if ("nvidia" in runtimes or toolkit) else 0
 
     def close(self) -> None:
-        """Stop following Docker; running job containers are left alone on purpose: the next
-        server start re-attaches them (reattach)."""
+        """Stop following Docker. Running job containers are left alone on purpose, so the next
+        server start re-attaches them (reattach), unless remove_on_close: then they go too."""
         self._closing.set()
         stream = self._stream
         if stream is not None:
@@ -336,8 +339,14 @@ class DockerRunner:
                 pass
         self._events_thread.join(timeout=5)
         self._timers.close()
-        self._launch.shutdown(wait=False, cancel_futures=True)
+        # Launches in flight give up before creating a container (_abort_if_stopped); wait for
+        # them when removing, so none creates one after the sweep below.
+        self._launch.shutdown(wait=self.remove_on_close, cancel_futures=True)
         self._ops.shutdown(wait=True)
+        if self.remove_on_close:
+            for container in self.client.containers.list(
+                    all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
+                self._remove_now(container.id)
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -391,7 +400,7 @@ class DockerRunner:
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
-            if rec.stop_grace is not None:
+            if rec.stop_grace is not None or self._closing.is_set():
                 raise _StartAborted()
 
     def _fail_start(self, rec: _Attempt, reason: str, container_id: str | None = None) -> None:

@@ -17,7 +17,8 @@ def make_runner(config, server_id: str):
         from batchemu.runners import docker as docker_runner
         if docker_runner.engine_available():
             return docker_runner.DockerRunner(server_id, network=config.job_network,
-                                              pull_policy=config.pull_policy)
+                                              pull_policy=config.pull_policy,
+                                              remove_on_close=config.ephemeral)
         if choice == "docker":
             raise SystemExit("batchemu: --runner docker was asked for, but no Docker engine answers "
                              "(is dockerd running? is DOCKER_HOST right?)")

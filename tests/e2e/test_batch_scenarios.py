@@ -276,6 +276,24 @@ def test_parameters_and_overrides_reach_the_container(acct):
     assert job["parameters"] == {"word": "hello", "name": "world"}
 
 
+def test_an_ephemeral_server_takes_its_containers_with_it(client):
+    """An ephemeral server keeps no state, so nothing could ever re-attach a container it left
+    running: stopping it stops and removes its containers."""
+    with running_server(runner="docker", stop_grace_seconds=1) as other:
+        server_id = other.app.config["batchemu"]["server_id"]
+        batch = other.client("batch", access_key=new_account())
+        make_queue(batch, "q", max_vcpus=1)
+        make_definition(batch, "long", ["sleep", "600"])
+        wait_status(batch, batch.submit_job(jobName="left", jobQueue="q", jobDefinition="long")["jobId"],
+                    "RUNNING")
+        assert own_containers(client, server_id)
+    try:
+        wait_until(lambda: not own_containers(client, server_id), 15, "the stopped server's containers to go")
+    finally:
+        for container in own_containers(client, server_id):
+            container.remove(force=True)
+
+
 def test_timeout(timeout_job, server, client):
     """ref §10: attemptDurationSeconds=60 on `sleep 600`: FAILED, not retried, container gone."""
     acct, job_id = timeout_job
