@@ -149,8 +149,8 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
         args.extend([after[0], after[0], after[1]])
     jobs = Jobs(b.store)
-    rows = jobs.select(ctx.account, ctx.region, " AND ".join(where), tuple(args),
-                       "created_at DESC, job_id DESC", limit + 1)
+    rows = jobs.select_fields(ctx.account, ctx.region, SUMMARY_FIELDS, " AND ".join(where), tuple(args),
+                              "created_at DESC, job_id DESC", limit + 1)
     result = {"jobSummaryList": [summary(jobs, d) for d in rows[:limit]]}
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -183,6 +183,12 @@ def detail(jobs: Jobs, doc: dict) -> dict:
         if not out.get(flag):
             out.pop(flag, None)
     return out
+
+
+# What summary() reads of a job document; ListJobs loads only these.
+SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
+                  "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
+                  "arrayProperties", "_parent", "_need", "_summaryAt")
 
 
 def summary(jobs: Jobs, doc: dict) -> dict:

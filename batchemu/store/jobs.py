@@ -67,10 +67,19 @@ class Jobs:
             (account, region, *job_ids))
         return [json.loads(r["doc"]) for r in rows]
 
-    def active(self) -> list:
-        """Every job not yet SUCCEEDED/FAILED, oldest first (the scheduler's snapshot)."""
-        rows = self.store.query("SELECT doc FROM jobs WHERE status NOT IN ('SUCCEEDED','FAILED') "
-                                "ORDER BY created_at, seq")
+    def active(self, but: str | None = None) -> list:
+        """Every job not yet SUCCEEDED/FAILED (nor in status `but`), oldest first (the
+        scheduler's snapshot)."""
+        skip = ("SUCCEEDED", "FAILED") + ((but,) if but else ())
+        rows = self.store.query(f"SELECT doc FROM jobs WHERE status NOT IN ({','.join('?' * len(skip))}) "
+                                "ORDER BY created_at, seq", skip)
+        return [json.loads(r["doc"]) for r in rows]
+
+    def in_status_outside(self, status: str, queue_arns) -> list:
+        """Jobs in `status` whose queue is none of `queue_arns`, oldest first."""
+        rows = self.store.query("SELECT doc FROM jobs WHERE status=? AND queue_arn NOT IN "
+                                "(SELECT value FROM json_each(?)) ORDER BY created_at, seq",
+                                (status, json.dumps(list(queue_arns))))
         return [json.loads(r["doc"]) for r in rows]
 
     def children(self, parent_id: str) -> list:
@@ -95,6 +104,27 @@ class Jobs:
             f"SELECT doc FROM jobs WHERE account=? AND region=? AND ({where}) ORDER BY {order} LIMIT ?",
             (account, region, *args, limit))
         return [json.loads(r["doc"]) for r in rows]
+
+    def select_fields(self, account: str, region: str, fields: tuple, where: str, args: tuple, order: str,
+                      limit: int) -> list:
+        """Like select, but each job as a partial document of only `fields` (dotted paths, at
+        least two; a missing one reads None), extracted by SQLite: a ListJobs page then never
+        decodes whole documents in Python, which was most of its time (bench/)."""
+        paths = ",".join("'$." + f + "'" for f in fields)
+        rows = self.store.query(
+            f"SELECT json_extract(doc,{paths}) AS v FROM jobs WHERE account=? AND region=? AND ({where}) "
+            f"ORDER BY {order} LIMIT ?", (account, region, *args, limit))
+        split = [field.partition(".")[::2] for field in fields]
+        out = []
+        for row in rows:
+            doc = {}
+            for (head, rest), value in zip(split, json.loads(row["v"])):
+                if rest:
+                    doc.setdefault(head, {})[rest] = value
+                else:
+                    doc[head] = value
+            out.append(doc)
+        return out
 
     def exists_in_queue(self, queue_arn: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM jobs WHERE queue_arn=? AND status NOT IN "

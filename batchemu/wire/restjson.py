@@ -70,21 +70,68 @@ def filter_to_shape(value, shape: Shape):
 
 def _filter(value, shape: Shape):
     """Keep only what the shape defines; drop None. Output is exactly the model's shape."""
+    return _plan(shape)(value)
+
+
+# id(shape) -> (shape, filter function). A filter is compiled once per shape, because walking
+# the model for every value made the output filter most of DescribeJobs/ListJobs time (bench/).
+# The shape is kept alive with its plan so its id is never reused.
+_PLANS: dict = {}
+
+
+def _plan(shape: Shape):
+    entry = _PLANS.get(id(shape))
+    if entry is None:
+        entry = _PLANS[id(shape)] = (shape, _compile(shape, {}) or _same)
+    return entry[1]
+
+
+def _same(value):
+    return value
+
+
+def _compile(shape: Shape, seen: dict):
+    """A function value -> filtered value for `shape`, or None when the value passes as it is
+    (scalars). `seen` ties recursive structures to the function being built."""
     kind = shape.type_name
     if kind == "structure":
-        if not isinstance(value, dict):
-            return value
-        out = {}
+        if shape.name in seen:
+            return seen[shape.name]
+        members = {}
+
+        def structure(value):
+            if not isinstance(value, dict):
+                return value
+            out = {}
+            for name, item in value.items():
+                member = members.get(name)
+                if member is not None and item is not None:
+                    out[member[0]] = item if member[1] is None else member[1](item)
+            return out
+
+        seen[shape.name] = structure
         for name, member in shape.members.items():
-            item = value.get(name)
-            if item is not None:
-                out[member.serialization.get("name", name)] = _filter(item, member)
-        return out
+            members[name] = (member.serialization.get("name", name), _compile(member, seen))
+        return structure
     if kind == "list":
-        return [_filter(v, shape.member) for v in value] if isinstance(value, list) else value
+        inner = _compile(shape.member, seen)
+
+        def listing(value):
+            if not isinstance(value, list):
+                return value
+            if inner is None or not value:
+                return list(value)
+            return [inner(v) for v in value]
+        return listing
     if kind == "map":
-        return {k: _filter(v, shape.value) for k, v in value.items()} if isinstance(value, dict) else value
-    return value
+        inner = _compile(shape.value, seen)
+
+        def mapping(value):
+            if not isinstance(value, dict):
+                return value
+            return dict(value) if inner is None else {k: inner(v) for k, v in value.items()}
+        return mapping
+    return None
 
 
 def _without_nulls(value, shape: Shape):
