@@ -19,6 +19,7 @@ import uuid
 from batchemu.engine import actions, capacity, consumables, ordering, retry, states
 from batchemu.engine.launch import launch_spec, log_names
 from batchemu.engine.logsink import LogSink
+from batchemu.engine.service_jobs import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs
@@ -47,6 +48,8 @@ class Scheduler:
         self.extra_env = extra_env or (lambda job: {})
         self.logs = LogSink(store)
         self._events = collections.deque()
+        # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
+        self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -73,6 +76,7 @@ class Scheduler:
             active = self.jobs.active() if self.runner is not None else []  # else _place does nothing
             now = self.clock()
             changed |= self._place(active, world, now, deadlines)
+            changed |= self.service_jobs.tick(deadlines)
             if world.next_settle is not None:
                 deadlines.append(world.next_settle)
             if not changed:
@@ -237,6 +241,7 @@ class Scheduler:
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
         if job is None:
+            self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
             return
         if event.kind == base.LOG:
             task = job.get("_tasks", {}).get(str(event.attempt))
@@ -406,6 +411,7 @@ class Scheduler:
         now = self.clock()
         busy = [j for j in self.jobs.active() if j["status"] in (states.STARTING, states.RUNNING)]
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
+        wanted.update(self.service_jobs.busy())
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
@@ -420,6 +426,7 @@ class Scheduler:
                 self._resend_stop(job)
             else:
                 self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+        self.service_jobs.recover(survivors, now)
 
     def _resend_stop(self, job: dict) -> None:
         """A terminate or timeout stop sent before the restart died half done: the previous

@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 
 from batchemu.engine import states
 from batchemu.logs import reading
 from batchemu.logs.errors import InvalidParameter, group_not_found, invalid_token, stream_not_found
 from batchemu.logs.tables import LogTables
 from batchemu.store.jobs import Jobs
+
+log = logging.getLogger("batchemu.logs")
 
 
 class LogsBackend:
@@ -100,7 +103,11 @@ class LogsBackend:
         attempt = running.get(job_id) if running is not None else self._running_attempt(job_id)
         if attempt is None or attempt != stream["attempt"]:
             return reading.StoredSource(self.tables, *key)
-        live = self.runner.logs(job_id, attempt)
+        try:
+            live = self.runner.logs(job_id, attempt)
+        except Exception:  # the engine is unreachable for a moment: serve what is stored
+            log.warning("could not read the live output of %s attempt %s", job_id, attempt, exc_info=True)
+            return reading.StoredSource(self.tables, *key)
         stored = self.tables.events(*key, 0, reading.MAX_TS)
         return reading.ListSource(reading.merge_live(stored, live, stream["name"]))
 
@@ -113,8 +120,10 @@ def paginate(items: list, sort_key, token: str | None, limit: int, descending: b
     items = sorted(items, key=sort_key, reverse=descending)
     if token is not None:
         last = _decode_page_token(token, order)
-        items = [i for i in items if (_comparable(sort_key(i)) < last if descending
-                                      else _comparable(sort_key(i)) > last)]
+        try:
+            items = [i for i in items if (sort_key(i) < last if descending else sort_key(i) > last)]
+        except TypeError:  # a forged token whose key does not compare with ours
+            raise invalid_token()
     chosen = items[:limit]
     if len(items) > limit:
         body = json.dumps({"o": order, "k": list(sort_key(chosen[-1]))}).encode()
@@ -127,10 +136,6 @@ def _decode_page_token(token: str, order: str) -> tuple:
         doc = json.loads(base64.urlsafe_b64decode(token.encode()))
         if doc["o"] != order:
             raise ValueError("a token of another listing")
-        return _comparable(doc["k"])
+        return tuple(doc["k"])
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise invalid_token()
-
-
-def _comparable(key) -> tuple:
-    return tuple(key)

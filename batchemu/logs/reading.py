@@ -39,9 +39,10 @@ def encode(direction: str, position: tuple) -> str:
 
 def decode(token: str) -> tuple[str, tuple]:
     found = _TOKEN.fullmatch(token)
-    if not found:
+    ts, k = (int(found.group(2)), int(found.group(3))) if found else (None, None)
+    if found is None or ts > MAX_TS or k > MAX_TS:  # beyond what SQLite can compare
         raise invalid_token()
-    return found.group(1), (int(found.group(2)), int(found.group(3)))
+    return found.group(1), (ts, k)
 
 
 def positioned(rows):
@@ -134,8 +135,8 @@ def page(source, start: int | None, end: int | None, token: str | None, from_hea
          limit: int, max_bytes: int, event_bytes) -> tuple[list[Event], str, str]:
     """One GetLogEvents page: (events, nextForwardToken, nextBackwardToken). With nothing more
     in the token's direction, that same token comes back (how clients see the end)."""
-    lower = (start or 0, 0)
-    upper = (end, 0) if end is not None else (MAX_TS, 0)
+    lower = (min(start or 0, MAX_TS), 0)
+    upper = (min(end, MAX_TS), 0) if end is not None else (MAX_TS, 0)
     if token is not None:
         direction, boundary = decode(token)
     else:

@@ -226,7 +226,8 @@ def filter_log_events(b: LogsBackend, ctx, p):
     streams = {s["name"]: s for s in b.tables.streams(ctx.account, ctx.region, group)
                if (names is None or s["name"] in names) and (prefix is None or s["name"].startswith(prefix))}
     boundary = _decode_filter_token(p["nextToken"]) if p.get("nextToken") else None
-    start, end = p.get("startTime") or 0, p.get("endTime", reading.MAX_TS)
+    start = min(p.get("startTime") or 0, reading.MAX_TS)
+    end = min(p.get("endTime", reading.MAX_TS), reading.MAX_TS)
     lo_ts = max(start, boundary[0]) if boundary else start
     # Streams of running attempts whose runner has not reported their output yet are read
     # whole (they are small); every other stream straight from the store, a chunk at a time.
@@ -269,7 +270,8 @@ def _encode_filter_token(key: tuple) -> str:
 def _decode_filter_token(token: str) -> tuple:
     try:
         ts, stream, k = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not (isinstance(ts, int) and isinstance(stream, str) and isinstance(k, int)):
+        if not (isinstance(ts, int) and isinstance(stream, str) and isinstance(k, int)
+                and 0 <= ts <= reading.MAX_TS and k >= 0):
             raise ValueError(token)
         return (ts, stream, k)
     except (binascii.Error, ValueError, TypeError):

@@ -84,7 +84,7 @@ def test_tokens_look_like_aws_and_reject_garbage():
     token = reading.encode("f", (1_700_000_000_000, 3))
     assert token.startswith("f/") and token.endswith("/s") and len(token) == 60
     assert reading.decode(token) == ("f", (1_700_000_000_000, 3))
-    for bad in ("f/1/s", "x/" + "0" * 56 + "/s", token[:-2]):
+    for bad in ("f/1/s", "x/" + "0" * 56 + "/s", token[:-2], "f/" + "9" * 56 + "/s"):
         with pytest.raises(InvalidParameter):
             reading.decode(bad)
 
