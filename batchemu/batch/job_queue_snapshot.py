@@ -1,6 +1,7 @@
 """GetJobQueueSnapshot (ref §13.5): the first 100 RUNNABLE jobs of a queue in the scheduler's
 dispatch order (engine.ordering, the function the scheduler itself uses), when each reached its
 position, and the capacity the queue's dispatched jobs use, per share for fair-share queues.
+Container-job queues count vCPUs; SAGEMAKER_TRAINING queues count their service jobs' instances.
 
 Computed on request from the jobs tables (lastUpdatedAt is now). Reads only; schedules nothing.
 """
@@ -8,6 +9,7 @@ Computed on request from the jobs tables (lastUpdatedAt is now). Reads only; sch
 from __future__ import annotations
 
 import itertools
+import json
 
 from batchemu.batch import arns
 from batchemu.batch.backend import Backend
@@ -15,8 +17,10 @@ from batchemu.batch.common import load, resolve
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 from batchemu.engine import actions, ordering, states
+from batchemu.engine import service_jobs as service
 from batchemu.engine.scheduler import DEPENDENCY_FAILED
 from batchemu.store.jobs import Jobs
+from batchemu.store.service_jobs import ServiceJobs
 
 FRONT = 100      # "the first 100 RUNNABLE jobs" (model)
 TOP_SHARES = 20  # "the top 20 shares with the highest capacity utilization" (model)
@@ -26,7 +30,8 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
     queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
     if queue is None or queue.get("status") in ("DELETING", "DELETED"):
         raise ClientException(f"JobQueue {p['jobQueue']} not found.")  # ref §1.5
-    view = _ContainerJobs(b, ctx, queue)
+    view = _ServiceJobs(b, ctx, queue) if queue.get("jobQueueType") == "SAGEMAKER_TRAINING" \
+        else _ContainerJobs(b, ctx, queue)
     policy = _policy(b, ctx, queue)
     fairshare = (policy or {}).get("fairsharePolicy")
     waiting, busy = view.runnable(), view.busy()
@@ -40,7 +45,7 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
     result = {
         "frontOfQueue": {"jobs": [{"jobArn": j["jobArn"], "earliestTimeAtPosition": since[j["jobId"]]}
                                   for j in front], "lastUpdatedAt": now},
-        "queueUtilization": {"totalCapacityUsage": [_usage(view.unit, sum(view.cost(j) for j in busy))],
+        "queueUtilization": {"totalCapacityUsage": _usages(view, busy) or [_usage(view.unit, 0.0)],
                              "lastUpdatedAt": now},
     }
     if fairshare is not None:
@@ -58,22 +63,33 @@ def _usage(unit: str, quantity: float) -> dict:
     return {"capacityUnit": unit, "quantity": float(quantity)}
 
 
-def _per_share(view, busy: list) -> dict:
+def _usages(view, jobs: list) -> list:
+    """[{capacityUnit, quantity}] of `jobs`, one entry per unit (service jobs in a quota-managed
+    environment count per instance type)."""
     used: dict = {}
+    for job in jobs:
+        used[view.unit_of(job)] = used.get(view.unit_of(job), 0.0) + view.cost(job)
+    return [_usage(unit, q) for unit, q in used.items()]
+
+
+def _per_share(view, busy: list) -> dict:
+    shares: dict = {}
     for job in busy:
-        used[job.get("shareIdentifier")] = used.get(job.get("shareIdentifier"), 0.0) + view.cost(job)
-    top = sorted(used.items(), key=lambda kv: -kv[1])[:TOP_SHARES]
-    return {"activeShareCount": len(used),  # shares "currently utilizing capacity" (model)
-            "topCapacityUtilization": [{"shareIdentifier": share, "capacityUsage": [_usage(view.unit, q)]}
-                                       for share, q in top]}
+        shares.setdefault(job.get("shareIdentifier"), []).append(job)
+    top = sorted(shares.items(), key=lambda kv: -sum(view.cost(j) for j in kv[1]))[:TOP_SHARES]
+    return {"activeShareCount": len(shares),  # shares "currently utilizing capacity" (model)
+            "topCapacityUtilization": [{"shareIdentifier": share, "capacityUsage": _usages(view, jobs)}
+                                       for share, jobs in top]}
 
 
 class _ContainerJobs:
     """The container jobs of one queue, as the snapshot needs them."""
 
     busy_statuses = (states.STARTING, states.RUNNING)
+    table = "jobs"
 
     def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
+        self.store = b.store
         self.jobs = Jobs(b.store)
         self.ctx = ctx
         self.arn = queue["jobQueueArn"]
@@ -83,15 +99,28 @@ class _ContainerJobs:
     def cost(job: dict) -> float:
         return job["_need"]["vcpus"]
 
+    def unit_of(self, job: dict) -> str:
+        return self.unit
+
     def _select(self, where: str, args: tuple = ()) -> list:
-        return self.jobs.select(self.ctx.account, self.ctx.region, f"queue_arn=? AND {where}",
-                                (self.arn, *args), "created_at, seq", 1_000_000)
+        """The queue's jobs, oldest first; each with `_order`, its place in submission order
+        ((createdAt, seq): jobs created in the same millisecond keep their submission order)."""
+        rows = self.store.query(f"SELECT seq, doc FROM {self.table} WHERE account=? AND region=? AND "
+                                f"queue_arn=? AND {where} ORDER BY created_at, seq",
+                                (self.ctx.account, self.ctx.region, self.arn, *args))
+        out = []
+        for row in rows:
+            doc = json.loads(row["doc"])
+            doc["_order"] = (doc["createdAt"], row["seq"])
+            out.append(doc)
+        return out
 
     def runnable(self) -> list:
         return self._select("status='RUNNABLE'")  # oldest first: the scheduler's FIFO order
 
     def busy(self) -> list:
-        return self._select("status IN ('STARTING','RUNNING')")
+        marks = ",".join("?" * len(self.busy_statuses))
+        return self._select(f"status IN ({marks})", tuple(self.busy_statuses))
 
     def earliest_times(self, front: list, waiting: list, fair_share: bool) -> dict:
         """jobId -> when the job reached its current position (earliestTimeAtPosition).
@@ -104,32 +133,51 @@ class _ContainerJobs:
         and the queue's last such change."""
         if not front:
             return {}
-        deps = {d["jobId"]: d for d in self.jobs.get_many(
-            self.ctx.account, self.ctx.region,
-            sorted({d["jobId"] for j in front for d in j.get("dependsOn") or [] if d.get("jobId")}))}
+        dep_ids = sorted({d["jobId"] for j in front for d in j.get("dependsOn") or [] if d.get("jobId")})
+        deps = {d["jobId"]: d for d in self.jobs.get_many(self.ctx.account, self.ctx.region, dep_ids)} \
+            if dep_ids else {}
         own = {j["jobId"]: _runnable_since(j, deps) for j in front}
         horizon = min(own.values())
-        changes = [(j["createdAt"], _runnable_since(j, deps)) for j in waiting]
-        for job in self._left_since(horizon, max(j["createdAt"] for j in front)):
+        changes = [(j["_order"], _runnable_since(j, deps)) for j in waiting]
+        for job in self._left_since(horizon):
             left = _left_runnable_at(job)
             if left is not None:
-                changes.append((job["createdAt"], left))
+                changes.append((job["_order"], left))
             if fair_share and job.get("stoppedAt") and job.get("scheduledAt"):
-                changes.append((job["createdAt"], job["stoppedAt"]))  # its usage ended
+                changes.append((job["_order"], job["stoppedAt"]))  # its usage ended
         out = {}
         for job in front:
             mine = own[job["jobId"]]
-            ahead = [at for created, at in changes
-                     if fair_share or created < job["createdAt"]]
+            ahead = [at for place, at in changes
+                     if fair_share or place < job["_order"]]
             out[job["jobId"]] = max([mine] + [at for at in ahead if at > mine])
         return out
 
-    def _left_since(self, since: int, created_before: int) -> list:
+    def _left_since(self, since: int) -> list:
         """The queue's jobs that may have left RUNNABLE (or ended) at or after `since`."""
         rows = self._select(
             "status != 'RUNNABLE' AND (COALESCE(json_extract(doc, '$.scheduledAt'), 0) >= ? "
             "OR COALESCE(json_extract(doc, '$.stoppedAt'), 0) >= ?)", (since, since))
         return [r for r in rows if not actions.is_array_parent(r)]
+
+
+class _ServiceJobs(_ContainerJobs):
+    """The service jobs of a SAGEMAKER_TRAINING queue: capacity in instances (ref §13.5)."""
+
+    busy_statuses = service.BUSY
+
+    def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
+        super().__init__(b, ctx, queue)
+        self.jobs = ServiceJobs(b.store)
+        self.table = "service_jobs"
+        self.unit = service.NUM_INSTANCES
+
+    @staticmethod
+    def cost(job: dict) -> float:
+        return service.instances(job)
+
+    def unit_of(self, job: dict) -> str:
+        return job["capacityUsage"][0]["capacityUnit"]
 
 
 def _runnable_since(job: dict, deps: dict) -> int:

@@ -10,14 +10,14 @@ from botocore import xform_name
 
 from batchemu.batch import (compute_environments, consumable_resources, job_definitions,
                             job_queue_snapshot, job_queues, jobs, scheduling_policies,
-                            service_environments, tags)
+                            service_environments, service_jobs, tags)
 from batchemu.batch.backend import Backend
 from batchemu.batch.pagination import paginate
 from batchemu.wire.errors import NotImplementedOperation
 from batchemu.wire.spec import ServiceSpec
 
 MODULES = [compute_environments, job_queues, job_definitions, scheduling_policies, tags, jobs,
-           consumable_resources, job_queue_snapshot, service_environments]
+           consumable_resources, job_queue_snapshot, service_environments, service_jobs]
 
 # Enums the real service accepts in any case (ref §9: evaluateOnExit action "aren't case
 # sensitive"; Terraform sends "retry"/"exit").

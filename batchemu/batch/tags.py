@@ -7,7 +7,7 @@ else in them (status, settle timers). Each kind says how to load and save its do
 
 from __future__ import annotations
 
-from batchemu.batch import arns, jobs, lifecycle
+from batchemu.batch import arns, jobs, lifecycle, service_jobs
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException
@@ -46,6 +46,7 @@ def _save_resource(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: di
 # until then a job ARN "does not exist".
 TAGGABLE = {kind: (_load_resource, _save_resource) for kind in _KEYS}
 TAGGABLE[arns.JOB] = (jobs.load_for_tags, jobs.save_tags)
+TAGGABLE[arns.SERVICE_JOB] = (service_jobs.load_for_tags, service_jobs.save_tags)
 
 
 def tag_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:

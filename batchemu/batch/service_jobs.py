@@ -1,0 +1,312 @@
+"""Service jobs (ref §13.3): SubmitServiceJob, DescribeServiceJob, ListServiceJobs,
+TerminateServiceJob, UpdateServiceJob.
+
+Submit validates the Batch parameters and stores a SUBMITTED service job; the request payload
+(a SageMaker CreateTrainingJob request) is read only for its capacity (ResourceConfig) and is
+otherwise passed through, as AWS does; the engine (engine.service_jobs) runs it. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from batchemu.batch import arns
+from batchemu.batch.backend import Backend
+from batchemu.batch.common import check_name, check_tags, load, resolve
+from batchemu.batch.errors import ClientException, wrapped
+from batchemu.context import RequestContext
+from batchemu.engine import service_jobs as engine
+from batchemu.store.service_jobs import ServiceJobs
+
+MAX_SUBMIT_BYTES = 30 * 1024     # ref §13.3, §15
+MAX_PAYLOAD_BYTES = 10 * 1024    # ref §13.3, §15
+MAX_ATTEMPTS = 10                # ref §13.3
+MAX_RULES = 5                    # evaluateOnExit (ref §13.3)
+SAGEMAKER = "SAGEMAKER_TRAINING"
+LIST_FILTERS = ("JOB_NAME", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER", "QUOTA_SHARE_NAME")
+
+
+def submit_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    size = len(json.dumps(p, separators=(",", ":")).encode())
+    if size > MAX_SUBMIT_BYTES:
+        raise wrapped(ctx, f"Job size must be less than 30 KiB, got {-(-size // 1024)} KiB")
+    name = p["jobName"]
+    check_name(name, "jobName")
+    queue = _queue(b, ctx, p["jobQueue"])
+    if p["serviceJobType"] != queue["jobQueueType"]:
+        raise ClientException(f"serviceJobType {p['serviceJobType']} doesn't match job queue "
+                              f"{queue['jobQueueName']}, a {queue['jobQueueType']} job queue")
+    request = _payload(p["serviceRequestPayload"])
+    resource = request.get("ResourceConfig") or {}
+    count = resource.get("InstanceCount", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ClientException(f"serviceRequestPayload: ResourceConfig.InstanceCount must be a whole number of "
+                              f"at least 1, got {count!r}")
+    policy = _policy(b, ctx, queue)
+    share = _share_identifier(policy, p.get("shareIdentifier"))
+    quota_share = _quota_share(b, ctx, queue, policy, p.get("quotaShareName"))
+    priority = p.get("schedulingPriority")
+    if priority is not None and not 0 <= priority <= 9999:
+        raise ClientException(f"schedulingPriority must be between 0 and 9999, got {priority}")
+    retry = _retry_strategy(p.get("retryStrategy"))
+    timeout = p.get("timeoutConfig")
+    if timeout and timeout.get("attemptDurationSeconds") is not None and timeout["attemptDurationSeconds"] < 1:
+        raise ClientException("timeoutConfig.attemptDurationSeconds must be at least 1")
+    preemption = p.get("preemptionConfiguration")
+    if preemption and (preemption.get("preemptionRetriesBeforeTermination") or 0) < 0:
+        raise ClientException("preemptionConfiguration.preemptionRetriesBeforeTermination must be at least 0")
+    tags = check_tags(p.get("tags"))
+    environment = _environment(b, ctx, queue)
+    unit = engine.capacity_unit(environment, resource.get("InstanceType")) if environment else engine.NUM_INSTANCES
+
+    jobs = ServiceJobs(b.store)
+    job_id = str(uuid.uuid4())
+    token = p.get("clientToken")
+    with b.store.transaction():
+        if token is not None:
+            # Model: two requests with identical payloads and clientTokens are the same request,
+            # "and the second request is rejected".
+            same = hashlib.sha256(json.dumps({k: v for k, v in p.items() if k != "clientToken"},
+                                             sort_keys=True).encode()).hexdigest()
+            if jobs.select(ctx.account, ctx.region, "json_extract(doc, '$._clientToken') = ? AND "
+                           "json_extract(doc, '$._request') = ?", (token, same), "seq", 1):
+                raise ClientException(f"clientToken {token}: an identical SubmitServiceJob request was already "
+                                      "accepted; this one is rejected")
+        doc = {
+            "jobId": job_id,
+            "jobArn": arns.make(ctx, arns.SERVICE_JOB, job_id),
+            "jobName": name,
+            "jobQueue": queue["jobQueueArn"],
+            "serviceJobType": p["serviceJobType"],
+            "serviceRequestPayload": p["serviceRequestPayload"],
+            "status": engine.SUBMITTED,
+            "createdAt": ctx.now_ms,
+            "retryStrategy": retry,
+            "schedulingPriority": priority,
+            "shareIdentifier": share,
+            "quotaShareName": quota_share,
+            "preemptionConfiguration": preemption,
+            "timeoutConfig": timeout,
+            "tags": tags,
+            "attempts": [],
+            "capacityUsage": [{"capacityUnit": unit, "quantity": float(count)}],
+            "_account": ctx.account,
+            "_region": ctx.region,
+            "_instances": count,
+            "_instanceType": resource.get("InstanceType"),
+            "_attempt": 0,
+            "_clientToken": token,
+            "_request": same if token is not None else None,
+        }
+        jobs.insert(doc)
+    b.changed()
+    return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+
+def describe_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return _own(b, ctx, p["jobId"])
+
+
+def list_service_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    filters = p.get("filters") or []
+    if len(filters) > 1:
+        raise ClientException("filters: only one filter can be used at a time")  # model text
+    where, args = [], []
+    if p.get("jobQueue"):
+        queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+        if queue is None:
+            raise ClientException(f"JobQueue {p['jobQueue']} not found.")
+        where.append("queue_arn=?")
+        args.append(queue["jobQueueArn"])
+    status_applies = True
+    for f in filters:
+        clause, values = _filter_clause(f)
+        where.append(clause)
+        args.extend(values)
+        # Model: with a filter jobStatus is ignored, except with SHARE_IDENTIFIER/QUOTA_SHARE_NAME.
+        status_applies = f.get("name") in ("SHARE_IDENTIFIER", "QUOTA_SHARE_NAME")
+    if status_applies:
+        where.append("status=?")
+        args.append(p.get("jobStatus") or engine.RUNNING)  # RUNNING only by default (model)
+    rows = ServiceJobs(b.store).select(ctx.account, ctx.region, " AND ".join(where) or "1", tuple(args),
+                                       "created_at DESC, seq DESC")
+    return {"jobSummaryList": [_summary(d) for d in rows]}
+
+
+def terminate_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    jobs = ServiceJobs(b.store)
+    for _ in range(20):  # compare-and-set, retried on a race with the scheduler
+        doc = _own(b, ctx, p["jobId"])
+        if doc["status"] in engine.TERMINAL:
+            return {}  # a no-op that succeeds, like TerminateJob (ref §6.7)
+        if doc["status"] in engine.PRE_START:
+            if engine.transition(jobs, doc, engine.FAILED, ctx.now_ms, statusReason=p["reason"],
+                                 isTerminated=True):
+                break
+        elif doc.get("_stop") or _mark_stop(jobs, doc, p["reason"]):
+            break
+    b.changed()
+    return {}
+
+
+def update_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    priority = p["schedulingPriority"]
+    if not 0 <= priority <= 9999:
+        raise ClientException(f"schedulingPriority must be between 0 and 9999, got {priority}")
+    jobs = ServiceJobs(b.store)
+    for _ in range(20):
+        doc = _own(b, ctx, p["jobId"])
+        if doc["status"] in engine.TERMINAL:
+            raise ClientException(f"Service job {doc['jobId']} is {doc['status']}; only unfinished jobs can be "
+                                  "updated")
+        doc["schedulingPriority"] = priority
+        if jobs.update(doc):
+            break
+    b.changed()
+    return {"jobArn": doc["jobArn"], "jobName": doc["jobName"], "jobId": doc["jobId"]}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _own(b: Backend, ctx: RequestContext, job_id: str) -> dict:
+    doc = ServiceJobs(b.store).get_own(ctx.account, ctx.region, job_id)
+    if doc is None:
+        raise ClientException(f"Service job {job_id} does not exist")
+    return doc
+
+
+def _mark_stop(jobs: ServiceJobs, doc: dict, reason: str) -> bool:
+    doc["_stop"] = {"kind": "terminate", "reason": reason}
+    return jobs.update(doc)
+
+
+def _queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
+    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
+    if queue is None or queue.get("status") in ("DELETING", "DELETED"):
+        raise ClientException(f"JobQueue {ident} not found.")  # ref §1.5
+    if queue.get("jobQueueType") != SAGEMAKER:
+        raise ClientException(f"JobQueue {queue['jobQueueName']} is a {queue.get('jobQueueType')} job queue; "
+                              "service jobs need a SAGEMAKER_TRAINING job queue (use SubmitJob for "
+                              "container jobs)")
+    if queue.get("state") != "ENABLED":
+        raise ClientException(f"JobQueue {queue['jobQueueName']} is not in ENABLED state; new jobs can't be "
+                              "submitted to a DISABLED queue")  # ref §4.4
+    return queue
+
+
+def _payload(text: str) -> dict:
+    if len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise ClientException(f"serviceRequestPayload must be at most 10 KiB, got {len(text.encode())} bytes")
+    try:
+        request = json.loads(text)
+    except ValueError as exc:
+        raise ClientException(f"serviceRequestPayload must be the JSON of a SageMaker CreateTrainingJob "
+                              f"request: {exc}")
+    if not isinstance(request, dict):
+        raise ClientException("serviceRequestPayload must be a JSON object (a SageMaker CreateTrainingJob "
+                              "request)")
+    return request
+
+
+def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+    arn = queue.get("schedulingPolicyArn")
+    parsed = arns.parse(arn) if arn else None
+    return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
+
+
+def _environment(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+    for entry in queue.get("serviceEnvironmentOrder") or []:
+        parsed = arns.parse(entry["serviceEnvironment"])
+        doc = load(b, ctx, arns.SERVICE_ENVIRONMENT, parsed[4]) if parsed else None
+        if doc is not None:
+            return doc
+    return None
+
+
+def _share_identifier(policy: dict | None, share: str | None) -> str | None:
+    fair_share = bool(policy and policy.get("fairsharePolicy") is not None)
+    if fair_share and not share:
+        raise ClientException("shareIdentifier is required for job queues with a fair-share scheduling policy")
+    if not fair_share and share:
+        raise ClientException("shareIdentifier can't be specified for a job queue without a fair-share "
+                              "scheduling policy")  # model: "Don't specify this parameter if ..."
+    return share
+
+
+def _quota_share(b: Backend, ctx: RequestContext, queue: dict, policy: dict | None, name: str | None):
+    quota = bool(policy and policy.get("quotaSharePolicy") is not None)
+    if quota and not name:
+        raise ClientException("quotaShareName is required for job queues with a quota share scheduling "
+                              "policy")  # model
+    if not quota and name:
+        raise ClientException("quotaShareName can't be specified for a job queue without a quota share "
+                              "scheduling policy")  # model: "Don't specify this parameter if ..."
+    return name
+
+
+def _retry_strategy(strategy: dict | None) -> dict | None:
+    if not strategy:
+        return None
+    attempts = strategy.get("attempts")
+    if attempts is None or not 1 <= attempts <= MAX_ATTEMPTS:
+        raise ClientException(f"retryStrategy.attempts must be between 1 and {MAX_ATTEMPTS}, got {attempts}")
+    rules = strategy.get("evaluateOnExit") or []
+    if len(rules) > MAX_RULES:
+        raise ClientException(f"retryStrategy.evaluateOnExit can have at most {MAX_RULES} entries, got {len(rules)}")
+    for i, rule in enumerate(rules):
+        pattern = rule.get("onStatusReason")
+        if not rule.get("action"):
+            raise ClientException(f"retryStrategy.evaluateOnExit[{i}].action is required (RETRY or EXIT)")
+        if pattern is not None and (len(pattern) > 512 or not pattern.isprintable()):
+            raise ClientException(f"retryStrategy.evaluateOnExit[{i}].onStatusReason must be at most 512 "
+                                  "printable characters")  # model text
+    return strategy
+
+
+def _filter_clause(f: dict):
+    name, values = f.get("name"), f.get("values") or []
+    if name not in LIST_FILTERS:
+        raise ClientException(f"filters.name must be one of {', '.join(LIST_FILTERS)}, got {name!r}")
+    if not values:
+        raise ClientException(f"filters: {name} needs at least one value")
+    clauses, args = [], []
+    for value in values:
+        if name == "JOB_NAME":  # case-insensitive; a trailing * matches a prefix (model)
+            if value.endswith("*"):
+                clauses.append("lower(substr(name, 1, ?)) = lower(?)")
+                args += [len(value) - 1, value[:-1]]
+            else:
+                clauses.append("lower(name) = lower(?)")
+                args.append(value)
+        elif name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT"):
+            try:
+                when = int(value)
+            except ValueError:
+                raise ClientException(f"filters: {name} takes epoch milliseconds, got {value!r}")
+            clauses.append("created_at < ?" if name == "BEFORE_CREATED_AT" else "created_at > ?")
+            args.append(when)
+        elif name == "SHARE_IDENTIFIER":
+            clauses.append("share_id = ?")
+            args.append(value)
+        else:
+            clauses.append("quota_share = ?")
+            args.append(value)
+    return "(" + " OR ".join(clauses) + ")", args
+
+
+def _summary(doc: dict) -> dict:
+    return {k: doc.get(k) for k in ("latestAttempt", "capacityUsage", "createdAt", "jobArn", "jobId", "jobName",
+                                    "scheduledAt", "serviceJobType", "shareIdentifier", "quotaShareName",
+                                    "status", "statusReason", "startedAt", "stoppedAt")}
+
+
+def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
+    """The service job whose ARN this is (tags module hook)."""
+    return ServiceJobs(b.store).get_own(ctx.account, ctx.region, arn.rsplit("/", 1)[-1])
+
+
+def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
+    if not ServiceJobs(b.store).update(doc):  # inside the tags module's transaction: no race
+        raise ClientException(f"Service job {doc['jobId']} changed while it was being tagged; try again")

@@ -1,0 +1,354 @@
+"""Service jobs in the engine (ref §13.3): SageMaker training jobs queued on SAGEMAKER_TRAINING
+job queues go SUBMITTED -> RUNNABLE -> SCHEDULED -> STARTING -> RUNNING -> SUCCEEDED | FAILED.
+Capacity is the queue's service environment's capacityLimits, in instances (the request's
+ResourceConfig.InstanceCount). The training image runs as SageMaker runs it (engine.training).
+
+Driven by Scheduler.tick(), which also routes runner events for service-job ids here. Every
+status write goes through `transition` (a compare-and-set). Must not touch container jobs.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+
+from batchemu.batch import arns, lifecycle
+from batchemu.engine import ordering, retry, training
+from batchemu.runners import base
+from batchemu.store.service_jobs import ServiceJobs
+
+log = logging.getLogger("batchemu.scheduler")
+
+SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED = (
+    "SUBMITTED", "PENDING", "RUNNABLE", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+ALL = (SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED)
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+PRE_START = (SUBMITTED, PENDING, RUNNABLE)
+BUSY = (SCHEDULED, STARTING, RUNNING)   # these hold service-environment capacity
+# ServiceJobStatus (ref §13.3). Service jobs have no dependencies, so nothing is PENDING; a
+# failed attempt goes back to RUNNABLE for a retry.
+TRANSITIONS = {
+    SUBMITTED: frozenset({RUNNABLE, FAILED}),
+    PENDING: frozenset({RUNNABLE, FAILED}),
+    RUNNABLE: frozenset({SCHEDULED, FAILED}),
+    SCHEDULED: frozenset({STARTING, RUNNABLE, FAILED}),
+    STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+}
+
+FROM_SAGEMAKER = "Received status from SageMaker: {}"       # ref §13.3
+QUEUE_DELETED = "JobQueue deleted"                         # as for container jobs (ref §6.5)
+TIMED_OUT = "Job attempt duration exceeded timeout"        # as for container jobs (ref §10)
+LOST_ON_RESTART = ("InternalServerError: the training job's container was gone after batchemu "
+                   "restarted")
+# ref §11.5, service-job queues.
+MAX_RESOURCE = ("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE - Service environment(s) associated "
+                "with the job queue cannot meet the capacity requirement of the job.")
+TIME_LIMIT = "Terminated by JobStateTimeLimit action due to reason: {}"
+NUM_INSTANCES = "NUM_INSTANCES"
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def transition(jobs: ServiceJobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
+    """Move `doc` to `to` with `changes`, if nobody wrote it since it was read (else None).
+    startedAt is set on entering RUNNING, stoppedAt on entering SUCCEEDED/FAILED."""
+    old = doc["status"]
+    if to not in TRANSITIONS[old]:
+        raise IllegalTransition(f"service job {doc['jobId']}: {old} -> {to}")
+    new = dict(doc, **changes)
+    new["status"] = to
+    if to == RUNNING and "startedAt" not in changes:
+        new["startedAt"] = now_ms
+    if to in TERMINAL and new.get("stoppedAt") is None:
+        new["stoppedAt"] = now_ms
+    if not jobs.update(new):
+        return None
+    # "Batch Service Job State Change" events can hook in here (ref §14.2).
+    for observer in list(getattr(jobs.store, "service_job_observers", ())):
+        try:
+            observer(new, old)
+        except Exception:
+            log.exception("service job observer failed")
+    return new
+
+
+def capacity_unit(environment: dict, instance_type: str | None) -> str:
+    """NUM_INSTANCES, or the job's instance type in a quota-management environment (ref §13.2)."""
+    quota_managed = any(c["capacityUnit"] != NUM_INSTANCES for c in environment.get("capacityLimits") or [])
+    return (instance_type or "") if quota_managed else NUM_INSTANCES
+
+
+def limit_of(environment: dict, unit: str) -> int | None:
+    for c in environment.get("capacityLimits") or []:
+        if c["capacityUnit"] == unit:
+            return c.get("maxCapacity") or 0
+    return None
+
+
+def instances(job: dict) -> int:
+    return job["_instances"]
+
+
+class _World:
+    """SAGEMAKER_TRAINING queues, service environments and scheduling policies, settled."""
+
+    def __init__(self, store, now_ms: int):
+        self.queues, self.environments, self.policies = {}, {}, {}
+        target = {arns.JOB_QUEUE: self.queues, arns.SERVICE_ENVIRONMENT: self.environments,
+                  arns.SCHEDULING_POLICY: self.policies}
+        self.next_settle = None
+        for row in store.query("SELECT kind, arn, doc FROM resources WHERE kind IN (?,?,?)", tuple(target)):
+            doc = json.loads(row["doc"])
+            if lifecycle.is_gone(doc, now_ms):
+                continue
+            pending = doc.get("_settle")
+            lifecycle.settle(doc, now_ms)
+            if doc.get("_settle"):
+                self.next_settle = pending["at"] if self.next_settle is None else min(self.next_settle,
+                                                                                     pending["at"])
+            target[row["kind"]][row["arn"]] = doc
+
+    def queue(self, arn: str) -> dict | None:
+        doc = self.queues.get(arn)
+        return None if doc is None or doc.get("status") in ("DELETING", "DELETED") else doc
+
+    def queues_by_priority(self) -> list:
+        live = [q for q in self.queues.values() if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
+                and q.get("status") not in ("DELETING", "DELETED")]
+        return sorted(live, key=lambda q: (-(q.get("priority") or 0), q.get("createdAt") or 0))
+
+    def environment_of(self, queue: dict) -> dict | None:
+        for entry in sorted(queue.get("serviceEnvironmentOrder") or [], key=lambda o: o["order"]):
+            doc = self.environments.get(entry["serviceEnvironment"])
+            if doc is not None:
+                return doc
+        return None
+
+    def fairshare_policy(self, queue: dict) -> dict | None:
+        return (self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("fairsharePolicy")
+
+
+class ServiceScheduler:
+    def __init__(self, store, runner, clock, logs, stop_grace_seconds: float = 30.0, extra_env=None,
+                 work_root=None):
+        self.store = store
+        self.clock = clock
+        self.jobs = ServiceJobs(store)
+        self.runner = runner
+        self.logs = logs
+        self.stop_grace = stop_grace_seconds
+        self.extra_env = extra_env or (lambda job: {})
+        self.training = training.Workspace(store, work_root)
+
+    # -- one pass of the scheduler's tick --------------------------------------------------
+
+    def tick(self, deadlines: list) -> bool:
+        # The clock is read after each snapshot of the jobs (as Scheduler.tick does): a job
+        # submitted meanwhile is never scheduledAt before its createdAt.
+        active = self.jobs.active()
+        now = self.clock()
+        world = _World(self.store, now)
+        if world.next_settle is not None:
+            deadlines.append(world.next_settle)
+        changed = False
+        for job in active:
+            try:
+                changed |= self._advance(job, world, now, deadlines)
+            except Exception:  # one broken job must not stall the others
+                log.exception("could not advance service job %s", job["jobId"])
+        active = self.jobs.active()
+        return self._place(active, world, self.clock(), deadlines) or changed
+
+    def _advance(self, job: dict, world: _World, now: int, deadlines: list) -> bool:
+        status = job["status"]
+        if world.queue(job["jobQueue"]) is None:
+            if status in PRE_START:
+                return bool(transition(self.jobs, job, FAILED, now, statusReason=QUEUE_DELETED))
+            return self.request_stop(job, {"kind": "terminate", "reason": QUEUE_DELETED})
+        if status == SUBMITTED:
+            return bool(transition(self.jobs, job, RUNNABLE, now))
+        if status in (STARTING, RUNNING):
+            stop = job.get("_stop")
+            if stop and not stop.get("sent"):
+                self._send_stop(job, stop)
+                return False
+            seconds = (job.get("timeoutConfig") or {}).get("attemptDurationSeconds")
+            if status == RUNNING and seconds and not stop:
+                deadline = job["startedAt"] + seconds * 1000
+                if now >= deadline:
+                    self._send_stop(job, {"kind": "timeout"})
+                else:
+                    deadlines.append(deadline)
+        return False
+
+    def _place(self, active: list, world: _World, now: int, deadlines: list) -> bool:
+        if self.runner is None:
+            return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
+        used = collections.Counter()
+        for job in active:
+            if job["status"] in BUSY:
+                used[(job["_environment"], job["_unit"])] += instances(job)
+        changed = False
+        for queue in world.queues_by_priority():
+            waiting = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] == RUNNABLE]
+            environment = world.environment_of(queue)
+            if not waiting or queue.get("state") != "ENABLED" or environment is None:
+                continue
+            if environment.get("state") != "ENABLED" or environment.get("status") not in ("VALID", "UPDATING"):
+                continue  # a disabled environment places no new job (ref §13.2)
+            order = ordering.dispatch_order(waiting, active, queue, world.fairshare_policy(queue),
+                                            placed=lambda j: j["status"] != RUNNABLE, cost=instances, busy=BUSY)
+            for job in order:
+                unit = capacity_unit(environment, job.get("_instanceType"))
+                most = limit_of(environment, unit)
+                if most is None or instances(job) > most:
+                    if self._blocked(job, MAX_RESOURCE, queue, now, deadlines):
+                        changed = True
+                        continue  # terminated by a time limit: the next job is the head now
+                    break
+                key = (environment["serviceEnvironmentArn"], unit)
+                if used[key] + instances(job) > most:
+                    break  # the head waits for capacity (ref §11.3, §13.2)
+                if self._start(job, environment, unit, now):
+                    used[key] += instances(job)
+                    job["status"] = SCHEDULED  # so fair share counts it at once
+                    changed = True
+        return changed
+
+    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
+        """Record why the head job is stuck (ref §11.5); apply jobStateTimeLimitActions."""
+        blocked = job.get("_blocked") or {}
+        if blocked.get("reason") != reason:
+            job["_blocked"] = blocked = {"reason": reason, "since": now}
+            job["statusReason"] = reason
+            self.jobs.update(job)
+        for action in queue.get("jobStateTimeLimitActions") or []:
+            if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
+                continue
+            deadline = blocked["since"] + action["maxTimeSeconds"] * 1000
+            if now >= deadline:
+                return bool(transition(self.jobs, job, FAILED, now, isTerminated=True,
+                                       statusReason=TIME_LIMIT.format(action["reason"])))
+            deadlines.append(deadline)
+        return False
+
+    def _start(self, job: dict, environment: dict, unit: str, now: int) -> bool:
+        """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN), then
+        STARTING while the runner pulls and starts the training image."""
+        attempt = job["_attempt"] + 1
+        name = training.job_name(job, attempt)
+        resource = {"name": "TrainingJobArn", "value": training.job_arn(job, name)}
+        task = {"trainingJobName": name, "serviceResourceId": resource,
+                "logGroup": training.LOG_GROUP, "logStreamName": training.log_stream(name, now)}
+        tasks = dict(job.get("_tasks") or {}, **{str(attempt): task})
+        new = transition(self.jobs, job, SCHEDULED, now, _attempt=attempt, _tasks=tasks, scheduledAt=now,
+                         _environment=environment["serviceEnvironmentArn"], _unit=unit, statusReason=None,
+                         _blocked=None, latestAttempt={"serviceResourceId": resource})
+        if new is None:
+            return False
+        try:
+            spec = self.training.launch_spec(new, task, self.runner, self.extra_env(new))
+        except training.Rejected as exc:  # what SageMaker's CreateTrainingJob would refuse
+            self.finish_attempt(new, now, None, status_reason=FROM_SAGEMAKER.format(exc))
+            return True
+        started = transition(self.jobs, new, STARTING, now)
+        if started is None:
+            return True
+        try:
+            self.runner.start(spec)
+        except Exception as exc:
+            log.exception("runner refused service job %s", new["jobId"])
+            self.finish_attempt(started, now, None, reason=f"CannotStartContainerError: {exc}")
+        return True
+
+    # -- runner events ---------------------------------------------------------------------
+
+    def apply(self, event: base.RunnerEvent, now: int) -> None:
+        job = self.jobs.get(event.job_id)
+        if job is None:
+            return
+        task = (job.get("_tasks") or {}).get(str(event.attempt))
+        if event.kind == base.LOG:
+            if task:
+                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
+                                 event.lines, now)
+            return
+        if job.get("_attempt") != event.attempt or job["status"] not in (STARTING, RUNNING):
+            return  # a late report about an attempt already recorded
+        if event.kind == base.RUNNING and job["status"] == STARTING:
+            transition(self.jobs, job, RUNNING, event.at_ms or now, startedAt=event.at_ms or now)
+        elif event.kind == base.EXITED:
+            self.finish_attempt(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
+
+    def finish_attempt(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
+                       oom: bool = False) -> dict | None:
+        """Record the attempt that ended and move on: SUCCEEDED, RUNNABLE for a retry
+        (retryStrategy, evaluateOnExit onStatusReason), or FAILED."""
+        if job["status"] == STARTING and exit_code is not None:
+            job = transition(self.jobs, job, RUNNING, now)
+            if job is None:
+                return None
+        stop = job.get("_stop") or {}
+        if stop.get("kind") == "terminate":
+            status_reason = stop["reason"]
+        elif stop.get("kind") == "timeout":
+            status_reason = TIMED_OUT
+        elif status_reason is None:
+            status_reason = FROM_SAGEMAKER.format(
+                self.training.failure_reason(job, exit_code, reason, oom) if exit_code != 0 else "Completed")
+        task = job["_tasks"][str(job["_attempt"])]
+        record = {"serviceResourceId": task["serviceResourceId"], "startedAt": job.get("startedAt"),
+                  "stoppedAt": now, "statusReason": status_reason}
+        attempts = list(job.get("attempts") or []) + [{k: v for k, v in record.items() if v is not None}]
+        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
+        if exit_code == 0 and not stop:
+            return transition(self.jobs, job, SUCCEEDED, now, **common)
+        if stop.get("kind") == "terminate":
+            return transition(self.jobs, job, FAILED, now, isTerminated=True, **common)
+        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"], None, None, status_reason):
+            return transition(self.jobs, job, RUNNABLE, now, startedAt=None, stoppedAt=None, **common)
+        return transition(self.jobs, job, FAILED, now, **common)
+
+    # -- stop requests ---------------------------------------------------------------------
+
+    def request_stop(self, job: dict, stop: dict) -> bool:
+        """Mark a SCHEDULED/STARTING/RUNNING job to be stopped (the next tick tells the runner)."""
+        if job["status"] not in BUSY or job.get("_stop"):
+            return False
+        job["_stop"] = stop
+        return self.jobs.update(job)
+
+    def _send_stop(self, job: dict, stop: dict) -> None:
+        job["_stop"] = dict(stop, sent=True)
+        if self.jobs.update(job) and self.runner is not None:
+            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def busy(self) -> dict:
+        """job id -> attempt of every service job that should have a live container."""
+        return {j["jobId"]: j["_attempt"] for j in self.jobs.active() if j["status"] in BUSY}
+
+    def recover(self, survivors: dict, now: int) -> None:
+        """After a restart: re-attach, or record the attempt as lost (retried per the strategy)."""
+        for job_id in self.busy():
+            job = self.jobs.get(job_id)
+            found = survivors.get(job_id)
+            if found is None or job["status"] == SCHEDULED:
+                log.warning("service job %s attempt %s was lost in a restart", job_id, job["_attempt"])
+                self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
+            elif found.running:
+                if job["status"] == STARTING:
+                    job = transition(self.jobs, job, RUNNING, now) or self.jobs.get(job_id)
+                stop = job.get("_stop")
+                if stop and stop.get("sent"):  # its SIGKILL timer died with the old server
+                    job["_stop"] = dict(stop, sent=False)
+                    self.jobs.update(job)
+            else:
+                self.finish_attempt(job, now, found.exit_code, None, None, found.oom)

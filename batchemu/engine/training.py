@@ -1,0 +1,151 @@
+"""A service job's attempt as a SageMaker training job (ref §13.3): its name, ARN and log
+stream, and a LaunchSpec that runs the request's AlgorithmSpecification.TrainingImage the way
+SageMaker runs training containers: `train` as the command, /opt/ml/input/config/*.json written
+from the request, /opt/ml/model and /opt/ml/output as host directories kept under the data dir.
+
+Emulated: TrainingImage, ContainerEntrypoint/ContainerArguments, HyperParameters, Environment,
+InputDataConfig channel names (empty directories: no S3 download), EnableNetworkIsolation, the
+/opt/ml/output/failure message. Not: S3 input/output, instance types and counts as real
+resources (one container, unlimited), distributed training, spot, checkpoints, metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+from batchemu.runners.base import LaunchSpec, Mount
+
+log = logging.getLogger("batchemu.scheduler")
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"   # SageMaker's group for training job output
+ML = "/opt/ml"
+NAME_MAX = 63                                # SageMaker TrainingJobName length limit
+FAILURE_MAX = 1024                           # SageMaker keeps FailureReason to 1024 characters
+
+
+class Rejected(Exception):
+    """The training request can't be run (SageMaker's CreateTrainingJob would refuse it)."""
+
+
+def payload(job: dict) -> dict:
+    return json.loads(job["serviceRequestPayload"])
+
+
+def job_name(job: dict, attempt: int) -> str:
+    """The request's TrainingJobName (else the Batch job name) for the first attempt; each
+    retry is a new training job, `<name>-<attempt>` (SageMaker names are unique)."""
+    base = payload(job).get("TrainingJobName") or job["jobName"]
+    if attempt == 1:
+        return base[:NAME_MAX]
+    suffix = f"-{attempt}"
+    return base[:NAME_MAX - len(suffix)] + suffix
+
+
+def job_arn(job: dict, name: str) -> str:
+    region = job["_region"]
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:sagemaker:{region}:{job['_account']}:training-job/{name.lower()}"
+
+
+def log_stream(name: str, now_ms: int) -> str:
+    return f"{name}/algo-1-{now_ms // 1000}"  # SageMaker: <job name>/<host>-<epoch seconds>
+
+
+class Workspace:
+    """Where attempts' /opt/ml directories live: `<data dir>/service-jobs/<job id>/<attempt>`,
+    or a temporary directory for an in-memory (ephemeral) store. Kept after the job ends, so
+    the model and output can be read."""
+
+    def __init__(self, store, root=None):
+        self._root = Path(root) if root is not None else None
+        self._store_path = store.path
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            if self._store_path == ":memory:":
+                self._root = Path(tempfile.mkdtemp(prefix="batchemu-service-jobs-"))
+            else:
+                self._root = Path(self._store_path).parent / "service-jobs"
+            log.info("service job (SageMaker /opt/ml) directories are kept in %s", self._root)
+        return self._root
+
+    def attempt_dir(self, job: dict, attempt: int | None = None) -> Path:
+        return self.root / job["jobId"] / str(attempt or job["_attempt"])
+
+    def launch_spec(self, job: dict, task: dict, runner, extra_env: dict) -> LaunchSpec:
+        request = payload(job)
+        algorithm = request.get("AlgorithmSpecification") or {}
+        image = algorithm.get("TrainingImage")
+        if not image:
+            raise Rejected("ValidationException: batchemu runs AlgorithmSpecification.TrainingImage as a "
+                           "container; this training job names none (AlgorithmName algorithms can't run "
+                           "locally)")
+        root = self.attempt_dir(job)
+        config = root / "input" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        channels = request.get("InputDataConfig") or []
+        mode = algorithm.get("TrainingInputMode") or "File"
+        resource = request.get("ResourceConfig") or {}
+        _write(config / "hyperparameters.json", {k: str(v) for k, v in (request.get("HyperParameters") or {}).items()})
+        _write(config / "inputdataconfig.json", {
+            c["ChannelName"]: {"TrainingInputMode": c.get("InputMode") or mode,
+                               **{k: c[k] for k in ("ContentType", "RecordWrapperType", "CompressionType")
+                                  if c.get(k)}}
+            for c in channels if c.get("ChannelName")})
+        _write(config / "resourceconfig.json", {
+            "current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0",
+            "current_instance_type": resource.get("InstanceType") or "local",
+            "current_group_name": "homogeneousCluster"})
+        for channel in channels:
+            if channel.get("ChannelName"):
+                (root / "input" / "data" / channel["ChannelName"]).mkdir(parents=True, exist_ok=True)
+        for sub in ("model", "output/data", "code", "checkpoints"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        # In a container the directory is /opt/ml; a host process (the process runner, which
+        # mounts nothing) is given the host directory through the same variables instead.
+        ml = str(root) if getattr(runner, "name", "") == "process" else ML
+        env = {k: str(v) for k, v in (request.get("Environment") or {}).items()}
+        conventions = {  # the sagemaker-training-toolkit's variables, for scripts that read them
+            "SM_MODEL_DIR": f"{ml}/model", "SM_OUTPUT_DIR": f"{ml}/output",
+            "SM_OUTPUT_DATA_DIR": f"{ml}/output/data", "SM_INPUT_DIR": f"{ml}/input",
+            "SM_INPUT_CONFIG_DIR": f"{ml}/input/config", "SM_CHANNELS": json.dumps(
+                [c["ChannelName"] for c in channels if c.get("ChannelName")]),
+            "SM_HPS": json.dumps(request.get("HyperParameters") or {}),
+            **{f"SM_CHANNEL_{c['ChannelName'].upper()}": f"{ml}/input/data/{c['ChannelName']}"
+               for c in channels if c.get("ChannelName")}}
+        for key, value in {**conventions, **extra_env}.items():
+            env.setdefault(key, value)
+        env["TRAINING_JOB_NAME"] = task["trainingJobName"]           # set by SageMaker
+        env["TRAINING_JOB_ARN"] = task["serviceResourceId"]["value"]
+        if algorithm.get("ContainerEntrypoint"):
+            command = list(algorithm["ContainerEntrypoint"]) + list(algorithm.get("ContainerArguments") or [])
+        else:
+            command = list(algorithm.get("ContainerArguments") or ["train"])  # SageMaker runs `<image> train`
+        return LaunchSpec(
+            job_id=job["jobId"], attempt=job["_attempt"], name=f"batchemu-sm-{task['trainingJobName']}",
+            image=image, command=command, environment=env, mounts=(Mount(str(root), ML),),
+            network="none" if request.get("EnableNetworkIsolation") else None,
+            labels={"batchemu.service-job-name": job["jobName"][:128], "batchemu.account": job["_account"]})
+
+    def failure_reason(self, job: dict, exit_code, reason, oom: bool) -> str:
+        """SageMaker's FailureReason: the container's /opt/ml/output/failure message, else its
+        exit code; a container that never ran is the caller's error (ClientError)."""
+        if exit_code is None:
+            return f"ClientError: {reason or 'the training container could not be started'}"
+        try:
+            message = (self.attempt_dir(job) / "output" / "failure").read_text(errors="replace").strip()
+        except OSError:
+            message = ""
+        if message:
+            return f"AlgorithmError: {message}"[:FAILURE_MAX]
+        if oom:
+            return f"AlgorithmError: OutOfMemoryError: Container killed due to memory usage, exit code: {exit_code}"
+        return f"AlgorithmError: , exit code: {exit_code}"
+
+
+def _write(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2))
