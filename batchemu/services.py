@@ -38,6 +38,8 @@ def moto_dispatcher():
                 # moto's Flask apps answer an unknown path or method with werkzeug's HTML page.
                 app.register_error_handler(404, _json_http_error)
                 app.register_error_handler(405, _json_http_error)
+                if service == "s3":
+                    app.before_request(_keep_raw_body)
                 return app
 
             _dispatcher = DomainDispatcherApplication(create_app)
@@ -59,6 +61,15 @@ def _fix_moto() -> None:
         '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
         '"account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, '
         '"detail": <detail>}')
+
+
+def _keep_raw_body() -> None:
+    """Read the body before anything parses it as a form: an object PUT with a form content
+    type (`curl -X PUT --data-binary @f "$PRESIGNED_URL"`) would otherwise be stored empty,
+    as moto reads `request.data`. Form uploads still parse, from these cached bytes."""
+    from flask import request
+
+    request.get_data(cache=True, parse_form_data=False)
 
 
 def _json_error(status: int, code: str, message: str) -> Response:
@@ -84,15 +95,16 @@ def make_frontend(config):
         caller = identify(req.headers, req.args, config.default_account, config.default_region)
         if caller.service == "batch":
             return None  # Batch's even when no Batch route matched: app.py answers 404/405
+        req.get_data(cache=True)  # before anything parses a form, so moto sees the raw body
         account = caller.account
-        v2_key = _sigv2_access_key(req)
-        if caller.service is None and v2_key is not None and _is_account(v2_key):
-            account = v2_key
+        s3_key = _s3_access_key(req) if caller.service is None else None
+        if s3_key is not None and _is_account(s3_key):
+            account = s3_key
         environ = _environ(req, account)
         dispatcher = moto_dispatcher()
         host = dispatcher.infer_service_region_host(environ, req.path)
         if host is None:
-            if caller.service is None and v2_key is None:
+            if caller.service is None and s3_key is None:
                 return None  # unsigned and unrecognisable (moto would guess S3): app.py's JSON 404
         elif dispatcher.get_backend_for_host(host) is None:
             service = caller.service or host.split(".")[0]
@@ -108,14 +120,22 @@ def make_frontend(config):
     return frontend
 
 
-def _sigv2_access_key(req) -> str | None:
-    """The access key of a SigV2-signed request (`Authorization: AWS key:sig`, or a presigned
-    URL's AWSAccessKeyId, which is what boto3's S3 generate_presigned_url makes); moto takes
-    these for S3."""
+def _s3_access_key(req) -> str | None:
+    """The access key of an S3 request whose credentials are where wire.auth does not look:
+    SigV2 (`Authorization: AWS key:sig`, or a presigned URL's AWSAccessKeyId, which boto3's
+    generate_presigned_url makes by default) and browser POST uploads (the policy form's
+    x-amz-credential or AWSAccessKeyId field). moto takes all of these for S3."""
     auth = req.headers.get("Authorization", "")
     if auth.startswith("AWS "):
         return auth[4:].split(":", 1)[0].strip()
-    return req.args.get("AWSAccessKeyId")
+    if "AWSAccessKeyId" in req.args:
+        return req.args["AWSAccessKeyId"]
+    if req.method == "POST" and req.mimetype == "multipart/form-data":
+        form = {k.lower(): v for k, v in req.form.items()}
+        if "policy" in form:
+            credential = form.get("x-amz-credential")
+            return credential.split("/", 1)[0] if credential else form.get("awsaccesskeyid")
+    return None
 
 
 def _is_account(key: str) -> bool:

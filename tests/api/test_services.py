@@ -18,6 +18,7 @@ import uuid
 import boto3
 import botocore.exceptions
 import pytest
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.config import Config
@@ -118,6 +119,23 @@ def test_s3_presigned_url(client):
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p.txt"})
     with urllib.request.urlopen(url) as resp:
         assert resp.read() == b"presigned"
+
+
+def test_s3_presigned_put_and_browser_post_upload(server, client, account):
+    s3 = client("s3", config=Config(signature_version="s3v4"))
+    bucket = f"up-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    # curl -X PUT --data-binary sends a form content type; the object must still be the bytes.
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "put.bin"})
+    assert "X-Amz-Credential" in url
+    put = requests.put(url, data=b"a=1&b=2", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert put.status_code == 200
+    assert s3.get_object(Bucket=bucket, Key="put.bin")["Body"].read() == b"a=1&b=2"
+    # A browser form upload carries its credentials in the form, not in a header.
+    post = s3.generate_presigned_post(bucket, "posted.txt")
+    assert requests.post(post["url"], data=post["fields"],
+                         files={"file": ("x.txt", b"uploaded")}).status_code == 204
+    assert s3.get_object(Bucket=bucket, Key="posted.txt")["Body"].read() == b"uploaded"
 
 
 # -- SQS -----------------------------------------------------------------------------------------
