@@ -73,16 +73,19 @@ def _filter(value, shape: Shape):
     return _plan(shape)(value)
 
 
-# id(shape) -> (shape, filter function). A filter is compiled once per shape, because walking
-# the model for every value made the output filter most of DescribeJobs/ListJobs time (bench/).
-# The shape is kept alive with its plan so its id is never reused.
+# (model, shape name) -> (model's shape resolver, filter function). A filter is compiled once
+# per shape, because walking the model for every value made the output filter most of
+# DescribeJobs/ListJobs time (bench/). Keyed by name, not by Shape object: `shape_for()` makes
+# a new Shape on every call. The resolver is kept alive with its plans so its id is not reused.
 _PLANS: dict = {}
 
 
 def _plan(shape: Shape):
-    entry = _PLANS.get(id(shape))
+    resolver = getattr(shape, "_shape_resolver", shape)
+    key = (id(resolver), shape.name)
+    entry = _PLANS.get(key)
     if entry is None:
-        entry = _PLANS[id(shape)] = (shape, _compile(shape, {}) or _same)
+        entry = _PLANS[key] = (resolver, _compile(shape, {}) or _same)
     return entry[1]
 
 

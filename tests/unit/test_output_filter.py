@@ -1,0 +1,69 @@
+"""The response filter (wire.restjson): a value reduced to its output shape, Nones dropped, for
+every Batch operation; compiled once per shape (a new Shape object from shape_for() must not
+add another compiled filter, or memory grows with every job event)."""
+
+import random
+
+import pytest
+
+from batchemu.wire import restjson, spec
+
+MODEL = spec.load("batch").model
+
+
+def reference(value, shape):
+    """The plain definition: walk the model for the value."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return value
+        return {m.serialization.get("name", n): reference(value[n], m)
+                for n, m in shape.members.items() if value.get(n) is not None}
+    if kind == "list":
+        return [reference(v, shape.member) for v in value] if isinstance(value, list) else value
+    if kind == "map":
+        return {k: reference(v, shape.value) for k, v in value.items()} if isinstance(value, dict) else value
+    return value
+
+
+def generate(shape, rng, depth=0):
+    kind = shape.type_name
+    if kind == "structure":
+        out = {"_internal": {"kept": False}}
+        for name, member in shape.members.items():
+            roll = rng.random()
+            if roll < 0.3:
+                continue
+            out[name] = None if roll < 0.4 or depth > 6 else generate(member, rng, depth + 1)
+        return out
+    if kind == "list":
+        return [generate(shape.member, rng, depth + 1) for _ in range(rng.randint(0, 3))] + [None] * rng.randint(0, 1)
+    if kind == "map":
+        return {f"k{i}": generate(shape.value, rng, depth + 1) for i in range(rng.randint(0, 2))}
+    return rng.choice(["text", 7, 2.5, True, None])
+
+
+@pytest.mark.parametrize("operation", [op for op in MODEL.operation_names
+                                       if MODEL.operation_model(op).output_shape is not None])
+def test_filter_matches_the_plain_walk(operation):
+    shape = MODEL.operation_model(operation).output_shape
+    rng = random.Random(operation)
+    for _ in range(20):
+        value = generate(shape, rng)
+        assert restjson.filter_to_shape(value, shape) == reference(value, shape)
+
+
+def test_internal_keys_and_nones_are_dropped():
+    shape = MODEL.shape_for("JobDetail")
+    doc = {"jobId": "j", "status": "RUNNABLE", "statusReason": None, "_account": "1",
+           "container": {"image": "busybox", "exitCode": None, "environment": [], "_secret": 1}}
+    assert restjson.filter_to_shape(doc, shape) == {
+        "jobId": "j", "status": "RUNNABLE", "container": {"image": "busybox", "environment": []}}
+
+
+def test_fresh_shape_objects_reuse_one_compiled_filter():
+    restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    before = len(restjson._PLANS)
+    for _ in range(50):
+        restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    assert len(restjson._PLANS) == before
