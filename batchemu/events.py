@@ -66,7 +66,11 @@ def deliver_to_eventbridge(event: dict, at_s: float) -> None:
         return  # no request ever reached moto, so no rule can exist (its state is in memory)
     from moto.events.models import events_backends
 
-    bus = events_backends[event["account"]][event["region"]].describe_event_bus("default")
+    try:
+        backend = events_backends[event["account"]][event["region"]]
+    except KeyError:
+        return  # a region moto does not know: nobody can have made rules there either
+    bus = backend.describe_event_bus("default")
     # moto wants `time` as epoch seconds and formats it per target; ingestion-time is what
     # its input transformers may reference.
     message = dict(event, time=int(at_s), **{"ingestion-time": time.time()})
