@@ -12,6 +12,8 @@ SCHEDULING_POLICY = "scheduling-policy"
 CONSUMABLE_RESOURCE = "consumable-resource"
 SERVICE_ENVIRONMENT = "service-environment"
 SERVICE_JOB = "service-job"
+# Stored under this kind; its ARN is `job-queue/<queue>/quota-share/<name>` (ref §2.1).
+QUOTA_SHARE = "quota-share"
 
 
 def make(ctx: RequestContext, kind: str, name: str) -> str:

@@ -16,7 +16,7 @@ from batchemu.batch.backend import Backend
 from batchemu.batch.common import load, resolve
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
-from batchemu.engine import actions, ordering, states
+from batchemu.engine import actions, ordering, quota, states
 from batchemu.engine import service_jobs as service
 from batchemu.engine.scheduler import DEPENDENCY_FAILED
 from batchemu.store.jobs import Jobs
@@ -32,15 +32,20 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise ClientException(f"JobQueue {p['jobQueue']} not found.")  # ref §1.5
     view = _ServiceJobs(b, ctx, queue) if queue.get("jobQueueType") == "SAGEMAKER_TRAINING" \
         else _ContainerJobs(b, ctx, queue)
-    policy = _policy(b, ctx, queue)
-    fairshare = (policy or {}).get("fairsharePolicy")
+    policy = _policy(b, ctx, queue) or {}
+    fairshare, quota_managed = policy.get("fairsharePolicy"), policy.get("quotaSharePolicy") is not None
     waiting, busy = view.runnable(), view.busy()
-    # A snapshot assumes each job ahead is dispatched in turn, as the scheduler would do with
-    # room enough: that is what moves the shares' usage while the order is worked out.
-    order = ordering.dispatch_order(waiting, busy, queue, fairshare, placed=lambda job: True,
-                                    cost=view.cost, busy=view.busy_statuses)
+    if quota_managed:
+        order = iter(quota.share_order(waiting))  # the order the service-job engine tries them in
+    else:
+        # A snapshot assumes each job ahead is dispatched in turn, as the scheduler would do
+        # with room enough: that is what moves the shares' usage while the order is worked out.
+        order = ordering.dispatch_order(waiting, busy, queue, fairshare, placed=lambda job: True,
+                                        cost=view.cost, busy=view.busy_statuses)
     front = list(itertools.islice(order, FRONT))
-    since = view.earliest_times(front, waiting, fair_share=fairshare is not None)
+    heads = _share_heads(waiting) if quota_managed else []
+    since = view.earliest_times(front + [j for j in heads if j not in front], waiting,
+                                fair_share=fairshare is not None or quota_managed)
     now = ctx.now_ms
     result = {
         "frontOfQueue": {"jobs": [{"jobArn": j["jobArn"], "earliestTimeAtPosition": since[j["jobId"]]}
@@ -50,7 +55,29 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
     }
     if fairshare is not None:
         result["queueUtilization"]["fairshareUtilization"] = _per_share(view, busy)
+    if quota_managed:
+        result["frontOfQuotaShares"] = {"quotaShares": {
+            j["quotaShareName"]: [{"jobArn": j["jobArn"], "earliestTimeAtPosition": since[j["jobId"]]}]
+            for j in heads}, "lastUpdatedAt": now}
+        result["queueUtilization"]["quotaShareUtilization"] = _per_quota_share(view, busy)
     return result
+
+
+def _share_heads(waiting: list) -> list:
+    """The first RUNNABLE job of each quota share (ref §13.5)."""
+    heads: dict = {}
+    for job in quota.share_order(waiting):
+        heads.setdefault(job.get("quotaShareName"), job)
+    return list(heads.values())
+
+
+def _per_quota_share(view, busy: list) -> dict:
+    shares: dict = {}
+    for job in busy:
+        shares.setdefault(job.get("quotaShareName"), []).append(job)
+    top = sorted(shares.items(), key=lambda kv: -sum(view.cost(j) for j in kv[1]))
+    return {"topCapacityUtilization": [{"quotaShareName": share, "capacityUsage": _usages(view, jobs)}
+                                       for share, jobs in top]}
 
 
 def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore import xform_name
 
 from batchemu.batch import (compute_environments, consumable_resources, job_definitions,
-                            job_queue_snapshot, job_queues, jobs, scheduling_policies,
+                            job_queue_snapshot, job_queues, jobs, quota_shares, scheduling_policies,
                             service_environments, service_jobs, tags)
 from batchemu.batch.backend import Backend
 from batchemu.batch.pagination import paginate
@@ -17,7 +17,7 @@ from batchemu.wire.errors import NotImplementedOperation
 from batchemu.wire.spec import ServiceSpec
 
 MODULES = [compute_environments, job_queues, job_definitions, scheduling_policies, tags, jobs,
-           consumable_resources, job_queue_snapshot, service_environments, service_jobs]
+           consumable_resources, job_queue_snapshot, service_environments, service_jobs, quota_shares]
 
 # Enums the real service accepts in any case (ref §9: evaluateOnExit action "aren't case
 # sensitive"; Terraform sends "retry"/"exit").

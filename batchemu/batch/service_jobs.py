@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 
-from batchemu.batch import arns
+from batchemu.batch import arns, quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -243,6 +243,13 @@ def _quota_share(b: Backend, ctx: RequestContext, queue: dict, policy: dict | No
     if not quota and name:
         raise ClientException("quotaShareName can't be specified for a job queue without a quota share "
                               "scheduling policy")  # model: "Don't specify this parameter if ..."
+    if name:
+        share = quota_shares.find(b, ctx, queue, name)
+        if share is None:
+            raise ClientException(f"Quota share {name} does not exist in job queue {queue['jobQueueName']}")
+        if share.get("state") != "ENABLED":
+            raise ClientException(f"Quota share {name} is not in ENABLED state; new jobs can't be submitted to a "
+                                  "DISABLED quota share")  # ref §13.4: DISABLED stops submissions
     return name
 
 

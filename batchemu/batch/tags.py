@@ -7,7 +7,7 @@ else in them (status, settle timers). Each kind says how to load and save its do
 
 from __future__ import annotations
 
-from batchemu.batch import arns, jobs, lifecycle, service_jobs
+from batchemu.batch import arns, jobs, lifecycle, quota_shares, service_jobs
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException
@@ -47,6 +47,7 @@ def _save_resource(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: di
 TAGGABLE = {kind: (_load_resource, _save_resource) for kind in _KEYS}
 TAGGABLE[arns.JOB] = (jobs.load_for_tags, jobs.save_tags)
 TAGGABLE[arns.SERVICE_JOB] = (service_jobs.load_for_tags, service_jobs.save_tags)
+TAGGABLE[arns.QUOTA_SHARE] = (quota_shares.load_for_tags, quota_shares.save_tags)
 
 
 def tag_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
@@ -89,6 +90,8 @@ def _find(b: Backend, ctx: RequestContext, arn: str) -> tuple[str, dict]:
         # Model text (TagResource): array and MNP children are `<id>:<index>` / `<id>#<node>`.
         raise ClientException(f"Resource {arn}: ARNs for child jobs of array and multi-node parallel "
                               "(MNP) jobs aren't supported")
+    if kind == arns.JOB_QUEUE and "/quota-share/" in name:
+        kind = arns.QUOTA_SHARE  # `job-queue/<queue>/quota-share/<name>` (ref §2.1)
     doc = None
     # Another account's or region's resource is as unknown to the caller as a missing one.
     if (partition, region, account) == (ctx.partition, ctx.region, ctx.account) and kind in TAGGABLE:

@@ -14,7 +14,7 @@ import json
 import logging
 
 from batchemu.batch import arns, lifecycle
-from batchemu.engine import ordering, retry, training
+from batchemu.engine import ordering, quota, retry, training
 from batchemu.runners import base
 from batchemu.store.service_jobs import ServiceJobs
 
@@ -96,14 +96,15 @@ def instances(job: dict) -> int:
 
 
 class _World:
-    """SAGEMAKER_TRAINING queues, service environments and scheduling policies, settled."""
+    """SAGEMAKER_TRAINING queues, service environments, scheduling policies and quota shares,
+    settled."""
 
     def __init__(self, store, now_ms: int):
-        self.queues, self.environments, self.policies = {}, {}, {}
+        self.queues, self.environments, self.policies, shares = {}, {}, {}, {}
         target = {arns.JOB_QUEUE: self.queues, arns.SERVICE_ENVIRONMENT: self.environments,
-                  arns.SCHEDULING_POLICY: self.policies}
+                  arns.SCHEDULING_POLICY: self.policies, arns.QUOTA_SHARE: shares}
         self.next_settle = None
-        for row in store.query("SELECT kind, arn, doc FROM resources WHERE kind IN (?,?,?)", tuple(target)):
+        for row in store.query("SELECT kind, arn, doc FROM resources WHERE kind IN (?,?,?,?)", tuple(target)):
             doc = json.loads(row["doc"])
             if lifecycle.is_gone(doc, now_ms):
                 continue
@@ -113,6 +114,12 @@ class _World:
                 self.next_settle = pending["at"] if self.next_settle is None else min(self.next_settle,
                                                                                      pending["at"])
             target[row["kind"]][row["arn"]] = doc
+        self.shares = collections.defaultdict(dict)  # queue ARN -> {share name: live quota share}
+        for doc in shares.values():
+            queue = self.queues.get(doc["jobQueueArn"])
+            if doc.get("status") not in ("DELETING", "DELETED") and queue is not None \
+                    and doc["createdAt"] >= (queue.get("createdAt") or 0):
+                self.shares[doc["jobQueueArn"]][doc["quotaShareName"]] = doc
 
     def queue(self, arn: str) -> dict | None:
         doc = self.queues.get(arn)
@@ -132,6 +139,9 @@ class _World:
 
     def fairshare_policy(self, queue: dict) -> dict | None:
         return (self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("fairsharePolicy")
+
+    def quota_managed(self, queue: dict) -> bool:
+        return bool((self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("quotaSharePolicy"))
 
 
 class ServiceScheduler:
@@ -167,10 +177,14 @@ class ServiceScheduler:
 
     def _advance(self, job: dict, world: _World, now: int, deadlines: list) -> bool:
         status = job["status"]
-        if world.queue(job["jobQueue"]) is None:
-            if status in PRE_START:
-                return bool(transition(self.jobs, job, FAILED, now, statusReason=QUEUE_DELETED))
-            return self.request_stop(job, {"kind": "terminate", "reason": QUEUE_DELETED})
+        gone = QUEUE_DELETED if world.queue(job["jobQueue"]) is None else None
+        if gone is None and job.get("quotaShareName") \
+                and job["quotaShareName"] not in world.shares.get(job["jobQueue"], {}):
+            gone = quota.SHARE_GONE  # "All jobs in the share are eventually terminated" (ref §13.4)
+        if gone and status in PRE_START:
+            return bool(transition(self.jobs, job, FAILED, now, statusReason=gone, isTerminated=True))
+        if gone and not job.get("_stop"):
+            return self.request_stop(job, {"kind": "terminate", "reason": gone})  # sent on the next pass
         if status == SUBMITTED:
             return bool(transition(self.jobs, job, RUNNABLE, now))
         if status in (STARTING, RUNNING):
@@ -202,6 +216,9 @@ class ServiceScheduler:
                 continue
             if environment.get("state") != "ENABLED" or environment.get("status") not in ("VALID", "UPDATING"):
                 continue  # a disabled environment places no new job (ref §13.2)
+            if world.quota_managed(queue):
+                changed |= self._place_by_share(queue, environment, world, waiting, active, used, now, deadlines)
+                continue
             order = ordering.dispatch_order(waiting, active, queue, world.fairshare_policy(queue),
                                             placed=lambda j: j["status"] != RUNNABLE, cost=instances, busy=BUSY)
             for job in order:
@@ -219,6 +236,36 @@ class ServiceScheduler:
                     used[key] += instances(job)
                     job["status"] = SCHEDULED  # so fair share counts it at once
                     changed = True
+        return changed
+
+    def _place_by_share(self, queue, environment, world, waiting, active, used, now, deadlines) -> bool:
+        """A quota-management queue (ref §13.4): each quota share is a queue of its own whose
+        head may wait while other shares' jobs start."""
+        busy = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in BUSY]
+        ledger = quota.Ledger(environment, world.shares.get(queue["jobQueueArn"], {}), busy, instances)
+        held, changed = set(), False
+        for job in quota.share_order(waiting):
+            share = job.get("quotaShareName")
+            if share in held:
+                continue  # this share's head waits; it holds back the rest of its share only
+            unit = capacity_unit(environment, job.get("_instanceType"))
+            most = limit_of(environment, unit)
+            need = instances(job)
+            reason = MAX_RESOURCE if most is None or need > most else ledger.never_reason(share, unit, need)
+            if reason:
+                if self._blocked(job, reason, queue, now, deadlines):
+                    changed = True
+                    continue
+                held.add(share)
+                continue
+            key = (environment["serviceEnvironmentArn"], unit)
+            if share not in ledger.shares or used[key] + need > most or not ledger.fits(share, unit, need):
+                held.add(share)
+                continue
+            if self._start(job, environment, unit, now):
+                used[key] += need
+                ledger.take(share, unit, need)
+                changed = True
         return changed
 
     def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
