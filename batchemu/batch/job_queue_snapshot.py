@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from batchemu.batch import arns
+from batchemu.batch import arns, quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import load, resolve
 from batchemu.batch.errors import ClientException
@@ -50,7 +50,7 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
     result = {
         "frontOfQueue": {"jobs": [{"jobArn": j["jobArn"], "earliestTimeAtPosition": since[j["jobId"]]}
                                   for j in front], "lastUpdatedAt": now},
-        "queueUtilization": {"totalCapacityUsage": _usages(view, busy) or [_usage(view.unit, 0.0)],
+        "queueUtilization": {"totalCapacityUsage": _usages(view, busy) or [_usage(u, 0.0) for u in view.units],
                              "lastUpdatedAt": now},
     }
     if fairshare is not None:
@@ -121,6 +121,7 @@ class _ContainerJobs:
         self.ctx = ctx
         self.arn = queue["jobQueueArn"]
         self.unit = "cpu" if queue.get("jobQueueType") == "EKS" else "VCPU"  # ref §13.5
+        self.units = [self.unit]  # what an idle queue reports zero of
 
     @staticmethod
     def cost(job: dict) -> float:
@@ -198,6 +199,8 @@ class _ServiceJobs(_ContainerJobs):
         self.jobs = ServiceJobs(b.store)
         self.table = "service_jobs"
         self.unit = service.NUM_INSTANCES
+        environment = quota_shares.environment_of(b, ctx, queue) or {}
+        self.units = [c["capacityUnit"] for c in environment.get("capacityLimits") or []] or [self.unit]
 
     @staticmethod
     def cost(job: dict) -> float:

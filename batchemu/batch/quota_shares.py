@@ -177,7 +177,7 @@ def _quota_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
     policy_arn = queue.get("schedulingPolicyArn")
     parsed = arns.parse(policy_arn) if policy_arn else None
     policy = load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
-    environment = _environment(b, ctx, queue)
+    environment = environment_of(b, ctx, queue)
     if (queue.get("jobQueueType") != "SAGEMAKER_TRAINING" or not policy or not policy.get("quotaSharePolicy")
             or environment is None or not is_quota_managed(environment)):
         raise ClientException(f"jobQueue: job queue {queue['jobQueueName']} isn't a quota management job queue; "
@@ -186,7 +186,8 @@ def _quota_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
     return queue
 
 
-def _environment(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+def environment_of(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+    """The queue's service environment (a SAGEMAKER_TRAINING queue has at most one)."""
     for entry in queue.get("serviceEnvironmentOrder") or []:
         parsed = arns.parse(entry["serviceEnvironment"])
         doc = load(b, ctx, arns.SERVICE_ENVIRONMENT, parsed[4]) if parsed else None
@@ -198,7 +199,7 @@ def _environment(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
 def _capacity_limits(b: Backend, ctx: RequestContext, queue: dict, limits: list) -> list:
     if not 1 <= len(limits or []) <= MAX_LIMITS:
         raise ClientException(f"capacityLimits must list 1 to {MAX_LIMITS} capacity limits, got {len(limits or [])}")
-    environment = _environment(b, ctx, queue)
+    environment = environment_of(b, ctx, queue)
     offered = {c["capacityUnit"] for c in (environment or {}).get("capacityLimits") or []}
     units = set()
     for i, limit in enumerate(limits):

@@ -58,7 +58,7 @@ def submit_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     if preemption and (preemption.get("preemptionRetriesBeforeTermination") or 0) < 0:
         raise ClientException("preemptionConfiguration.preemptionRetriesBeforeTermination must be at least 0")
     tags = check_tags(p.get("tags"))
-    environment = _environment(b, ctx, queue)
+    environment = quota_shares.environment_of(b, ctx, queue)
     unit = engine.capacity_unit(environment, resource.get("InstanceType")) if environment else engine.NUM_INSTANCES
 
     jobs = ServiceJobs(b.store)
@@ -214,15 +214,6 @@ def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
     arn = queue.get("schedulingPolicyArn")
     parsed = arns.parse(arn) if arn else None
     return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
-
-
-def _environment(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
-    for entry in queue.get("serviceEnvironmentOrder") or []:
-        parsed = arns.parse(entry["serviceEnvironment"])
-        doc = load(b, ctx, arns.SERVICE_ENVIRONMENT, parsed[4]) if parsed else None
-        if doc is not None:
-            return doc
-    return None
 
 
 def _share_identifier(policy: dict | None, share: str | None) -> str | None:

@@ -130,3 +130,9 @@ def test_snapshot_shows_quota_share_usage(h):
         {"quotaShareName": "b", "capacityUsage": [{"capacityUnit": "ml.m5.large", "quantity": 1.0}]}]
     assert list(out["frontOfQuotaShares"]["quotaShares"]) == ["a"]
     assert out["frontOfQuotaShares"]["quotaShares"]["a"][0]["jobArn"].endswith(waiting)
+
+
+def test_idle_quota_queue_reports_zero_per_instance_type(h):
+    out = h.call("GetJobQueueSnapshot", jobQueue="qm")
+    assert out["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": "ml.m5.large", "quantity": 0.0}]
+    assert out["frontOfQueue"]["jobs"] == [] and out["frontOfQuotaShares"]["quotaShares"] == {}
