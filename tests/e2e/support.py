@@ -123,4 +123,5 @@ def own_containers(client, server_id: str, job_id: str | None = None) -> list:
     from batchemu.runners.docker import LABEL_JOB, LABEL_SERVER
 
     labels = [f"{LABEL_SERVER}={server_id}"] + ([f"{LABEL_JOB}={job_id}"] if job_id else [])
-    return client.containers.list(all=True, filters={"label": labels})
+    # sparse: no inspect per container, which would race with the runner removing it.
+    return client.containers.list(all=True, sparse=True, filters={"label": labels})

@@ -60,7 +60,7 @@ class ServerProcess:
 
 
 def containers_of(docker, job_id: str) -> list:
-    return docker.containers.list(all=True, filters={"label": f"{LABEL_JOB}={job_id}"})
+    return docker.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_JOB}={job_id}"})
 
 
 def read_db(data_dir: Path, sql: str, args: tuple = ()) -> list:
@@ -130,7 +130,7 @@ def _run_kill_and_restart(first, server_id, account, docker, data_dir, log):
     for job_id in backlog:
         wait_status(batch, job_id, "RUNNABLE")
     (victim_container,) = containers_of(docker, victim)
-    assert victim_container.labels[LABEL_SERVER] == server_id
+    assert victim_container.attrs["Labels"][LABEL_SERVER] == server_id  # a sparse listing
     # Terminated, and the server dies after the SIGTERM but before the SIGKILL 2 s later.
     batch.terminate_job(jobId=stubborn, reason="terminated before the crash")
     wait_until((gate / "sigterm").exists, 10, "the stubborn job's SIGTERM")
