@@ -304,7 +304,10 @@ class ServiceScheduler:
         except training.Rejected as exc:  # what SageMaker's CreateTrainingJob would refuse
             self.finish_attempt(new, now, None, status_reason=FROM_SAGEMAKER.format(exc))
             return True
-        started = transition(self.jobs, new, STARTING, now)
+        with self.store.transaction():  # STARTING with its log stream listed, as container jobs are
+            started = transition(self.jobs, new, STARTING, now)
+            if started is not None:
+                self._register_stream(started, task, now)
         if started is None:
             return True
         try:
@@ -313,6 +316,16 @@ class ServiceScheduler:
             log.exception("runner refused service job %s", new["jobId"])
             self.finish_attempt(started, now, None, reason=f"CannotStartContainerError: {exc}")
         return True
+
+    def _register_stream(self, job: dict, task: dict, now: int) -> None:
+        """The attempt's group and stream exist in CloudWatch Logs from STARTING on (DescribeLogStreams,
+        GetLogEvents), before the training container prints anything."""
+        from batchemu.logs.tables import LogTables  # the Logs API's tables; imported late (logs imports engine)
+
+        tables = LogTables(self.store)
+        tables.create_group(job["_account"], job["_region"], task["logGroup"], now)
+        tables.create_stream(job["_account"], job["_region"], task["logGroup"], task["logStreamName"], now,
+                             job_id=job["jobId"], attempt=job["_attempt"])
 
     # -- runner events ---------------------------------------------------------------------
 

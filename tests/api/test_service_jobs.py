@@ -175,6 +175,13 @@ def test_training_job_runs_with_the_process_runner(tmp_path):
         assert d["startedAt"] <= d["stoppedAt"] and d["scheduledAt"] <= d["startedAt"]
         assert d["attempts"][0]["serviceResourceId"]["value"].endswith(":training-job/tj-ok")
         assert (tmp_path / "service-jobs" / ok / "1" / "model" / "out").read_text() == "epochs=3"
+        stream = d["attempts"][0]["serviceResourceId"]["value"].rsplit("/", 1)[1]
+        logs = server.client("logs")
+        (found,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                             logStreamNamePrefix=f"{stream}/")["logStreams"]
+        events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                     logStreamName=found["logStreamName"])["events"]
+        assert [e["message"] for e in events] == ["trained 3"]
         d = wait_for(batch, bad, {"SUCCEEDED", "FAILED"})
         assert d["status"] == "FAILED"
         assert d["statusReason"] == "Received status from SageMaker: AlgorithmError: bad data"
@@ -229,6 +236,9 @@ def test_training_image_runs_as_sagemaker_runs_it(training_image, tmp_path):
         assert d["status"] == "SUCCEEDED", d.get("statusReason")
         model = tmp_path / "service-jobs" / job / "1" / "model" / "out"
         assert model.read_text() == "model for tj-docker with hello\n"
-        logs = server.app.config["batchemu"]["store"].query(
-            "SELECT message FROM log_events WHERE group_name='/aws/sagemaker/TrainingJobs'")
-        assert any('"epochs": "5"' in r["message"] for r in logs)
+        logs = server.client("logs")
+        (stream,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")["logStreams"]
+        assert stream["logStreamName"].startswith("tj-docker/algo-1-")
+        events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                     logStreamName=stream["logStreamName"], startFromHead=True)["events"]
+        assert any('"epochs": "5"' in e["message"] for e in events)
