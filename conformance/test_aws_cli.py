@@ -225,7 +225,7 @@ def test_service_environment_and_jobs(aws, batch, tmp_path):
     w.settle_se(name)
     assert aws("delete-service-environment", "--service-environment", name) == {}
 
-    queue = w.service_queue()
+    queue = w.held_service_queue()  # its jobs wait in RUNNABLE, so they can still be updated
     (tmp_path / "payload.json").write_text(json.dumps(TRAINING_JOB))
     out = aws("submit-service-job", "--job-name", "training", "--job-queue", queue, "--service-job-type",
               "SAGEMAKER_TRAINING", "--service-request-payload", f"file://{tmp_path / 'payload.json'}")

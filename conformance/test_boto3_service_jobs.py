@@ -50,7 +50,7 @@ def test_service_environment_lifecycle(batch, account):
         "ListServiceJobs", "UpdateServiceJob", "TerminateServiceJob")
 def test_service_job_lifecycle(batch, account):
     w = World(batch)
-    queue = w.service_queue()
+    queue = w.held_service_queue()  # its jobs wait in RUNNABLE, so they can still be updated
     (detail,) = batch.describe_job_queues(jobQueues=[queue])["jobQueues"]
     assert detail["jobQueueType"] == "SAGEMAKER_TRAINING"  # ref §4.1
     payload = json.dumps(TRAINING_JOB)

@@ -197,10 +197,22 @@ class World:
             return name
         return self._once(key, make)
 
+    def held_service_queue(self) -> str:
+        """A SAGEMAKER_TRAINING queue whose service environment is DISABLED: its service jobs
+        wait in RUNNABLE on any deployment (ref §13.2: disabling stops new placements)."""
+        def make():
+            name = self.service_queue("held-service-queue")
+            se = self.service_environment("held-service-queue-se")
+            self.client.update_service_environment(serviceEnvironment=se, state="DISABLED")
+            self.settle_se(se)
+            return name
+        return self._once("held-service-queue", make)
+
     def service_job(self, key="service-job") -> dict:
+        """{id, name, queue, arn} of a service job that waits in RUNNABLE."""
         def make():
             name = unique("training")
-            queue = self.service_queue()
+            queue = self.held_service_queue()
             out = self.client.submit_service_job(jobName=name, jobQueue=queue,
                                                  serviceJobType="SAGEMAKER_TRAINING",
                                                  serviceRequestPayload=json.dumps(TRAINING_JOB))
