@@ -102,4 +102,6 @@ def test_list_jobs_paginates_and_filters(job_batch):
     named = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["PAGE-1"]}])["jobSummaryList"]
     assert [j["jobId"] for j in named] == [ids[1]]
     prefixed = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["page*"]}])["jobSummaryList"]
-    assert [j["jobId"] for j in prefixed] == ids[::-1]  # newest first
+    assert sorted(j["jobId"] for j in prefixed) == sorted(ids)
+    created = [j["createdAt"] for j in prefixed]
+    assert created == sorted(created, reverse=True)  # newest first

@@ -135,7 +135,13 @@ def delete_quota_share(w): return {"quotaShareArn": w.disabled_quota_share()["ar
 def get_job_queue_snapshot(w): return {"jobQueue": w.job()["queue"]}  # with a job waiting in it
 
 
-VALID = {op: globals()[xform_name(op)] for op in OPERATIONS}
+def no_state(w):
+    return {}  # the generated required members are enough
+
+
+# An operation without a fixture above (e.g. one a newer botocore adds) is tried with the
+# generated request alone.
+VALID = {op: globals().get(xform_name(op), no_state) for op in OPERATIONS}
 
 
 def _marks(op, channel="boto3", expect_501=True):
