@@ -48,6 +48,8 @@ class Scheduler:
         self.extra_env = extra_env or (lambda job: {})
         self.logs = LogSink(store)
         self._events = collections.deque()
+        # Live queue ARNs when RUNNABLE jobs were last searched for orphans (None: search again).
+        self._orphans_checked_for = None
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
@@ -71,7 +73,7 @@ class Scheduler:
             active = self.jobs.active(but=states.RUNNABLE)
             now = self.clock()
             world = World(self.store, now)
-            active += self.jobs.in_status_outside(states.RUNNABLE, [a for a in world.queues if world.queue(a)])
+            active += self._orphans(world)
             changed = self._advance(active, world, now, deadlines)
             active = self.jobs.active() if self.runner is not None else []  # else _place does nothing
             now = self.clock()
@@ -82,6 +84,17 @@ class Scheduler:
             if not changed:
                 break
         return min(deadlines) if deadlines else None
+
+    def _orphans(self, world: World) -> list:
+        """RUNNABLE jobs whose queue is gone, for _advance to fail (ref §4.4). The search reads
+        every RUNNABLE row, so it runs only when it can find something: the set of live queues
+        changed, a job went back to RUNNABLE for a retry, or the last search found some."""
+        live = frozenset(arn for arn in world.queues if world.queue(arn))
+        if live == self._orphans_checked_for:
+            return []
+        found = self.jobs.in_status_outside(states.RUNNABLE, live)
+        self._orphans_checked_for = None if found else live
+        return found
 
     def _advance(self, active: list, world: World, now: int, deadlines: list) -> bool:
         changed = False
@@ -300,6 +313,7 @@ class Scheduler:
                                            status_reason):
             fresh = {k: v for k, v in job["container"].items()
                      if k not in ("exitCode", "reason", "logStreamName", "taskArn", "containerInstanceArn")}
+            self._orphans_checked_for = None  # its queue may be gone by now
             return states.transition(self.jobs, job, states.RUNNABLE, now, container=fresh, startedAt=None,
                                      stoppedAt=None, _ce=None, **common)
         return states.transition(self.jobs, job, states.FAILED, now, container=container, **common)

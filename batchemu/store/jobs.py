@@ -12,6 +12,7 @@ import json
 from batchemu.store.db import Store
 
 TERMINAL = ("SUCCEEDED", "FAILED")
+ACTIVE = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 _COLUMNS = "job_id, arn, name, queue_arn, status, parent_id, created_at, share_id, jd_arn, ce_arn, vcpus"
 
 
@@ -70,9 +71,11 @@ class Jobs:
     def active(self, but: str | None = None) -> list:
         """Every job not yet SUCCEEDED/FAILED (nor in status `but`), oldest first (the
         scheduler's snapshot)."""
-        skip = ("SUCCEEDED", "FAILED") + ((but,) if but else ())
-        rows = self.store.query(f"SELECT doc FROM jobs WHERE status NOT IN ({','.join('?' * len(skip))}) "
-                                "ORDER BY created_at, seq", skip)
+        # Statuses named (IN, not NOT IN) so SQLite reads them through jobs_by_status instead of
+        # scanning every finished job on every tick.
+        wanted = tuple(s for s in ACTIVE if s != but)
+        rows = self.store.query(f"SELECT doc FROM jobs WHERE status IN ({','.join('?' * len(wanted))}) "
+                                "ORDER BY created_at, seq", wanted)
         return [json.loads(r["doc"]) for r in rows]
 
     def in_status_outside(self, status: str, queue_arns) -> list:

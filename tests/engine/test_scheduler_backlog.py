@@ -85,3 +85,21 @@ def test_a_tick_does_not_decode_the_runnable_backlog_without_a_runner(monkeypatc
     h.tick()
     assert h.status(new) == "RUNNABLE"
     assert [j["jobId"] for j in decoded if j["status"] == "RUNNABLE"] == []
+
+
+def test_a_tick_does_not_search_the_backlog_again_when_no_queue_changed(monkeypatch):
+    h = Harness(runner=False)
+    h.setup()
+    for i in range(5):
+        h.submit(f"j{i}")
+    h.tick()
+    searches = []
+    real = h.scheduler.jobs.in_status_outside
+    monkeypatch.setattr(h.scheduler.jobs, "in_status_outside",
+                        lambda *a: searches.append(a) or real(*a))
+    h.submit("new")
+    h.tick()
+    assert searches == []
+    h.queue("another")
+    h.tick()
+    assert len(searches) == 1
