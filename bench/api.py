@@ -1,7 +1,10 @@
 """API measurements against batchemu (`--runner none`: jobs wait in RUNNABLE) and moto's server
 (docker-less: jobs end SUCCEEDED inside SubmitJob): SubmitJob throughput/latency with 1 and 4
-client threads, DescribeJobs of 100 ids, ListJobs over stored jobs, server RSS. The two servers
-take turns (interleaved rounds or calls) so machine noise hits both alike.
+client threads, DescribeJobs of 100 ids, ListJobs over stored jobs, server RSS.
+
+Every figure also has: the server's own CPU per call (from /proc, so client cost and machine
+noise stay out of it) and the client floor (the same boto3 calls against bench/stub.py replaying
+batchemu's answers). The systems take turns (rounds or single calls) so noise hits all alike.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 import threading
 import time
 
+from bench import servers as srv
 from bench.stats import summary, target
 
-SYSTEMS = ("batchemu", "moto")
+COMPARED = ("batchemu", "moto")
+FLOOR = "client_floor"
 # The status every stored job is in: batchemu without a runner holds jobs RUNNABLE; moto's
-# docker-less Batch marks each job SUCCEEDED before SubmitJob returns.
-RESTING_STATUS = {"batchemu": "RUNNABLE", "moto": "SUCCEEDED"}
+# docker-less Batch marks each job SUCCEEDED before SubmitJob returns. The stub replays
+# batchemu's answers.
+RESTING_STATUS = {"batchemu": "RUNNABLE", "moto": "SUCCEEDED", FLOOR: "RUNNABLE"}
 
 
 class Errors:
@@ -22,16 +28,39 @@ class Errors:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.count = {s: 0 for s in SYSTEMS}
-        self.first = {}
+        self.count: dict = {}
+        self.first: dict = {}
 
     def add(self, system: str, exc: Exception) -> None:
         with self._lock:
-            self.count[system] += 1
+            self.count[system] = self.count.get(system, 0) + 1
             self.first.setdefault(system, f"{type(exc).__name__}: {exc}"[:300])
 
     def of(self, system: str) -> dict:
-        return {"errors": self.count[system], **({"first_error": self.first[system]} if system in self.first else {})}
+        out = {"errors": self.count.get(system, 0)}
+        if system in self.first:
+            out["first_error"] = self.first[system]
+        return out
+
+
+class Cpu:
+    """Server CPU seconds spent inside the timed parts, per system."""
+
+    def __init__(self, servers: dict):
+        self.servers = servers
+        self.used = {s: 0.0 for s in servers}
+        self._start = {}
+
+    def start(self, system: str) -> None:
+        self._start[system] = self.servers[system].cpu_s()
+
+    def stop(self, system: str) -> None:
+        end, begin = self.servers[system].cpu_s(), self._start.pop(system)
+        if end is not None and begin is not None:
+            self.used[system] += end - begin
+
+    def per_call_ms(self, system: str, calls: int) -> float | None:
+        return round(self.used[system] * 1000.0 / calls, 3) if calls else None
 
 
 def _submit_many(clients: list, per_client: int, queue: str, system: str, errors: Errors, ids: list,
@@ -65,9 +94,11 @@ def _submit_many(clients: list, per_client: int, queue: str, system: str, errors
     return [x for part in latencies for x in part], wall
 
 
-def wait_settled(client, queue: str, timeout: float = 300.0) -> float:
+def wait_settled(system: str, client, queue: str, timeout: float = 300.0) -> float:
     """Wait until no job of `queue` is SUBMITTED (batchemu's scheduler has moved every one on),
-    so one server's background work never runs while the other is being timed. Returns seconds."""
+    so one server's background work never runs while another is being timed. Returns seconds."""
+    if system == FLOOR:
+        return 0.0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
         if not client.list_jobs(jobQueue=queue, jobStatus="SUBMITTED", maxResults=1)["jobSummaryList"]:
@@ -76,132 +107,189 @@ def wait_settled(client, queue: str, timeout: float = 300.0) -> float:
     raise RuntimeError(f"jobs of {queue} still SUBMITTED after {timeout}s")
 
 
+def record_submit(batchemu) -> dict:
+    """batchemu's SubmitJob answer, for the stub to replay."""
+    client = batchemu.client()
+    recorder = srv.Recorder(client)
+    client.submit_job(jobName="recorded", jobQueue="bench-q", jobDefinition="bench-jd")
+    wait_settled("batchemu", client, "bench-q")
+    return recorder.responses
+
+
 def submit(servers: dict, threads: int, total: int, rounds: int, warmup: int, ids: dict) -> dict:
-    """SubmitJob with `threads` boto3 clients (one each), `total` timed submits per server in
-    `rounds` alternating rounds. Throughput = timed submits / summed round wall time."""
+    """SubmitJob with `threads` boto3 clients (one each), `total` timed submits per system in
+    `rounds` rounds, the systems in turn. Throughput = timed submits / summed round wall time;
+    server CPU counts each round until batchemu's scheduler has settled its jobs."""
     errors = Errors()
-    clients = {s: [servers[s].client() for _ in range(threads)] for s in SYSTEMS}
-    for s in SYSTEMS:  # warm-up: connections, botocore's model loading, server code paths
+    cpu = Cpu({s: servers[s] for s in COMPARED})
+    names = list(servers)
+    clients = {s: [servers[s].client() for _ in range(threads)] for s in names}
+    for s in names:  # warm-up: connections, botocore's model loading, server code paths
         _submit_many(clients[s], warmup, "bench-q", s, errors, [], prefix="warm")
-        wait_settled(clients[s][0], "bench-q")
-    lat = {s: [] for s in SYSTEMS}
-    wall = {s: 0.0 for s in SYSTEMS}
-    settle = {s: 0.0 for s in SYSTEMS}
+        wait_settled(s, clients[s][0], "bench-q")
+    lat = {s: [] for s in names}
+    wall = {s: 0.0 for s in names}
+    settle = {s: 0.0 for s in names}
     per_round = max(1, total // (rounds * threads))
     for r in range(rounds):
-        order = SYSTEMS if r % 2 == 0 else SYSTEMS[::-1]
-        for s in order:
+        for s in (names if r % 2 == 0 else names[::-1]):
+            if s in cpu.used:
+                cpu.start(s)
             got, seconds = _submit_many(clients[s], per_round, "bench-q", s, errors, ids.setdefault(s, []))
+            settle[s] += wait_settled(s, clients[s][0], "bench-q")
+            if s in cpu.used:
+                cpu.stop(s)
             lat[s] += got
             wall[s] += seconds
-            settle[s] += wait_settled(clients[s][0], "bench-q")
     out = {"baseline": "moto", "threads": threads}
-    for s in SYSTEMS:
+    for s in names:
         rate = len(lat[s]) / wall[s] if wall[s] else None
         out[s] = {**summary(lat[s], "ms"), "throughput_per_s": round(rate, 1) if rate else None,
-                  "wall_s": round(wall[s], 3), "settle_s": round(settle[s], 3), **errors.of(s)}
-    b, m = out["batchemu"]["throughput_per_s"], out["moto"]["throughput_per_s"]
-    ratio = round(b / m, 2) if b and m else None
-    out["ratio"] = {"value": ratio, "definition": "batchemu submits/s / moto submits/s"}
+                  "wall_s": round(wall[s], 3), **errors.of(s)}
+        if s in cpu.used:
+            out[s].update(settle_s=round(settle[s], 3), server_cpu_ms_per_call=cpu.per_call_ms(s, len(lat[s])))
+    rate = {s: out[s]["throughput_per_s"] for s in names}
+    ratio = _ratio(rate["batchemu"], rate["moto"])
+    out["ratio"] = {"value": ratio, "definition": "batchemu submits/s / moto submits/s",
+                    "server_cpu": _ratio(out["moto"]["server_cpu_ms_per_call"],
+                                         out["batchemu"]["server_cpu_ms_per_call"]),
+                    "server_cpu_definition": "moto server CPU per submit / batchemu's (higher: batchemu cheaper)"}
+    if FLOOR in rate:
+        out["ratio"]["best_possible"] = _ratio(rate[FLOOR], rate["moto"])
+        out["ratio"]["best_possible_definition"] = ("client-floor submits/s / moto submits/s: the ratio a "
+                                                    "server doing no work at all would get")
     out["target"], out["met"] = target(ratio, ">=", 3.0, "batchemu submits/s >= 3 x moto's")
     return out
 
 
 def ensure_ids(servers: dict, ids: dict, n: int) -> None:
-    """At least n job ids per server (from the submit measurement, else submitted here)."""
+    """At least n job ids per compared server (from the submit measurement, else submitted here)."""
     errors = Errors()
-    for s in SYSTEMS:
+    for s in COMPARED:
         have = ids.setdefault(s, [])
         if len(have) < n:
             _submit_many([servers[s].client()], n - len(have), "bench-q", s, errors, have, prefix="ids")
-            wait_settled(servers[s].client(), "bench-q")
-    if any(errors.count.values()):
+            wait_settled(s, servers[s].client(), "bench-q")
+    if errors.count:
         raise RuntimeError(f"could not submit jobs for DescribeJobs: {errors.first}")
 
 
+def record_describe(batchemu, ids: list) -> dict:
+    client = batchemu.client()
+    recorder = srv.Recorder(client)
+    client.describe_jobs(jobs=ids)
+    return recorder.responses
+
+
 def describe(servers: dict, ids: dict, calls: int, warmup: int = 5) -> dict:
-    """DescribeJobs of the same number (100) of ids on both, calls alternating between servers."""
-    errors = Errors()
-    clients = {s: servers[s].client() for s in SYSTEMS}
-    asked = {s: ids[s][-100:] for s in SYSTEMS}
-    lat = {s: [] for s in SYSTEMS}
-    wrong = {s: 0 for s in SYSTEMS}
-    for i in range(warmup + calls):
-        for s in (SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]):
-            t0 = time.perf_counter()
-            try:
-                got = clients[s].describe_jobs(jobs=asked[s])["jobs"]
-            except Exception as exc:
-                errors.add(s, exc)
-                continue
-            ms = (time.perf_counter() - t0) * 1000.0
-            if len(got) != len(asked[s]):
-                wrong[s] += 1
-            if i >= warmup:
-                lat[s].append(ms)
-    out = {"baseline": "moto", "ids_per_call": len(asked["batchemu"])}
-    for s in SYSTEMS:
-        out[s] = {**summary(lat[s], "ms"), "wrong_answers": wrong[s], **errors.of(s)}
-    return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's p50")
+    """DescribeJobs of the same number (100) of ids on each system, one call each in turn."""
+    asked = {s: ids["batchemu" if s == FLOOR else s][-100:] for s in servers}
+
+    def call(s, client):
+        got = client.describe_jobs(jobs=asked[s])["jobs"]
+        return len(got) == len(asked[s])
+
+    out = _alternate(servers, call, calls, warmup)
+    out["ids_per_call"] = len(asked["batchemu"])
+    return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's")
 
 
 def fill(servers: dict, queue: str, n: int, threads: int = 4) -> dict:
-    """Store n jobs in `queue` on each server (untimed), then wait until batchemu settles."""
+    """Store n jobs in `queue` on each compared server (untimed), then wait until batchemu settles."""
     errors = Errors()
     took = {}
-    for s in SYSTEMS:
+    for s in COMPARED:
         clients = [servers[s].client() for _ in range(threads)]
         per = n // threads
         _, seconds = _submit_many(clients, per, queue, s, errors, [], prefix="list")
         rest = n - per * threads
         if rest:
             _submit_many(clients[:1], rest, queue, s, errors, [], prefix="rest")
-        took[s] = round(seconds + wait_settled(clients[0], queue), 2)
-    if any(errors.count.values()):
+        took[s] = round(seconds + wait_settled(s, clients[0], queue), 2)
+    if errors.count:
         raise RuntimeError(f"could not store {n} jobs: {errors.first}")
     return took
 
 
-def list_all(client, queue: str, status: str) -> int:
-    count = 0
+def list_all(client, queue: str, status: str) -> tuple[int, int]:
+    """(jobs, pages) of one full listing through boto3's paginator."""
+    count = pages = 0
     for page in client.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
         count += len(page["jobSummaryList"])
-    return count
+        pages += 1
+    return count, pages
+
+
+def record_list(batchemu, queue: str) -> dict:
+    client = batchemu.client()
+    recorder = srv.Recorder(client)
+    list_all(client, queue, RESTING_STATUS["batchemu"])
+    return recorder.responses
 
 
 def listing(servers: dict, queue: str, stored: int, listings: int, warmup: int = 2) -> dict:
-    """Every page of ListJobs(queue, status) through boto3's paginator, alternating servers."""
-    errors = Errors()
-    clients = {s: servers[s].client() for s in SYSTEMS}
-    lat = {s: [] for s in SYSTEMS}
-    wrong = {s: 0 for s in SYSTEMS}
+    """Every page of ListJobs(queue, status) through boto3's paginator, one listing each in turn."""
     pages = {}
-    for i in range(warmup + listings):
-        for s in (SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]):
+
+    def call(s, client):
+        count, pages[s] = list_all(client, queue, RESTING_STATUS[s])
+        return count == stored
+
+    out = _alternate(servers, call, listings, warmup)
+    out["stored_jobs"] = stored
+    for s in servers:
+        out[s].update(status_filter=RESTING_STATUS[s], pages=pages.get(s))
+    return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's")
+
+
+def _alternate(servers: dict, call, calls: int, warmup: int) -> dict:
+    """`call(system, client) -> answer was right` timed on each system in turn."""
+    errors = Errors()
+    names = list(servers)
+    clients = {s: servers[s].client() for s in names}
+    cpu = Cpu({s: servers[s] for s in COMPARED})
+    lat = {s: [] for s in names}
+    wrong = {s: 0 for s in names}
+    for i in range(warmup + calls):
+        for s in (names if i % 2 == 0 else names[::-1]):
+            timed = i >= warmup and s in cpu.used
+            if timed:
+                cpu.start(s)
             t0 = time.perf_counter()
             try:
-                count = list_all(clients[s], queue, RESTING_STATUS[s])
+                right = call(s, clients[s])
             except Exception as exc:
                 errors.add(s, exc)
                 continue
+            finally:
+                if timed:
+                    cpu.stop(s)
             ms = (time.perf_counter() - t0) * 1000.0
-            wrong[s] += count != stored
+            wrong[s] += not right
             if i >= warmup:
                 lat[s].append(ms)
-    for s in SYSTEMS:
-        pages[s] = sum(1 for _ in clients[s].get_paginator("list_jobs").paginate(
-            jobQueue=queue, jobStatus=RESTING_STATUS[s]))
-    out = {"baseline": "moto", "stored_jobs": stored}
-    for s in SYSTEMS:
-        out[s] = {**summary(lat[s], "ms"), "status_filter": RESTING_STATUS[s], "pages": pages[s],
-                  "wrong_counts": wrong[s], **errors.of(s)}
-    return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's p50")
+    out = {"baseline": "moto"}
+    for s in names:
+        out[s] = {**summary(lat[s], "ms"), "wrong_answers": wrong[s], **errors.of(s)}
+        if s in cpu.used:
+            out[s]["server_cpu_ms_per_call"] = cpu.per_call_ms(s, len(lat[s]))
+    return out
+
+
+def _ratio(a, b):
+    return round(a / b, 3) if a and b else None
 
 
 def _p50_ratio(out: dict, bound: float, text: str) -> dict:
-    b, m = out["batchemu"]["p50"], out["moto"]["p50"]
-    ratio = round(b / m, 3) if b and m else None
-    out["ratio"] = {"value": ratio, "definition": "batchemu p50 / moto p50"}
+    ratio = _ratio(out["batchemu"]["p50"], out["moto"]["p50"])
+    out["ratio"] = {"value": ratio, "definition": "batchemu p50 / moto p50",
+                    "server_cpu": _ratio(out["batchemu"]["server_cpu_ms_per_call"],
+                                         out["moto"]["server_cpu_ms_per_call"]),
+                    "server_cpu_definition": "batchemu server CPU per call / moto's"}
+    if FLOOR in out:
+        out["ratio"]["best_possible"] = _ratio(out[FLOOR]["p50"], out["moto"]["p50"])
+        out["ratio"]["best_possible_definition"] = ("client-floor p50 / moto p50: the ratio a server "
+                                                    "doing no work at all would get")
     out["target"], out["met"] = target(ratio, "<=", bound, text)
     return out
 
@@ -209,10 +297,9 @@ def _p50_ratio(out: dict, bound: float, text: str) -> dict:
 def memory(servers: dict, idle: dict, stored: int) -> dict:
     """Server RSS when idle (set up, no jobs) and after the listing measurement; no target."""
     out = {"baseline": "moto", "unit": "MiB", "stored_jobs_after": stored}
-    for s in SYSTEMS:
+    for s in COMPARED:
         out[s] = {"idle_mib": idle[s], "after_listing_mib": servers[s].rss_mib()}
-    b, m = out["batchemu"]["after_listing_mib"], out["moto"]["after_listing_mib"]
-    out["ratio"] = {"value": round(b / m, 2) if b and m else None,
+    out["ratio"] = {"value": _ratio(out["batchemu"]["after_listing_mib"], out["moto"]["after_listing_mib"]),
                     "definition": "batchemu RSS / moto RSS after the listing"}
     out["target"], out["met"] = None, None
     return out

@@ -6,6 +6,7 @@ done through the API on each server. Measures nothing itself.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -80,6 +83,14 @@ class ServerProcess:
             return None
         return None
 
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds the server process has used so far (/proc/<pid>/stat)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def client(self, service: str = "batch"):
         # A session per client: boto3's default session is not thread-safe to create clients from.
         return boto3.session.Session().client(
@@ -116,7 +127,6 @@ def start_moto() -> ServerProcess:
     port = free_port()
     server = ServerProcess("moto", [sys.executable, "-m", "moto.server", "-p", str(port)], port)
     try:
-        import urllib.request
         request = urllib.request.Request(f"{server.url}/moto-api/config", method="POST",
                                          data=b'{"batch": {"use_docker": false}}')
         with urllib.request.urlopen(request, timeout=10) as answer:
@@ -125,6 +135,37 @@ def start_moto() -> ServerProcess:
         server.stop()
         raise
     return server
+
+
+def start_stub(responses: dict) -> ServerProcess:
+    """bench/stub.py answering with `responses` ({"<path>|<nextToken>": body}): the client floor."""
+    handle, path = tempfile.mkstemp(prefix="bench-stub-", suffix=".json")
+    with os.fdopen(handle, "w") as f:
+        json.dump(responses, f)
+    port = free_port()
+    try:
+        return ServerProcess("client_floor", [sys.executable, "-m", "bench.stub", str(port), path], port)
+    finally:
+        os.unlink(path)  # read at start-up; _wait_ready returns only once it listens
+
+
+class Recorder:
+    """Records the raw response bodies a (single-threaded) client receives, keyed the way
+    bench/stub.py looks them up, so the stub can replay exactly what batchemu answered."""
+
+    def __init__(self, client):
+        self.responses: dict = {}
+        self._key = None
+        client.meta.events.register("before-send.batch.*", self._before_send)
+        client.meta.events.register("after-call.batch.*", self._after_call)
+
+    def _before_send(self, request, **_):
+        body = request.body or b"{}"
+        token = (json.loads(body) or {}).get("nextToken") or ""
+        self._key = f"{urllib.parse.urlsplit(request.url).path}|{token}"
+
+    def _after_call(self, http_response, **_):
+        self.responses[self._key] = http_response.content.decode()
 
 
 # -- Batch setup, through the API ------------------------------------------------------------
