@@ -114,8 +114,10 @@ class Hub:
     # -- producer side (scheduler and request threads) ----------------------------------------
 
     def observe(self, doc: dict, old_status: str) -> None:
-        """Called after each status write: only enqueue, the scheduler must not wait on us."""
-        if doc["status"] != old_status:
+        """Called after each status write: only enqueue, the scheduler must not wait on us.
+        Nothing is built while nobody can receive it (no SSE subscriber, and no EventBridge
+        rule can exist before a request reached moto): every job makes several of these."""
+        if doc["status"] != old_status and (self._subscribers or services.moto_loaded()):
             self._queue.put((doc, time.time()))
 
     # -- worker ----------------------------------------------------------------------------------

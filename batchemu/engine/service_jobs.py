@@ -162,6 +162,8 @@ class ServiceScheduler:
         # The clock is read after each snapshot of the jobs (as Scheduler.tick does): a job
         # submitted meanwhile is never scheduledAt before its createdAt.
         active = self.jobs.active()
+        if not active:
+            return False  # nothing to advance or place; this runs on every Batch tick (bench/)
         now = self.clock()
         world = _World(self.store, now)
         if world.next_settle is not None:
