@@ -1,0 +1,38 @@
+"""Smoke test of the benchmark suite: `bench/run.py --quick --only submit` runs against real
+batchemu and moto servers and prints (and saves) a JSON document of the documented shape.
+Timings are never asserted: only that each figure is there and well-formed."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STATS = {"n", "p50", "p90", "mean", "unit"}
+
+
+def test_quick_submit_run_prints_and_saves_the_documented_json(tmp_path):
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--only", "submit",
+                          "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(run.stdout)
+
+    (saved,) = tmp_path.glob("*.json")
+    assert json.loads(saved.read_text()) == doc
+    assert doc["quick"] is True and doc["selected"] == ["submit"]
+    assert {"cpu_count", "python", "docker_server", "moto", "boto3"} <= set(doc["machine"])
+    assert set(doc["measurements"]) == {"submit.1_thread", "submit.4_threads"}
+    for name, figure in doc["measurements"].items():
+        assert figure["baseline"] == "moto"
+        for system in ("batchemu", "moto", "client_floor"):
+            stats = figure[system]
+            assert STATS <= set(stats), (name, system)
+            assert stats["n"] == doc["sizes"]["submit_total"] and stats["errors"] == 0
+            assert stats["p50"] <= stats["p90"] and stats["throughput_per_s"] > 0
+        for system in ("batchemu", "moto"):
+            assert figure[system]["server_cpu_ms_per_call"] is not None
+        assert isinstance(figure["ratio"]["value"], float)
+        assert figure["target"] == {"text": "batchemu submits/s >= 3 x moto's", "op": ">=", "value": 3.0}
+        assert figure["met"] is (figure["ratio"]["value"] >= 3.0)
+    assert doc["all_met"] is all(f["met"] for f in doc["measurements"].values())
+    assert "submit.1_thread" in run.stderr and "saved" in run.stderr
