@@ -49,7 +49,7 @@ class Ledger:
     def __init__(self, store):
         rows = store.query("SELECT arn, doc FROM resources WHERE kind=?", (arns.CONSUMABLE_RESOURCE,))
         self.resources = {r["arn"]: json.loads(r["doc"]) for r in rows}
-        self.held = held(store)
+        self.held = held(store) if self.resources else {}  # no resource, nothing to sum (a cheap tick)
 
     def available(self, arn: str) -> int:
         doc = self.resources[arn]
