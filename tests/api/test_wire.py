@@ -121,18 +121,22 @@ def test_wrong_method_is_a_json_405(server, method, path, allowed):
 
 # -- not implemented ---------------------------------------------------------------------------------
 
-def unimplemented_operation(server):
-    """An operation the model has, that takes no required input, and that is not built yet."""
-    implemented = set(server.app.config["batchemu"]["provider"].implemented)
-    for name in SPEC.operation_names:
-        shape = SPEC.operation(name).input_shape
-        if name not in implemented and (shape is None or not shape.required_members):
-            return name
-    pytest.skip("every operation without required input is implemented")
+@pytest.fixture()
+def unimplemented(server):
+    """An operation the model has and the provider cannot answer. Every operation is built
+    today, so one takes no required input loses its handler for this test: the 501 path is what
+    a newer botocore's new operations take until they are built."""
+    handlers = server.app.config["batchemu"]["provider"].handlers
+    name = next(n for n in SPEC.operation_names
+                if n in handlers and not (SPEC.operation(n).input_shape
+                                          and SPEC.operation(n).input_shape.required_members))
+    removed = handlers.pop(name)
+    yield name
+    handlers[name] = removed
 
 
-def test_unimplemented_operation_is_a_json_501(server):
-    name = unimplemented_operation(server)
+def test_unimplemented_operation_is_a_json_501(server, unimplemented):
+    name = unimplemented
     path = SPEC.operation(name).http["requestUri"]
     status, headers, doc = call(server, "POST", path, b"{}")
     assert_json_error(status, headers, doc, 501, "NotImplemented")
@@ -140,8 +144,8 @@ def test_unimplemented_operation_is_a_json_501(server):
 
 
 @pytest.mark.parametrize("mode", ["legacy", "standard", "adaptive"])
-def test_botocore_does_not_retry_a_501(server, mode):
-    name = unimplemented_operation(server)
+def test_botocore_does_not_retry_a_501(server, mode, unimplemented):
+    name = unimplemented
     client = server.client(config=BotoConfig(retries={"mode": mode, "max_attempts": 5}))
     with pytest.raises(ClientError) as exc:
         getattr(client, xform_name(name))()
