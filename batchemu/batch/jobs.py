@@ -14,6 +14,7 @@ from batchemu.batch import arns, consumable_resources, job_definitions, job_spec
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.job_filters import filter_clause
 from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
 from batchemu.context import RequestContext
 from batchemu.engine import actions, states
@@ -134,10 +135,10 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         where.append("0")  # multi-node jobs are not run yet, so there are no nodes to list
     status_applies = True
     for f in filters:
-        clause, values, keeps_status = _filter_clause(f)
+        clause, values = filter_clause(f, LIST_FILTERS, {"SHARE_IDENTIFIER": "share_id"})
         where.append(clause)
         args.extend(values)
-        status_applies = keeps_status
+        status_applies = f.get("name") == "SHARE_IDENTIFIER"  # the only one kept with jobStatus
     if status_applies:
         where.append("status=?")
         args.append(p.get("jobStatus") or states.RUNNING)  # RUNNING by default (ref §6.6)
@@ -291,45 +292,6 @@ def _share_identifier(b: Backend, ctx: RequestContext, queue: dict, p: dict):
         raise ClientException("shareIdentifier is limited to 255 alphanumeric characters, optionally "
                               "followed by an asterisk (*)")  # ref §11.4
     return share
-
-
-def _filter_clause(f: dict):
-    """(sql, args, whether jobStatus still applies) for one ListJobs filter (ref §6.6)."""
-    name, values = f.get("name"), f.get("values") or []
-    if name not in LIST_FILTERS:
-        raise ClientException(f"filters.name must be one of {', '.join(LIST_FILTERS)}, got {name!r}")
-    if not values:
-        raise ClientException(f"filters: {name} needs at least one value")
-    clauses, args = [], []
-    for value in values:  # several values: any may match
-        if name == "JOB_NAME":
-            if value.endswith("*"):
-                clauses.append("lower(substr(name, 1, ?)) = lower(?)")
-                args += [len(value) - 1, value[:-1]]
-            else:
-                clauses.append("lower(name) = lower(?)")
-                args.append(value)
-        elif name == "JOB_DEFINITION":
-            if value.startswith("arn:"):
-                if "*" in value:
-                    raise ClientException("filters: JOB_DEFINITION can't use * with an ARN")
-                clauses.append("jd_arn = ?")
-                args.append(value)
-            else:
-                prefix = value[:-1] if value.endswith("*") else value + ":"
-                clauses.append("substr(jd_arn, instr(jd_arn, ':job-definition/') + 16, ?) = ?")
-                args += [len(prefix), prefix]
-        elif name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT"):
-            try:
-                when = int(value)
-            except ValueError:
-                raise ClientException(f"filters: {name} takes epoch milliseconds, got {value!r}")
-            clauses.append("created_at < ?" if name == "BEFORE_CREATED_AT" else "created_at > ?")
-            args.append(when)
-        else:
-            clauses.append("share_id = ?")
-            args.append(value)
-    return "(" + " OR ".join(clauses) + ")", args, name == "SHARE_IDENTIFIER"
 
 
 def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:

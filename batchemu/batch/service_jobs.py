@@ -16,6 +16,7 @@ from batchemu.batch import arns, quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.job_filters import filter_clause
 from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
 from batchemu.store.service_jobs import ServiceJobs
@@ -122,7 +123,8 @@ def list_service_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         args.append(queue["jobQueueArn"])
     status_applies = True
     for f in filters:
-        clause, values = _filter_clause(f)
+        clause, values = filter_clause(f, LIST_FILTERS, {"SHARE_IDENTIFIER": "share_id",
+                                                         "QUOTA_SHARE_NAME": "quota_share"})
         where.append(clause)
         args.extend(values)
         # Model: with a filter jobStatus is ignored, except with SHARE_IDENTIFIER/QUOTA_SHARE_NAME.
@@ -261,37 +263,6 @@ def _retry_strategy(strategy: dict | None) -> dict | None:
             raise ClientException(f"retryStrategy.evaluateOnExit[{i}].onStatusReason must be at most 512 "
                                   "printable characters")  # model text
     return strategy
-
-
-def _filter_clause(f: dict):
-    name, values = f.get("name"), f.get("values") or []
-    if name not in LIST_FILTERS:
-        raise ClientException(f"filters.name must be one of {', '.join(LIST_FILTERS)}, got {name!r}")
-    if not values:
-        raise ClientException(f"filters: {name} needs at least one value")
-    clauses, args = [], []
-    for value in values:
-        if name == "JOB_NAME":  # case-insensitive; a trailing * matches a prefix (model)
-            if value.endswith("*"):
-                clauses.append("lower(substr(name, 1, ?)) = lower(?)")
-                args += [len(value) - 1, value[:-1]]
-            else:
-                clauses.append("lower(name) = lower(?)")
-                args.append(value)
-        elif name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT"):
-            try:
-                when = int(value)
-            except ValueError:
-                raise ClientException(f"filters: {name} takes epoch milliseconds, got {value!r}")
-            clauses.append("created_at < ?" if name == "BEFORE_CREATED_AT" else "created_at > ?")
-            args.append(when)
-        elif name == "SHARE_IDENTIFIER":
-            clauses.append("share_id = ?")
-            args.append(value)
-        else:
-            clauses.append("quota_share = ?")
-            args.append(value)
-    return "(" + " OR ".join(clauses) + ")", args
 
 
 def _summary(doc: dict) -> dict:

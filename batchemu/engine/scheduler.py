@@ -16,7 +16,7 @@ import copy
 import logging
 import uuid
 
-from batchemu.engine import actions, capacity, consumables, ordering, retry, states
+from batchemu.engine import actions, capacity, consumables, ordering, retry, states, time_limits
 from batchemu.engine.launch import launch_spec, log_names
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.service_jobs import ServiceScheduler
@@ -372,21 +372,10 @@ class Scheduler:
         return None
 
     def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck (ref §11.5); apply jobStateTimeLimitActions."""
-        blocked = job.get("_blocked") or {}
-        if blocked.get("reason") != reason:
-            job["_blocked"] = blocked = {"reason": reason, "since": now}
-            job["statusReason"] = reason
-            self.jobs.update(job)
-        for action in queue.get("jobStateTimeLimitActions") or []:
-            if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
-                continue
-            deadline = blocked["since"] + action["maxTimeSeconds"] * 1000
-            if now >= deadline:
-                return bool(actions.fail(self.jobs, job, TIME_LIMIT.format(action["reason"]), now,
-                                         isCancelled=True))
-            deadlines.append(deadline)
-        return False
+        """Record why the head job is stuck; a jobStateTimeLimitAction cancels it (ref §11.5)."""
+        return time_limits.note_blocked(
+            self.jobs, job, reason, queue, now, deadlines,
+            lambda why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True))
 
     def _start(self, job: dict, ce: dict, now: int) -> bool:
         attempt = job["_attempt"] + 1

@@ -14,7 +14,7 @@ import json
 import logging
 
 from batchemu.batch import arns, lifecycle
-from batchemu.engine import ordering, quota, retry, training
+from batchemu.engine import ordering, quota, retry, time_limits, training
 from batchemu.runners import base
 from batchemu.store.service_jobs import ServiceJobs
 
@@ -271,21 +271,11 @@ class ServiceScheduler:
         return changed
 
     def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck (ref §11.5); apply jobStateTimeLimitActions."""
-        blocked = job.get("_blocked") or {}
-        if blocked.get("reason") != reason:
-            job["_blocked"] = blocked = {"reason": reason, "since": now}
-            job["statusReason"] = reason
-            self.jobs.update(job)
-        for action in queue.get("jobStateTimeLimitActions") or []:
-            if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
-                continue
-            deadline = blocked["since"] + action["maxTimeSeconds"] * 1000
-            if now >= deadline:
-                return bool(transition(self.jobs, job, FAILED, now, isTerminated=True,
-                                       statusReason=TIME_LIMIT.format(action["reason"])))
-            deadlines.append(deadline)
-        return False
+        """Record why the head job is stuck; a jobStateTimeLimitAction terminates it (ref §11.5)."""
+        return time_limits.note_blocked(
+            self.jobs, job, reason, queue, now, deadlines,
+            lambda why: transition(self.jobs, job, FAILED, now, isTerminated=True,
+                                   statusReason=TIME_LIMIT.format(why)))
 
     def _start(self, job: dict, environment: dict, unit: str, now: int) -> bool:
         """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN), then
