@@ -8,7 +8,10 @@ as events through the listener the engine installs. No thread per job.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Callable, Protocol
+
+log = logging.getLogger("batchemu.runners")
 
 RUNNING = "running"      # the container/process is running (startedAt)
 EXITED = "exited"        # it ended: exit_code (None if it never started), reason, oom
@@ -72,6 +75,18 @@ class Survivor:
 
 
 Listener = Callable[[RunnerEvent], None]
+
+
+def deliver(listener: Listener | None, event: RunnerEvent, runner_name: str) -> None:
+    """Hand an event to the engine. A missing listener or a listener's error is logged, never
+    raised into the runner's own thread (which must keep serving every other job)."""
+    if listener is None:
+        log.warning("%s runner: no listener; dropped %s", runner_name, event)
+        return
+    try:
+        listener(event)
+    except Exception:
+        log.exception("runner listener failed on %s", event.kind)
 
 
 class Runner(Protocol):

@@ -23,7 +23,8 @@ import docker.errors
 from docker.types import DeviceRequest, LogConfig, Ulimit
 from docker.utils import parse_repository_tag
 
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor
+from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor,
+                                   deliver)
 
 log = logging.getLogger(__name__)
 
@@ -572,14 +573,7 @@ class DockerRunner:
             self._emit(event)
 
     def _emit(self, event: RunnerEvent) -> None:
-        listener = self._listener
-        if listener is None:
-            log.warning("docker runner: no listener; dropped %s", event)
-            return
-        try:
-            listener(event)
-        except Exception:
-            log.exception("runner listener failed on %s", event.kind)
+        deliver(self._listener, event, "docker")
 
     def _submit_op(self, fn, *args) -> None:
         try:

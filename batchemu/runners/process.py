@@ -22,7 +22,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor
+from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor,
+                                   deliver)
 
 log = logging.getLogger(__name__)
 
@@ -409,11 +410,4 @@ class ProcessRunner:
             log.exception("process runner: %s failed", fn.__name__)
 
     def _emit(self, event: RunnerEvent) -> None:
-        listener = self._listener
-        if listener is None:
-            log.warning("process runner: no listener; dropped %s", event)
-            return
-        try:
-            listener(event)
-        except Exception:
-            log.exception("runner listener failed on %s", event.kind)
+        deliver(self._listener, event, "process")
