@@ -118,7 +118,8 @@ class Hub:
         Nothing is built while nobody can receive it (no SSE subscriber, and no EventBridge
         rule can exist before a request reached moto): every job makes several of these."""
         if doc["status"] != old_status and (self._subscribers or services.moto_loaded()):
-            self._queue.put((doc, time.time()))
+            # The change's own time (the one startedAt/stoppedAt got), not when we queued it.
+            self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000))
 
     # -- worker ----------------------------------------------------------------------------------
 
@@ -179,6 +180,11 @@ class Hub:
     def unsubscribe(self, sub: _Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
+
+    @property
+    def subscribers(self) -> frozenset:
+        with self._lock:
+            return frozenset(self._subscribers)
 
     @property
     def subscriber_count(self) -> int:

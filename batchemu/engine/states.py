@@ -46,6 +46,7 @@ def transition(jobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
     new = dict(doc)
     new.update(changes)
     new["status"] = to
+    new["_changedAt"] = now_ms  # when this change happened (e.g. an event's `time`, ref §14.1)
     if to == RUNNING and "startedAt" not in changes:
         new["startedAt"] = now_ms  # the latest attempt's start (ref §6.4)
     if to in TERMINAL and new.get("stoppedAt") is None:
