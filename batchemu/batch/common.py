@@ -81,6 +81,17 @@ def check_list_or_max(p: dict, list_member: str, label: str, ctx: RequestContext
         raise wrapped(ctx, f"{label} and MaxResults cannot both be set")
 
 
+def describe(b: Backend, ctx: RequestContext, kind: str, p: dict, list_member: str, name_field: str) -> list:
+    """The live documents a Describe* call asks for: all of them, or those named (by name or
+    ARN) in p[list_member] (<= 100); unknown ones are left out, not an error (ref §1.5)."""
+    wanted = check_describe_list(p, list_member)
+    docs = load_all(b, ctx, kind)
+    if wanted:
+        keys = {arns.key_of(ctx, kind, w) for w in wanted}
+        docs = [d for d in docs if d[name_field] in keys]
+    return docs
+
+
 def check_describe_list(p: dict, list_member: str, limit: int = 100) -> list:
     items = p.get(list_member) or []
     if len(items) > limit:

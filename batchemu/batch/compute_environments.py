@@ -11,8 +11,8 @@ import uuid
 
 from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_describe_list, check_list_or_max, check_new, check_tags,
-                                   load_all, resolve, save)
+from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load_all,
+                                   resolve, save)
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
 from batchemu.store.jobs import Jobs
@@ -78,11 +78,7 @@ def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
 
 def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> dict:
     check_list_or_max(p, "computeEnvironments", "ComputeEnvironments", ctx)
-    wanted = check_describe_list(p, "computeEnvironments")
-    docs = load_all(b, ctx, KIND)
-    if wanted:
-        keys = {arns.key_of(ctx, KIND, w) for w in wanted}
-        docs = [d for d in docs if d["computeEnvironmentName"] in keys]
+    docs = describe(b, ctx, KIND, p, "computeEnvironments", "computeEnvironmentName")
     in_use = Jobs(b.store).vcpus_in_use()
     for doc in docs:
         cr = doc.get("computeResources")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_describe_list, check_list_or_max, check_new,
-                                   check_tags, load, load_all, resolve, save)
+from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load,
+                                   resolve, save)
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 
@@ -63,11 +63,7 @@ def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
 
 def describe_job_queues(b: Backend, ctx: RequestContext, p: dict) -> dict:
     check_list_or_max(p, "jobQueues", "JobQueues", ctx)  # ref §1.6
-    wanted = check_describe_list(p, "jobQueues")
-    docs = load_all(b, ctx, KIND)
-    if wanted:
-        keys = {arns.key_of(ctx, KIND, w) for w in wanted}
-        docs = [d for d in docs if d["jobQueueName"] in keys]  # unknown ones are left out (ref §1.5)
+    docs = describe(b, ctx, KIND, p, "jobQueues", "jobQueueName")
     return {"jobQueues": docs}
 
 

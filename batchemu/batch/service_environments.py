@@ -12,7 +12,7 @@ import re
 
 from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import check_describe_list, check_new, check_tags, load_all, resolve, save
+from batchemu.batch.common import check_new, check_tags, describe, load_all, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 
@@ -43,11 +43,7 @@ def create_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
 
 
 def describe_service_environments(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    wanted = check_describe_list(p, "serviceEnvironments")
-    docs = load_all(b, ctx, KIND)
-    if wanted:
-        keys = {arns.key_of(ctx, KIND, w) for w in wanted}
-        docs = [d for d in docs if d["serviceEnvironmentName"] in keys]  # unknown ones left out (ref §1.5)
+    docs = describe(b, ctx, KIND, p, "serviceEnvironments", "serviceEnvironmentName")
     return {"serviceEnvironments": docs}
 
 
