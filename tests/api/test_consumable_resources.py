@@ -2,19 +2,11 @@
 idempotency, name filters, ListJobsByConsumableResource and SubmitJob's override checks."""
 
 import pytest
-from botocore.exceptions import ClientError
+
+from tests.helpers import client_error
 
 EC2 = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "instanceRole": "ecsInstanceRole",
        "instanceTypes": ["optimal"], "securityGroupIds": ["sg-1"]}
-
-
-def client_error(call, **kwargs):
-    with pytest.raises(ClientError) as exc:
-        call(**kwargs)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    err = exc.value.response["Error"]
-    assert err["Code"] == "ClientException"
-    return err["Message"]
 
 
 def setup_queue(batch):

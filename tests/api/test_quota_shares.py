@@ -5,18 +5,11 @@ import json
 import time
 
 import pytest
-from botocore.exceptions import ClientError
+
+from tests.helpers import client_error
 
 SHARING = {"strategy": "LEND_AND_BORROW", "borrowLimit": 200}
 PREEMPTION = {"inSharePreemption": "DISABLED"}
-
-
-def client_error(call, *args, **kwargs):
-    with pytest.raises(ClientError) as exc:
-        call(*args, **kwargs)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert exc.value.response["Error"]["Code"] == "ClientException"
-    return exc.value.response["Error"]["Message"]
 
 
 def quota_queue(batch, name="qm"):

@@ -5,16 +5,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
+from tests.helpers import client_error
 
 LIMITS = [{"maxCapacity": 10, "capacityUnit": "NUM_INSTANCES"}]
-
-
-def client_error(call, *args, **kwargs):
-    with pytest.raises(ClientError) as exc:
-        call(*args, **kwargs)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert exc.value.response["Error"]["Code"] == "ClientException"
-    return exc.value.response["Error"]["Message"]
 
 
 def create(batch, name="se", limits=LIMITS, **extra):

@@ -4,24 +4,16 @@ with the process runner and (marked docker) as a container built from the test i
 
 import io
 import json
-import os
 import tarfile
 import time
 
 import pytest
-from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
+from tests import docker_support
+from tests.helpers import client_error
 
-IMAGE = os.environ.get("BATCHEMU_TEST_IMAGE", "batchemu-test/busybox:latest")
-
-
-def client_error(call, *args, **kwargs):
-    with pytest.raises(ClientError) as exc:
-        call(*args, **kwargs)
-    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert exc.value.response["Error"]["Code"] == "ClientException"
-    return exc.value.response["Error"]["Message"]
+IMAGE = docker_support.IMAGE
 
 
 def sagemaker_queue(batch, name="sm", max_instances=4, **queue):
@@ -200,15 +192,7 @@ echo "model for $TRAINING_JOB_NAME with $GREETING" > /opt/ml/model/out
 
 @pytest.fixture(scope="module")
 def training_image():
-    from batchemu.runners.docker import engine_available
-
-    if not engine_available():
-        if os.environ.get("BATCHEMU_REQUIRE_DOCKER") == "1":
-            pytest.fail("no Docker engine answers (BATCHEMU_REQUIRE_DOCKER=1)")
-        pytest.skip("no Docker engine answers; set BATCHEMU_REQUIRE_DOCKER=1 to fail instead of skipping")
-    import docker
-
-    client = docker.from_env()
+    client = docker_support.docker_client()
     tag = "batchemu-test/trainer:latest"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:

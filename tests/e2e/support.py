@@ -4,41 +4,16 @@ back from the stored log events. No sleeps outside those polls."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
 
-import pytest
+from tests.docker_support import IMAGE, docker_client  # noqa: F401 (re-exported to the e2e tests)
 
-IMAGE = os.environ.get("BATCHEMU_TEST_IMAGE", "batchemu-test/busybox:latest")
 LOG_GROUP = "/aws/batch/job"
 POLL = 0.05
 CE_RESOURCES = {"type": "EC2", "minvCpus": 0, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
                 "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]}
-
-
-def unavailable(reason: str):
-    if os.environ.get("BATCHEMU_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (BATCHEMU_REQUIRE_DOCKER=1)")
-    pytest.skip(f"{reason}; set BATCHEMU_REQUIRE_DOCKER=1 to fail instead of skipping")
-
-
-def docker_client():
-    """A docker SDK client, once the engine answers and the test image is there."""
-    import docker
-    import docker.errors
-
-    from batchemu.runners.docker import engine_available
-
-    if not engine_available():
-        unavailable("no Docker engine answers")
-    client = docker.from_env()
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        unavailable(f"test image {IMAGE} is missing (build it: bash scripts/build-test-image.sh)")
-    return client
 
 
 def new_account() -> str:

@@ -6,43 +6,27 @@ Host network (the default) and a user-defined network (server listening on its g
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 import uuid
 
 import pytest
 
-from batchemu.runners.docker import engine_available
 from batchemu.testing import running_server
+from tests import docker_support
 
 pytestmark = pytest.mark.docker
 
-IMAGE = os.environ.get("BATCHEMU_TEST_IMAGE", "batchemu-test/busybox:latest")
+IMAGE = docker_support.IMAGE
 # The job prints what it was given, then calls an unsigned Batch route on the server.
 SCRIPT = ('echo "url=$AWS_ENDPOINT_URL region=$AWS_REGION default=$AWS_DEFAULT_REGION '
           'key=$AWS_ACCESS_KEY_ID"; timeout 5 wget -qO- --header "Content-Type: application/json" '
           '--post-data "{}" "$AWS_ENDPOINT_URL/v1/describejobqueues"')
 
 
-def _unavailable(reason: str):
-    if os.environ.get("BATCHEMU_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (BATCHEMU_REQUIRE_DOCKER=1)")
-    pytest.skip(f"{reason}; set BATCHEMU_REQUIRE_DOCKER=1 to fail instead of skipping")
-
-
 @pytest.fixture(scope="module")
 def docker_client():
-    import docker
-    import docker.errors
-
-    if not engine_available():
-        _unavailable("no Docker engine answers")
-    client = docker.from_env()
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        _unavailable(f"test image {IMAGE} is missing (build it: bash scripts/build-test-image.sh)")
+    client = docker_support.docker_client()
     yield client
     client.close()
 

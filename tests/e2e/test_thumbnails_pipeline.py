@@ -20,6 +20,7 @@ import pytest
 
 from batchemu.runners.docker import engine_available
 from batchemu.testing import running_server
+from tests import docker_support
 
 pytestmark = pytest.mark.docker
 
@@ -27,12 +28,6 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "thumbnails"
 IMAGE = "batchemu-examples/thumbnails:latest"
 IMAGES = 4
 LOG_GROUP = "/aws/batch/job"
-
-
-def _unavailable(reason: str):
-    if os.environ.get("BATCHEMU_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (BATCHEMU_REQUIRE_DOCKER=1)")
-    pytest.skip(f"{reason}; set BATCHEMU_REQUIRE_DOCKER=1 to fail instead of skipping")
 
 
 def _load_example():
@@ -46,11 +41,11 @@ def _load_example():
 @pytest.fixture(scope="module")
 def job_image():
     if not engine_available():
-        _unavailable("no Docker engine answers")
+        docker_support.unavailable("no Docker engine answers")
     build = subprocess.run(["bash", str(EXAMPLE / "image" / "build.sh")], capture_output=True,
                            text=True, timeout=1800, env={**os.environ, "THUMBNAILS_IMAGE": IMAGE})
     if build.returncode != 0:
-        _unavailable(f"examples/thumbnails/image/build.sh failed (exit {build.returncode}):\n"
+        docker_support.unavailable(f"examples/thumbnails/image/build.sh failed (exit {build.returncode}):\n"
                      f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}")
     return IMAGE
 

@@ -3,40 +3,26 @@ Skips when no engine answers, unless BATCHEMU_REQUIRE_DOCKER=1 (CI), where it fa
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
 
-import docker
-import docker.errors
 import pytest
 
 from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount
 from batchemu.runners.docker import (LABEL_JOB, LABEL_SERVER, OOM_REASON, DockerRunner,
-                                     create_kwargs, engine_available, parse_docker_time, parse_log_output)
+                                     create_kwargs, parse_docker_time, parse_log_output)
+from tests import docker_support
 from tests.runners.events import EventLog
 
 pytestmark = pytest.mark.docker
 
-IMAGE = os.environ.get("BATCHEMU_TEST_IMAGE", "batchemu-test/busybox:latest")
-
-
-def _unavailable(reason: str):
-    if os.environ.get("BATCHEMU_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (BATCHEMU_REQUIRE_DOCKER=1)")
-    pytest.skip(f"{reason}; set BATCHEMU_REQUIRE_DOCKER=1 to fail instead of skipping")
+IMAGE = docker_support.IMAGE
 
 
 @pytest.fixture(scope="module")
 def client():
-    if not engine_available():
-        _unavailable("no Docker engine answers")
-    client = docker.from_env()
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        _unavailable(f"test image {IMAGE} is missing (build it: bash scripts/build-test-image.sh)")
+    client = docker_support.docker_client()
     yield client
     client.close()
 
