@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from batchemu.testing import running_server
+from tests.docker_support import docker_client
 from tests.e2e.support import make_definition, make_queue, new_account, wait_done
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
@@ -69,3 +71,32 @@ def test_unknown_stream_fails_with_the_aws_error(finished_job):
     assert result.returncode == 255  # the aws CLI v1 exit code for a service error
     assert "ResourceNotFoundException" in result.stderr
     assert "The specified log stream does not exist." in result.stderr
+
+
+@pytest.mark.docker
+def test_get_log_events_shows_a_running_docker_jobs_output_before_it_ends(tmp_path):
+    """Issue 4's "done when": the CLI reads a RUNNING container's output, then the job ends."""
+    docker_client().close()  # fails in CI, skips on a laptop, without an engine or the image
+    with running_server(runner="docker", stop_grace_seconds=1) as server:
+        account = new_account()
+        batch = server.client("batch", access_key=account)
+        make_queue(batch, "q", max_vcpus=2)
+        make_definition(batch, "slow", ["sh", "-c", "echo first line; sleep 600"])
+        job_id = batch.submit_job(jobName="slow", jobQueue="q", jobDefinition="slow")["jobId"]
+        live = (server.url, account, None, tmp_path)
+        deadline, messages, job = time.monotonic() + 60, [], None
+        while time.monotonic() < deadline and "first line" not in messages:
+            job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+            stream = job.get("container", {}).get("logStreamName")
+            if job["status"] == "RUNNING" and stream:
+                result = aws(live, "get-log-events", "--log-group-name", "/aws/batch/job",
+                             "--log-stream-name", stream, "--start-from-head")
+                assert result.returncode == 0, result.stderr
+                messages = [e["message"] for e in json.loads(result.stdout)["events"]]
+            time.sleep(0.2)
+        assert "first line" in messages
+        # It was still running when the CLI showed its output.
+        assert batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"] == "RUNNING"
+        batch.terminate_job(jobId=job_id, reason="seen enough")
+        job = wait_done(batch, job_id)
+        assert job["status"] == "FAILED" and job["statusReason"] == "seen enough"
