@@ -15,6 +15,7 @@ import uuid
 from flask import Flask, request
 
 from batchemu import events, logs, services
+from batchemu.batch import job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, BatchProvider
 from batchemu.config import Config
@@ -39,6 +40,7 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     config = config or Config()
     store = store or Store(config.db_path)
     server_id = store.meta("server_id", lambda: uuid.uuid4().hex[:12])
+    job_views.forget_stale(store)
     if runner == "from-config":
         runner = make_runner(config, server_id)
     job_endpoint = services.job_environment(config)  # told the bound port by the caller

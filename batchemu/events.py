@@ -19,7 +19,7 @@ import weakref
 from flask import Response
 
 from batchemu import services
-from batchemu.batch.jobs import detail as job_detail
+from batchemu.batch.job_views import detail as job_detail
 from batchemu.store.jobs import Jobs
 from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import arns, consumable_resources, job_definitions, job_spec
+from batchemu.batch import arns, consumable_resources, job_definitions, job_spec, job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -101,14 +101,8 @@ def describe_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
     ids = p.get("jobs") or []
     if len(ids) > MAX_DESCRIBE:
         raise ClientException("Maximum number of jobs supported is 100")  # ref §1.6
-    jobs = Jobs(b.store)
-    found = {d["jobId"]: d for d in jobs.get_many(ctx.account, ctx.region, list(dict.fromkeys(ids)))}
-    out = []
-    for job_id in dict.fromkeys(ids):  # the order asked for; unknown ids left out (ref §1.5)
-        doc = found.get(job_id)
-        if doc is not None:
-            out.append(detail(jobs, doc))
-    return {"jobs": out}
+    # The order asked for, each id once; unknown ids left out (ref §1.5).
+    return {"jobs": job_views.details(Jobs(b.store), ctx.account, ctx.region, list(dict.fromkeys(ids)))}
 
 
 @pages_itself
@@ -149,13 +143,12 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
             raise ClientException("Invalid nextToken")
         where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
         args.extend([after[0], after[0], after[1]])
-    jobs = Jobs(b.store)
-    rows = jobs.select_fields(ctx.account, ctx.region, SUMMARY_FIELDS, " AND ".join(where), tuple(args),
-                              "created_at DESC, job_id DESC", limit + 1)
-    result = {"jobSummaryList": [summary(jobs, d) for d in rows[:limit]]}
+    rows = job_views.summaries(Jobs(b.store), ctx.account, ctx.region, " AND ".join(where), tuple(args),
+                               "created_at DESC, job_id DESC", limit + 1)
+    result = {"jobSummaryList": [text for text, _, _ in rows[:limit]]}
     if len(rows) > limit:
-        last = rows[limit - 1]
-        result["nextToken"] = encode_token([last["createdAt"], last["jobId"]])
+        _, last_id, last_created = rows[limit - 1]
+        result["nextToken"] = encode_token([last_created, last_id])
     return result
 
 
@@ -171,50 +164,6 @@ def terminate_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     actions.terminate(Jobs(b.store), doc, p["reason"], ctx.now_ms)
     b.changed()
     return {}
-
-
-# -- views -----------------------------------------------------------------------------------
-
-def detail(jobs: Jobs, doc: dict) -> dict:
-    """JobDetail as DescribeJobs shows it (ref §6.3); internal keys are dropped by the wire."""
-    out = dict(doc)
-    if out.get("arrayProperties") and "size" in out["arrayProperties"] and not doc.get("_parent"):
-        out["arrayProperties"] = dict(out["arrayProperties"], **_status_summary(jobs, doc))
-    for flag in ("isCancelled", "isTerminated"):
-        if not out.get(flag):
-            out.pop(flag, None)
-    return out
-
-
-# What summary() reads of a job document; ListJobs loads only these.
-SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
-                  "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
-                  "arrayProperties", "_parent", "_need", "_summaryAt")
-
-
-def summary(jobs: Jobs, doc: dict) -> dict:
-    """JobSummary for ListJobs (ref §6.6)."""
-    container = doc.get("container") or {}
-    out = {k: doc.get(k) for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason",
-                                   "startedAt", "stoppedAt", "jobDefinition", "shareIdentifier",
-                                   "scheduledAt")}
-    if container.get("exitCode") is not None or container.get("reason"):
-        out["container"] = {"exitCode": container.get("exitCode"), "reason": container.get("reason")}
-    array = doc.get("arrayProperties")
-    if array:
-        out["arrayProperties"] = dict(array)
-        if "size" in array and not doc.get("_parent"):
-            out["arrayProperties"].update(_status_summary(jobs, doc))
-    if doc["status"] in (states.STARTING, states.RUNNING):
-        out["capacityUsage"] = [{"capacityUnit": "VCPU", "quantity": doc["_need"]["vcpus"]}]
-    return out
-
-
-def _status_summary(jobs: Jobs, parent: dict) -> dict:
-    counts = jobs.child_counts(parent["jobId"])
-    # ref §7: all seven statuses, zeros included.
-    return {"statusSummary": {s: counts.get(s, 0) for s in states.ALL},
-            "statusSummaryLastUpdatedAt": parent.get("_summaryAt") or parent["createdAt"]}
 
 
 # -- submit rules ----------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 
 Every update is a compare-and-set on the row's version, so two writers never overwrite each
 other silently: the loser gets False and re-reads.
+
+A row also keeps the job's wire views (JobSummary, JobDetail text) once a reader has rendered
+them (`keep_views`); every update forgets them, so a kept view is always of the current
+version. What a view contains is not this module's business (batch.job_views).
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ def _values(doc: dict) -> tuple:
 
 def _dump(doc: dict) -> str:
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _paths(fields: tuple) -> str:
+    return ",".join("'$." + f + "'" for f in fields)
+
+
+def _partial(fields: tuple, values: list) -> dict:
+    """The document {head: value | {rest: value}} of dotted `fields` and their values."""
+    doc: dict = {}
+    for field, value in zip(fields, values):
+        head, _, rest = field.partition(".")
+        if rest:
+            doc.setdefault(head, {})[rest] = value
+        else:
+            doc[head] = value
+    return doc
 
 
 class Jobs:
@@ -49,7 +69,8 @@ class Jobs:
         values = _values(new)
         count = self.store.execute(
             "UPDATE jobs SET arn=?, name=?, queue_arn=?, status=?, parent_id=?, created_at=?, "
-            "share_id=?, jd_arn=?, ce_arn=?, vcpus=?, version=?, doc=? WHERE job_id=? AND version=?",
+            "share_id=?, jd_arn=?, ce_arn=?, vcpus=?, version=?, doc=?, summary_json=NULL, detail_json=NULL "
+            "WHERE job_id=? AND version=?",
             (*values[1:], expected + 1, _dump(new), doc["jobId"], expected)).rowcount
         if count:
             doc["_v"] = expected + 1
@@ -67,6 +88,42 @@ class Jobs:
             f"SELECT doc FROM jobs WHERE account=? AND region=? AND job_id IN ({marks})",
             (account, region, *job_ids))
         return [json.loads(r["doc"]) for r in rows]
+
+    def details(self, account: str, region: str, job_ids: list) -> list:
+        """(job_id, version, kept JobDetail text or None, doc or None) per found job: the document
+        is decoded only where no view is kept."""
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+        rows = self.store.query(
+            f"SELECT job_id, version, detail_json AS kept, CASE WHEN detail_json IS NULL THEN doc END AS doc "
+            f"FROM jobs WHERE account=? AND region=? AND job_id IN ({marks})", (account, region, *job_ids))
+        return [(r["job_id"], r["version"], r["kept"], json.loads(r["doc"]) if r["doc"] else None)
+                for r in rows]
+
+    def summaries(self, account: str, region: str, fields: tuple, where: str, args: tuple, order: str,
+                  limit: int) -> list:
+        """A filtered page as (job_id, version, createdAt, kept JobSummary text or None, partial
+        doc of `fields` or None): fields are extracted only where no view is kept."""
+        rows = self.store.query(
+            f"SELECT job_id, version, created_at, summary_json AS kept, CASE WHEN summary_json IS NULL "
+            f"THEN json_extract(doc,{_paths(fields)}) END AS v FROM jobs WHERE account=? AND region=? "
+            f"AND ({where}) ORDER BY {order} LIMIT ?", (account, region, *args, limit))
+        return [(r["job_id"], r["version"], r["created_at"], r["kept"],
+                 _partial(fields, json.loads(r["v"])) if r["v"] else None) for r in rows]
+
+    def keep_views(self, kind: str, views: list) -> None:
+        """Keep rendered views, `views` = [(text, job_id, version)], kind "summary" or "detail".
+        A job that changed since its version was read keeps nothing (the update forgot it)."""
+        if views:
+            column = {"summary": "summary_json", "detail": "detail_json"}[kind]
+            with self.store.transaction():
+                self.store.executemany(f"UPDATE jobs SET {column}=? WHERE job_id=? AND version=?", views)
+
+    def forget_views(self) -> None:
+        """Drop every kept view (their rendering changed, e.g. a newer botocore model)."""
+        self.store.execute("UPDATE jobs SET summary_json=NULL, detail_json=NULL "
+                           "WHERE summary_json IS NOT NULL OR detail_json IS NOT NULL")
 
     def active(self, but: str | None = None) -> list:
         """Every job not yet SUCCEEDED/FAILED (nor in status `but`), oldest first (the
@@ -107,27 +164,6 @@ class Jobs:
             f"SELECT doc FROM jobs WHERE account=? AND region=? AND ({where}) ORDER BY {order} LIMIT ?",
             (account, region, *args, limit))
         return [json.loads(r["doc"]) for r in rows]
-
-    def select_fields(self, account: str, region: str, fields: tuple, where: str, args: tuple, order: str,
-                      limit: int) -> list:
-        """Like select, but each job as a partial document of only `fields` (dotted paths, at
-        least two; a missing one reads None), extracted by SQLite: a ListJobs page then never
-        decodes whole documents in Python, which was most of its time (bench/)."""
-        paths = ",".join("'$." + f + "'" for f in fields)
-        rows = self.store.query(
-            f"SELECT json_extract(doc,{paths}) AS v FROM jobs WHERE account=? AND region=? AND ({where}) "
-            f"ORDER BY {order} LIMIT ?", (account, region, *args, limit))
-        split = [field.partition(".")[::2] for field in fields]
-        out = []
-        for row in rows:
-            doc = {}
-            for (head, rest), value in zip(split, json.loads(row["v"])):
-                if rest:
-                    doc.setdefault(head, {})[rest] = value
-                else:
-                    doc[head] = value
-            out.append(doc)
-        return out
 
     def exists_in_queue(self, queue_arn: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM jobs WHERE queue_arn=? AND status NOT IN "

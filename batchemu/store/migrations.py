@@ -128,4 +128,11 @@ MIGRATIONS = [
     """
     CREATE INDEX log_events_by_group_time ON log_events (account, region, group_name, ts, stream_name, seq);
     """,
+    # 6: each job's JobSummary and JobDetail as the wire sends them, kept from the last read
+    #    until the job next changes (NULL until then), so ListJobs/DescribeJobs of unchanged
+    #    jobs neither decode documents nor encode answers (batch.job_views).
+    """
+    ALTER TABLE jobs ADD COLUMN summary_json TEXT;
+    ALTER TABLE jobs ADD COLUMN detail_json TEXT
+    """,
 ]

@@ -51,11 +51,29 @@ def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
     return params
 
 
+class RawJson(str):
+    """JSON text that is already what the wire sends for its shape (filtered, no nulls), e.g. a
+    job's JobDetail kept from an earlier answer. serialize() writes it as it is, without
+    decoding and encoding it again. Only as an element of a list at the top of a result."""
+
+    __slots__ = ()
+
+
 def serialize(op: OperationModel, result: dict | None) -> bytes:
     shape = op.output_shape
     if shape is None or not result:
         return b"{}"
-    return json.dumps(_filter(result, shape), separators=(",", ":")).encode()
+    out = _filter(result, shape)
+    if not any(isinstance(v, list) and any(isinstance(x, RawJson) for x in v) for v in out.values()):
+        return json.dumps(out, separators=(",", ":")).encode()
+    return ("{" + ",".join(json.dumps(k) + ":" + _top_value(v) for k, v in out.items()) + "}").encode()
+
+
+def _top_value(value) -> str:
+    if not isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"))
+    return "[" + ",".join(v if isinstance(v, RawJson) else json.dumps(v, separators=(",", ":"))
+                          for v in value) + "]"
 
 
 def error_body(code: str, message: str) -> bytes:

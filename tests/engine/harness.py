@@ -4,6 +4,7 @@ scheduler tests drive `tick()` themselves. No threads, no sleeps, no Docker."""
 from __future__ import annotations
 
 import itertools
+import json
 
 from batchemu.batch.backend import Backend
 from batchemu.batch.provider import BatchProvider
@@ -13,7 +14,7 @@ from batchemu.engine.scheduler import Scheduler
 from batchemu.runners.scripted import ScriptedRunner
 from batchemu.store import Store
 from batchemu.store.jobs import Jobs
-from batchemu.wire import spec
+from batchemu.wire import restjson, spec
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -27,7 +28,8 @@ class Harness:
         if self.runner:
             self.runner.set_listener(self.scheduler.post)
         self.backend = Backend(self.store, Config(ephemeral=True, runner="none"))
-        self.provider = BatchProvider(self.backend, spec.load("batch"))
+        self.spec = spec.load("batch")
+        self.provider = BatchProvider(self.backend, self.spec)
         self.jobs = Jobs(self.store)
         self._ids = itertools.count()
 
@@ -38,8 +40,10 @@ class Harness:
         self.now += int(seconds * 1000)
 
     def call(self, operation: str, **params) -> dict:
+        """The operation's answer as a client reads it (serialized and parsed again, as on the wire)."""
         ctx = RequestContext(ACCOUNT, REGION, f"req-{next(self._ids)}", self.now)
-        return self.provider(ctx, operation, params)
+        result = self.provider(ctx, operation, params)
+        return json.loads(restjson.serialize(self.spec.model.operation_model(operation), result))
 
     def tick(self):
         return self.scheduler.tick()

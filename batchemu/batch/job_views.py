@@ -1,0 +1,110 @@
+"""A job as the API shows it: JobDetail (DescribeJobs, ref §6.3) and JobSummary (ListJobs,
+ref §6.6), rendered from the job's document.
+
+A rendered view is kept with the job's row until the job next changes (store.jobs forgets it
+on every update), so describing or listing unchanged jobs, as pollers do, neither decodes
+documents nor encodes answers: most of those calls' server time (bench/). Array parents are
+never kept, because their statusSummary counts live children. Views are kept as the wire's
+text (restjson.RawJson) of the pinned botocore model; `forget_stale` drops them when the model
+or this rendering changes. No HTTP here; the wire layer writes the text as it is.
+"""
+
+from __future__ import annotations
+
+import json
+
+import botocore
+
+from batchemu.engine import states
+from batchemu.store.db import Store
+from batchemu.store.jobs import Jobs
+from batchemu.wire import restjson
+from batchemu.wire import spec as wire_spec
+
+# Bump the first part when detail() or summary() change what they show.
+VIEWS_VERSION = f"1/botocore-{botocore.__version__}"
+
+# What summary() reads of a job document; a listing extracts only these where no view is kept.
+SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
+                  "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
+                  "arrayProperties", "_parent", "_need", "_summaryAt")
+
+
+def detail(jobs: Jobs, doc: dict) -> dict:
+    """JobDetail as DescribeJobs shows it (ref §6.3); internal keys are dropped by the wire."""
+    out = dict(doc)
+    if is_array_parent(doc):
+        out["arrayProperties"] = dict(out["arrayProperties"], **_status_summary(jobs, doc))
+    for flag in ("isCancelled", "isTerminated"):
+        if not out.get(flag):
+            out.pop(flag, None)
+    return out
+
+
+def summary(jobs: Jobs, doc: dict) -> dict:
+    """JobSummary for ListJobs (ref §6.6), from a document with at least SUMMARY_FIELDS."""
+    container = doc.get("container") or {}
+    out = {k: doc.get(k) for k in ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason",
+                                   "startedAt", "stoppedAt", "jobDefinition", "shareIdentifier",
+                                   "scheduledAt")}
+    if container.get("exitCode") is not None or container.get("reason"):
+        out["container"] = {"exitCode": container.get("exitCode"), "reason": container.get("reason")}
+    array = doc.get("arrayProperties")
+    if array:
+        out["arrayProperties"] = dict(array)
+        if is_array_parent(doc):
+            out["arrayProperties"].update(_status_summary(jobs, doc))
+    if doc["status"] in (states.STARTING, states.RUNNING):
+        out["capacityUsage"] = [{"capacityUnit": "VCPU", "quantity": doc["_need"]["vcpus"]}]
+    return out
+
+
+def is_array_parent(doc: dict) -> bool:
+    return bool((doc.get("arrayProperties") or {}).get("size")) and not doc.get("_parent")
+
+
+def details(jobs: Jobs, account: str, region: str, job_ids: list) -> list:
+    """The JobDetail text of each found job, in the order of `job_ids` (unknown ids left out)."""
+    found, keep = {}, []
+    for job_id, version, kept, doc in jobs.details(account, region, job_ids):
+        if kept is None:
+            kept = _render(detail(jobs, doc), "JobDetail")
+            if not is_array_parent(doc):
+                keep.append((kept, job_id, version))
+        found[job_id] = restjson.RawJson(kept)
+    jobs.keep_views("detail", keep)
+    return [found[i] for i in job_ids if i in found]
+
+
+def summaries(jobs: Jobs, account: str, region: str, where: str, args: tuple, order: str, limit: int) -> list:
+    """A page of (JobSummary text, job_id, createdAt) in `order`."""
+    out, keep = [], []
+    for job_id, version, created_at, kept, partial in jobs.summaries(account, region, SUMMARY_FIELDS, where,
+                                                                       args, order, limit):
+        if kept is None:
+            kept = _render(summary(jobs, partial), "JobSummary")
+            if not is_array_parent(partial):
+                keep.append((kept, job_id, version))
+        out.append((restjson.RawJson(kept), job_id, created_at))
+    jobs.keep_views("summary", keep)
+    return out
+
+
+def forget_stale(store: Store) -> None:
+    """Drop the views kept by another rendering (an older batchemu or botocore model)."""
+    if store.meta("job_views", lambda: VIEWS_VERSION) != VIEWS_VERSION:
+        with store.transaction():
+            Jobs(store).forget_views()
+            store.execute("UPDATE meta SET value=? WHERE key='job_views'", (VIEWS_VERSION,))
+
+
+def _render(view: dict, shape_name: str) -> str:
+    shape = wire_spec.load("batch").model.shape_for(shape_name)
+    return json.dumps(restjson.filter_to_shape(view, shape), separators=(",", ":"))
+
+
+def _status_summary(jobs: Jobs, parent: dict) -> dict:
+    counts = jobs.child_counts(parent["jobId"])
+    # ref §7: all seven statuses, zeros included.
+    return {"statusSummary": {s: counts.get(s, 0) for s in states.ALL},
+            "statusSummaryLastUpdatedAt": parent.get("_summaryAt") or parent["createdAt"]}
