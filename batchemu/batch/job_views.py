@@ -63,31 +63,39 @@ def is_array_parent(doc: dict) -> bool:
     return bool((doc.get("arrayProperties") or {}).get("size")) and not doc.get("_parent")
 
 
-def details(jobs: Jobs, account: str, region: str, job_ids: list) -> list:
-    """The JobDetail text of each found job, in the order of `job_ids` (unknown ids left out)."""
+def details(jobs: Jobs, account: str, region: str, job_ids: list) -> restjson.RawJson:
+    """The JSON list of the found jobs' JobDetails, in the order of `job_ids` (unknown ids left
+    out)."""
     found, keep = {}, []
     for job_id, version, kept, doc in jobs.details(account, region, job_ids):
         if kept is None:
             kept = _render(detail(jobs, doc), "JobDetail")
             if not is_array_parent(doc):
                 keep.append((kept, job_id, version))
-        found[job_id] = restjson.RawJson(kept)
+        found[job_id] = kept
     jobs.keep_views("detail", keep)
-    return [found[i] for i in job_ids if i in found]
+    return restjson.RawJson("[" + ",".join(found[i] for i in job_ids if i in found) + "]")
 
 
-def summaries(jobs: Jobs, account: str, region: str, where: str, args: tuple, order: str, limit: int) -> list:
-    """A page of (JobSummary text, job_id, createdAt) in `order`."""
-    out, keep = [], []
-    for job_id, version, created_at, kept, partial in jobs.summaries(account, region, SUMMARY_FIELDS, where,
-                                                                       args, order, limit):
-        if kept is None:
-            kept = _render(summary(jobs, partial), "JobSummary")
+def summary_page(jobs: Jobs, account: str, region: str, where: str, args: tuple, order: str,
+                 limit: int) -> tuple[restjson.RawJson, tuple | None]:
+    """(the JSON list of a page's JobSummaries in `order`, (created_at, job_id) of its last job
+    when more follow, else None)."""
+    kept = jobs.kept_summaries(account, region, where, args, order, limit)
+    if kept is not None:
+        texts, last = kept
+    else:
+        rows = jobs.summaries(account, region, SUMMARY_FIELDS, where, args, order, limit + 1)
+        texts = [row[3] for row in rows[:limit]]
+        keep = []
+        for i in [i for i, text in enumerate(texts) if text is None]:
+            job_id, version, _, _, partial = rows[i]
+            texts[i] = _render(summary(jobs, partial), "JobSummary")
             if not is_array_parent(partial):
-                keep.append((kept, job_id, version))
-        out.append((restjson.RawJson(kept), job_id, created_at))
-    jobs.keep_views("summary", keep)
-    return out
+                keep.append((texts[i], job_id, version))
+        jobs.keep_views("summary", keep)
+        last = (rows[limit - 1][2], rows[limit - 1][0]) if len(rows) > limit else None
+    return restjson.RawJson("[" + ",".join(texts) + "]"), last
 
 
 def forget_stale(store: Store) -> None:

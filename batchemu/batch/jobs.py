@@ -141,14 +141,14 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
     if after is not None:
         if not (isinstance(after, list) and len(after) == 2):
             raise ClientException("Invalid nextToken")
-        where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
-        args.extend([after[0], after[0], after[1]])
-    rows = job_views.summaries(Jobs(b.store), ctx.account, ctx.region, " AND ".join(where), tuple(args),
-                               "created_at DESC, job_id DESC", limit + 1)
-    result = {"jobSummaryList": [text for text, _, _ in rows[:limit]]}
-    if len(rows) > limit:
-        _, last_id, last_created = rows[limit - 1]
-        result["nextToken"] = encode_token([last_created, last_id])
+        # A row value, so SQLite starts the page at this key in the index instead of filtering.
+        where.append("(created_at, job_id) < (?, ?)")
+        args.extend([after[0], after[1]])
+    page, last = job_views.summary_page(Jobs(b.store), ctx.account, ctx.region, " AND ".join(where),
+                                        tuple(args), "created_at DESC, job_id DESC", limit)
+    result = {"jobSummaryList": page}
+    if last is not None:
+        result["nextToken"] = encode_token(list(last))
     return result
 
 

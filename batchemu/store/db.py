@@ -71,6 +71,13 @@ class Store:
             if outer:
                 self._conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def consistent(self):
+        """Several reads that see one state: no write (all go through this connection) lands
+        between them. Cheaper than a transaction, which would take SQLite's write lock."""
+        with self._lock:
+            yield self
+
     def execute(self, sql: str, args=()):
         with self._lock:
             return self._conn.execute(sql, args)
@@ -82,6 +89,13 @@ class Store:
     def query(self, sql: str, args=()) -> list:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
+
+    def tuples(self, sql: str, args=()) -> list:
+        """Like query, but rows as plain tuples: cheaper where a query returns thousands."""
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, args).fetchall()
 
     def close(self) -> None:
         with self._lock:

@@ -95,22 +95,36 @@ class Jobs:
         if not job_ids:
             return []
         marks = ",".join("?" * len(job_ids))
-        rows = self.store.query(
-            f"SELECT job_id, version, detail_json AS kept, CASE WHEN detail_json IS NULL THEN doc END AS doc "
+        rows = self.store.tuples(
+            f"SELECT job_id, version, detail_json, CASE WHEN detail_json IS NULL THEN doc END "
             f"FROM jobs WHERE account=? AND region=? AND job_id IN ({marks})", (account, region, *job_ids))
-        return [(r["job_id"], r["version"], r["kept"], json.loads(r["doc"]) if r["doc"] else None)
-                for r in rows]
+        return [row if row[2] is not None else (*row[:3], json.loads(row[3])) for row in rows]
 
     def summaries(self, account: str, region: str, fields: tuple, where: str, args: tuple, order: str,
                   limit: int) -> list:
-        """A filtered page as (job_id, version, createdAt, kept JobSummary text or None, partial
+        """A filtered page as (job_id, version, created_at, kept JobSummary text or None, partial
         doc of `fields` or None): fields are extracted only where no view is kept."""
-        rows = self.store.query(
-            f"SELECT job_id, version, created_at, summary_json AS kept, CASE WHEN summary_json IS NULL "
-            f"THEN json_extract(doc,{_paths(fields)}) END AS v FROM jobs WHERE account=? AND region=? "
+        rows = self.store.tuples(
+            f"SELECT job_id, version, created_at, summary_json, CASE WHEN summary_json IS NULL "
+            f"THEN json_extract(doc,{_paths(fields)}) END FROM jobs WHERE account=? AND region=? "
             f"AND ({where}) ORDER BY {order} LIMIT ?", (account, region, *args, limit))
-        return [(r["job_id"], r["version"], r["created_at"], r["kept"],
-                 _partial(fields, json.loads(r["v"])) if r["v"] else None) for r in rows]
+        return [row if row[3] is not None else (*row[:4], _partial(fields, json.loads(row[4]))) for row in rows]
+
+    def kept_summaries(self, account: str, region: str, where: str, args: tuple, order: str,
+                       limit: int) -> tuple[list, tuple | None] | None:
+        """(kept JobSummary texts of a page, (created_at, job_id) of its last row when more rows
+        follow, else None), or None when some job of the page has no kept view. The cheap path
+        of a listing: one text column and an index-only look past the page, no documents."""
+        with self.store.consistent():  # the key past the page must belong to the same page
+            texts = [row[0] for row in self.store.tuples(
+                f"SELECT summary_json FROM jobs WHERE account=? AND region=? AND ({where}) ORDER BY {order} "
+                f"LIMIT ?", (account, region, *args, limit))]
+            if None in texts:
+                return None
+            after = self.store.tuples(
+                f"SELECT created_at, job_id FROM jobs WHERE account=? AND region=? AND ({where}) "
+                f"ORDER BY {order} LIMIT 2 OFFSET ?", (account, region, *args, max(limit - 1, 0)))
+        return texts, (after[0] if len(after) == 2 else None)
 
     def keep_views(self, kind: str, views: list) -> None:
         """Keep rendered views, `views` = [(text, job_id, version)], kind "summary" or "detail".

@@ -53,8 +53,8 @@ def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
 
 class RawJson(str):
     """JSON text that is already what the wire sends for its shape (filtered, no nulls), e.g. a
-    job's JobDetail kept from an earlier answer. serialize() writes it as it is, without
-    decoding and encoding it again. Only as an element of a list at the top of a result."""
+    page of JobSummaries kept from earlier answers. serialize() writes it as it is, without
+    decoding and encoding it again. Only as the value of a top-level member of a result."""
 
     __slots__ = ()
 
@@ -63,17 +63,12 @@ def serialize(op: OperationModel, result: dict | None) -> bytes:
     shape = op.output_shape
     if shape is None or not result:
         return b"{}"
-    out = _filter(result, shape)
-    if not any(isinstance(v, list) and any(isinstance(x, RawJson) for x in v) for v in out.values()):
+    out = _filter(result, shape)  # a RawJson value passes the filter as it is (it is a str)
+    if not any(isinstance(v, RawJson) for v in out.values()):
         return json.dumps(out, separators=(",", ":")).encode()
-    return ("{" + ",".join(json.dumps(k) + ":" + _top_value(v) for k, v in out.items()) + "}").encode()
-
-
-def _top_value(value) -> str:
-    if not isinstance(value, list):
-        return json.dumps(value, separators=(",", ":"))
-    return "[" + ",".join(v if isinstance(v, RawJson) else json.dumps(v, separators=(",", ":"))
-                          for v in value) + "]"
+    return ("{" + ",".join(json.dumps(k) + ":" + (v if isinstance(v, RawJson) else
+                                                  json.dumps(v, separators=(",", ":")))
+                           for k, v in out.items()) + "}").encode()
 
 
 def error_body(code: str, message: str) -> bytes:
