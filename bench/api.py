@@ -3,8 +3,10 @@
 client threads, DescribeJobs of 100 ids, ListJobs over stored jobs, server RSS.
 
 Every figure also has: the server's own CPU per call (from /proc, so client cost and machine
-noise stay out of it) and the client floor (the same boto3 calls against bench/stub.py replaying
-batchemu's answers). The systems take turns (rounds or single calls) so noise hits all alike.
+noise stay out of it), the client floor (the same boto3 calls against bench/stub.py replaying
+batchemu's answers), and the same measurement made again with the thin client (bench/thin.py:
+boto3's requests without boto3), under "thin_client". The systems take turns (rounds or single
+calls) so noise hits all alike.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 import time
 
 from bench import servers as srv
+from bench import thin
 from bench.stats import summary, target
 
 COMPARED = ("batchemu", "moto")
@@ -21,6 +24,11 @@ FLOOR = "client_floor"
 # docker-less Batch marks each job SUCCEEDED before SubmitJob returns. The stub replays
 # batchemu's answers.
 RESTING_STATUS = {"batchemu": "RUNNABLE", "moto": "SUCCEEDED", FLOOR: "RUNNABLE"}
+
+
+def make_client(server, kind: str):
+    """A Batch client of `kind`: "boto3" (the figures the targets are set in) or "thin"."""
+    return server.client() if kind == "boto3" else thin.ThinBatch(server)
 
 
 class Errors:
@@ -116,17 +124,19 @@ def record_submit(batchemu) -> dict:
     return recorder.responses
 
 
-def submit(servers: dict, threads: int, total: int, rounds: int, warmup: int, ids: dict) -> dict:
-    """SubmitJob with `threads` boto3 clients (one each), `total` timed submits per system in
+def submit(servers: dict, threads: int, total: int, rounds: int, warmup: int, ids: dict,
+           kind: str = "boto3") -> dict:
+    """SubmitJob with `threads` clients of `kind` (one each), `total` timed submits per system in
     `rounds` rounds, the systems in turn. Throughput = timed submits / summed round wall time;
     server CPU counts each round until batchemu's scheduler has settled its jobs."""
     errors = Errors()
     cpu = Cpu({s: servers[s] for s in COMPARED})
     names = list(servers)
-    clients = {s: [servers[s].client() for _ in range(threads)] for s in names}
+    clients = {s: [make_client(servers[s], kind) for _ in range(threads)] for s in names}
+    watchers = {s: servers[s].client() for s in names}
     for s in names:  # warm-up: connections, botocore's model loading, server code paths
         _submit_many(clients[s], warmup, "bench-q", s, errors, [], prefix="warm")
-        wait_settled(s, clients[s][0], "bench-q")
+        wait_settled(s, watchers[s], "bench-q")
     lat = {s: [] for s in names}
     wall = {s: 0.0 for s in names}
     settle = {s: 0.0 for s in names}
@@ -136,12 +146,12 @@ def submit(servers: dict, threads: int, total: int, rounds: int, warmup: int, id
             if s in cpu.used:
                 cpu.start(s)
             got, seconds = _submit_many(clients[s], per_round, "bench-q", s, errors, ids.setdefault(s, []))
-            settle[s] += wait_settled(s, clients[s][0], "bench-q")
+            settle[s] += wait_settled(s, watchers[s], "bench-q")
             if s in cpu.used:
                 cpu.stop(s)
             lat[s] += got
             wall[s] += seconds
-    out = {"baseline": "moto", "threads": threads}
+    out = {"baseline": "moto", "threads": threads, "client": kind}
     for s in names:
         rate = len(lat[s]) / wall[s] if wall[s] else None
         out[s] = {**summary(lat[s], "ms"), "throughput_per_s": round(rate, 1) if rate else None,
@@ -181,15 +191,16 @@ def record_describe(batchemu, ids: list) -> dict:
     return recorder.responses
 
 
-def describe(servers: dict, ids: dict, calls: int, warmup: int = 5) -> dict:
+def describe(servers: dict, ids: dict, calls: int, warmup: int = 5, kind: str = "boto3") -> dict:
     """DescribeJobs of the same number (100) of ids on each system, one call each in turn."""
     asked = {s: ids["batchemu" if s == FLOOR else s][-100:] for s in servers}
 
     def call(s, client):
-        got = client.describe_jobs(jobs=asked[s])["jobs"]
-        return len(got) == len(asked[s])
+        if kind == "thin":
+            return client.describe_count(asked[s]) == len(asked[s])
+        return len(client.describe_jobs(jobs=asked[s])["jobs"]) == len(asked[s])
 
-    out = _alternate(servers, call, calls, warmup)
+    out = _alternate(servers, call, calls, warmup, kind)
     out["ids_per_call"] = len(asked["batchemu"])
     return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's")
 
@@ -227,26 +238,30 @@ def record_list(batchemu, queue: str) -> dict:
     return recorder.responses
 
 
-def listing(servers: dict, queue: str, stored: int, listings: int, warmup: int = 2) -> dict:
-    """Every page of ListJobs(queue, status) through boto3's paginator, one listing each in turn."""
+def listing(servers: dict, queue: str, stored: int, listings: int, warmup: int = 2, kind: str = "boto3") -> dict:
+    """Every page of ListJobs(queue, status) (through boto3's paginator, or the thin client's
+    nextToken walk), one listing each in turn."""
     pages = {}
 
     def call(s, client):
-        count, pages[s] = list_all(client, queue, RESTING_STATUS[s])
+        if kind == "thin":
+            count, pages[s] = client.list_all(queue, RESTING_STATUS[s])
+        else:
+            count, pages[s] = list_all(client, queue, RESTING_STATUS[s])
         return count == stored
 
-    out = _alternate(servers, call, listings, warmup)
+    out = _alternate(servers, call, listings, warmup, kind)
     out["stored_jobs"] = stored
     for s in servers:
         out[s].update(status_filter=RESTING_STATUS[s], pages=pages.get(s))
     return _p50_ratio(out, 0.25, "batchemu p50 <= 1/4 of moto's")
 
 
-def _alternate(servers: dict, call, calls: int, warmup: int) -> dict:
+def _alternate(servers: dict, call, calls: int, warmup: int, kind: str) -> dict:
     """`call(system, client) -> answer was right` timed on each system in turn."""
     errors = Errors()
     names = list(servers)
-    clients = {s: servers[s].client() for s in names}
+    clients = {s: make_client(servers[s], kind) for s in names}
     cpu = Cpu({s: servers[s] for s in COMPARED})
     lat = {s: [] for s in names}
     wrong = {s: 0 for s in names}
@@ -268,7 +283,7 @@ def _alternate(servers: dict, call, calls: int, warmup: int) -> dict:
             wrong[s] += not right
             if i >= warmup:
                 lat[s].append(ms)
-    out = {"baseline": "moto"}
+    out = {"baseline": "moto", "client": kind}
     for s in names:
         out[s] = {**summary(lat[s], "ms"), "wrong_answers": wrong[s], **errors.of(s)}
         if s in cpu.used:

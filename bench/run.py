@@ -65,7 +65,8 @@ def _load():
 
 def run_api(selected: list, size: dict) -> dict:
     """Both servers up for the whole API phase; each measurement runs the same calls on both,
-    and on a stub replaying batchemu's answers (the client floor), started for it alone."""
+    and on a stub replaying batchemu's answers (the client floor), started for it alone; first
+    with boto3 (the figure), then with the thin client (its "thin_client" part)."""
     out = {}
     with servers.start_batchemu("none") as b, servers.start_moto() as m:
         both = {"batchemu": b, "moto": m}
@@ -76,17 +77,24 @@ def run_api(selected: list, size: dict) -> dict:
         if "submit" in selected:
             with servers.start_stub(api.record_submit(b)) as stub:
                 for threads in (1, 4):
-                    out[f"submit.{threads}_thread{'s' if threads > 1 else ''}"] = api.submit(
+                    figure = out[f"submit.{threads}_thread{'s' if threads > 1 else ''}"] = api.submit(
                         {**both, api.FLOOR: stub}, threads, size["submit_total"], size["submit_rounds"],
                         size["submit_warmup"], ids)
+                    figure["thin_client"] = api.submit({**both, api.FLOOR: stub}, threads, size["submit_total"],
+                                                       size["submit_rounds"], size["submit_warmup"], ids,
+                                                       kind="thin")
         if "describe" in selected:
             api.ensure_ids(both, ids, 100)
             with servers.start_stub(api.record_describe(b, ids["batchemu"][-100:])) as stub:
                 out["describe"] = api.describe({**both, api.FLOOR: stub}, ids, size["describe_calls"])
+                out["describe"]["thin_client"] = api.describe({**both, api.FLOOR: stub}, ids,
+                                                              size["describe_calls"], kind="thin")
         if "list" in selected or "memory" in selected:
             fill_s = api.fill(both, "list-q", size["list_jobs"])
             with servers.start_stub(api.record_list(b, "list-q")) as stub:
                 result = api.listing({**both, api.FLOOR: stub}, "list-q", size["list_jobs"], size["listings"])
+                result["thin_client"] = api.listing({**both, api.FLOOR: stub}, "list-q", size["list_jobs"],
+                                                    size["listings"], kind="thin")
             result["fill_s"] = fill_s
             if "list" in selected:
                 out["list"] = result
@@ -140,14 +148,23 @@ def table(results: dict) -> str:
                          f"{cpu:>6} {best:>6}  "
                          f"{'(idle ' + _num(b['idle_mib']) + ' vs ' + _num(m['idle_mib']) + ' MiB; no target)':<44} -")
             continue
-        key = "throughput_per_s" if name.startswith("submit") else "p50"
-        unit = "/s" if key == "throughput_per_s" else r["batchemu"]["unit"]
-        b, m = r["batchemu"][key], r[base][key]
-        lines.append(f"{name:<17} {_num(b, unit):>11} {base + ' ' + _num(m, unit):>20} {_num(ratio['value']):>7} "
-                     f"{cpu:>6} {best:>6}  {r['target']['text']:<44} {'yes' if r['met'] else 'NO'}")
+        lines.append(_row(name, r))
+        if "thin_client" in r:
+            lines.append(_row("  thin client", r["thin_client"]))
     lines.append("ratio: as the target reads it; cpu: server CPU per call, same direction; best: the ratio a "
-                 "server doing no work would get with this client (bench/README.md)")
+                 "server doing no work would get with this client; thin client: the same requests without "
+                 "boto3 (bench/README.md)")
     return "\n".join(lines)
+
+
+def _row(name: str, r: dict) -> str:
+    base, ratio = r["baseline"], r["ratio"]
+    cpu, best = _num(ratio.get("server_cpu")), _num(ratio.get("best_possible"))
+    key = "throughput_per_s" if "threads" in r else "p50"
+    unit = "/s" if key == "throughput_per_s" else r["batchemu"]["unit"]
+    b, m = r["batchemu"][key], r[base][key]
+    return (f"{name:<17} {_num(b, unit):>11} {base + ' ' + _num(m, unit):>20} {_num(ratio['value']):>7} "
+            f"{cpu:>6} {best:>6}  {r['target']['text']:<44} {'yes' if r['met'] else 'NO'}")
 
 
 def _num(x, unit: str = "") -> str:

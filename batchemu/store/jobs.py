@@ -17,6 +17,10 @@ from batchemu.store.db import Store
 
 TERMINAL = ("SUCCEEDED", "FAILED")
 ACTIVE = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+# A lookup of many ids goes through job_id's unique index: the unary + keeps SQLite from
+# choosing jobs_by_queue for account/region instead, which scans every job of the account
+# (DescribeJobs of 100 ids among 1,000: 0.50 -> 0.11 ms).
+_BY_ID_ONLY = "+account=? AND +region=?"
 _COLUMNS = "job_id, arn, name, queue_arn, status, parent_id, created_at, share_id, jd_arn, ce_arn, vcpus"
 
 
@@ -85,8 +89,8 @@ class Jobs:
             return []
         marks = ",".join("?" * len(job_ids))
         rows = self.store.query(
-            f"SELECT doc FROM jobs WHERE account=? AND region=? AND job_id IN ({marks})",
-            (account, region, *job_ids))
+            f"SELECT doc FROM jobs WHERE job_id IN ({marks}) AND {_BY_ID_ONLY}",
+            (*job_ids, account, region))
         return [json.loads(r["doc"]) for r in rows]
 
     def details(self, account: str, region: str, job_ids: list) -> list:
@@ -97,7 +101,7 @@ class Jobs:
         marks = ",".join("?" * len(job_ids))
         rows = self.store.tuples(
             f"SELECT job_id, version, detail_json, CASE WHEN detail_json IS NULL THEN doc END "
-            f"FROM jobs WHERE account=? AND region=? AND job_id IN ({marks})", (account, region, *job_ids))
+            f"FROM jobs WHERE job_id IN ({marks}) AND {_BY_ID_ONLY}", (*job_ids, account, region))
         return [row if row[2] is not None else (*row[:3], json.loads(row[3])) for row in rows]
 
     def summaries(self, account: str, region: str, fields: tuple, where: str, args: tuple, order: str,

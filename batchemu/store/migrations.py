@@ -130,12 +130,15 @@ MIGRATIONS = [
     """,
     # 6: each job's JobSummary and JobDetail as the wire sends them, kept from the last read
     #    until the job next changes (NULL until then), so ListJobs/DescribeJobs of unchanged
-    #    jobs neither decode documents nor encode answers (batch.job_views). The listing indexes
-    #    end in ListJobs' order (created_at, job_id) and hold parent_id, so a page is read in
-    #    order straight off the index and stops at its limit, instead of sorting every match.
+    #    jobs neither decode documents nor encode answers (batch.job_views).
     """
     ALTER TABLE jobs ADD COLUMN summary_json TEXT;
-    ALTER TABLE jobs ADD COLUMN detail_json TEXT;
+    ALTER TABLE jobs ADD COLUMN detail_json TEXT
+    """,
+    # 7: the listing indexes end in ListJobs' order (created_at, job_id) and hold parent_id, so
+    #    a page is read in order straight off the index and stops at its limit, instead of
+    #    sorting every match.
+    """
     DROP INDEX jobs_by_queue;
     CREATE INDEX jobs_by_queue ON jobs (account, region, queue_arn, status, parent_id, created_at, job_id);
     DROP INDEX jobs_by_parent;
