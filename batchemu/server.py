@@ -88,8 +88,13 @@ class _Handler(WSGIRequestHandler):
             super().run_wsgi()
         finally:
             self._responding = False
-            self.wfile.flush()
             self.rfile = socket_file
+            if not self._keep_alive:
+                self.close_connection = True
+            try:
+                self.wfile.flush()  # werkzeug flushes after each write; this is only a safeguard
+            except OSError:
+                self.close_connection = True
 
     _responding = False
 
@@ -101,8 +106,6 @@ class _Handler(WSGIRequestHandler):
             self._headers_buffer = []
         else:
             super().flush_headers()
-            if not self._keep_alive:
-                self.close_connection = True
 
     def _read_body(self) -> bytes | None:
         """The whole body, or None when it is not read up front (the connection then closes)."""

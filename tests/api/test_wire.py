@@ -307,6 +307,20 @@ def test_client_asking_to_close_is_honoured(server):
     assert data.startswith(b"HTTP/1.1 200") and b"Connection: close" in data
 
 
+def test_a_chunked_request_is_answered_in_one_piece_and_its_connection_closes(server):
+    """A body not read up front (chunked) cannot leave the socket at a request boundary, so
+    that connection closes after its response; status line, headers and body arrive whole."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: x\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):  # ends only because the server closes
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    assert "computeEnvironments" in json.loads(body)
+
+
 def test_stopping_the_server_ends_idle_connections():
     with running_server() as s:
         conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
