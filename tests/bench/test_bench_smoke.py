@@ -34,5 +34,11 @@ def test_quick_submit_run_prints_and_saves_the_documented_json(tmp_path):
         assert isinstance(figure["ratio"]["value"], float)
         assert figure["target"] == {"text": "batchemu submits/s >= 3 x moto's", "op": ">=", "value": 3.0}
         assert figure["met"] is (figure["ratio"]["value"] >= 3.0)
+        assert figure["client"] == "boto3"
+        thin = figure["thin_client"]  # the same measurement without boto3 (bench/thin.py)
+        assert thin["client"] == "thin" and thin["threads"] == figure["threads"]
+        for system in ("batchemu", "moto", "client_floor"):
+            assert thin[system]["n"] == doc["sizes"]["submit_total"] and thin[system]["errors"] == 0
+        assert thin["met"] is (thin["ratio"]["value"] >= 3.0)
     assert doc["all_met"] is all(f["met"] for f in doc["measurements"].values())
     assert "submit.1_thread" in run.stderr and "saved" in run.stderr
