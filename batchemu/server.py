@@ -64,6 +64,7 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
     _keep_alive = False
+    _responding = False  # while werkzeug writes the app's response (see flush_headers)
 
     def setup(self):
         super().setup()
@@ -95,8 +96,6 @@ class _Handler(WSGIRequestHandler):
                 self.wfile.flush()  # werkzeug flushes after each write; this is only a safeguard
             except OSError:
                 self.close_connection = True
-
-    _responding = False
 
     def flush_headers(self):
         # Only a response's headers wait for its body; any other (100 Continue, an error sent

@@ -91,21 +91,21 @@ class ThinBatch:
 
     def __init__(self, server):
         self.http = ThinClient(server.url)
-        self.SUBMIT, self.DESCRIBE, self.LIST = _requests()
+        self._submit, self._describe, self._list = _requests()
 
     def submit_job(self, **params) -> dict:
-        return json.loads(self.http.post(self.SUBMIT, params))
+        return json.loads(self.http.post(self._submit, params))
 
     def describe_count(self, job_ids: list) -> int:
         """How many jobs DescribeJobs answered for `job_ids`."""
-        return job_arns(self.http.post(self.DESCRIBE, {"jobs": job_ids}))
+        return job_arns(self.http.post(self._describe, {"jobs": job_ids}))
 
     def list_all(self, queue: str, status: str) -> tuple[int, int]:
         """(jobs, pages) of one full ListJobs walk, following nextToken as boto3's paginator does."""
         count = pages = 0
         body = {"jobQueue": queue, "jobStatus": status}
         while True:
-            text = self.http.post(self.LIST, body)
+            text = self.http.post(self._list, body)
             count += job_arns(text)
             pages += 1
             token = next_token(text)

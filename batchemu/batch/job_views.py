@@ -88,11 +88,11 @@ def summary_page(jobs: Jobs, account: str, region: str, where: str, args: tuple,
         rows = jobs.summaries(account, region, SUMMARY_FIELDS, where, args, order, limit + 1)
         texts = [row[3] for row in rows[:limit]]
         keep = []
-        for i in [i for i, text in enumerate(texts) if text is None]:
-            job_id, version, _, _, partial = rows[i]
-            texts[i] = _render(summary(jobs, partial), "JobSummary")
-            if not is_array_parent(partial):
-                keep.append((texts[i], job_id, version))
+        for i, (job_id, version, _, text, partial) in enumerate(rows[:limit]):
+            if text is None:
+                texts[i] = _render(summary(jobs, partial), "JobSummary")
+                if not is_array_parent(partial):
+                    keep.append((texts[i], job_id, version))
         jobs.keep_views("summary", keep)
         last = (rows[limit - 1][2], rows[limit - 1][0]) if len(rows) > limit else None
     return restjson.RawJson("[" + ",".join(texts) + "]"), last

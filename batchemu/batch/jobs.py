@@ -139,7 +139,8 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
     limit = page_size(p, default=100 if filters else 1000, maximum=100 if filters else 1000)
     after = decode_token(p.get("nextToken"))
     if after is not None:
-        if not (isinstance(after, list) and len(after) == 2):
+        if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)
+                and isinstance(after[1], str)):  # (created_at, job_id) as list_jobs made it
             raise ClientException("Invalid nextToken")
         # A row value, so SQLite starts the page at this key in the index instead of filtering.
         where.append("(created_at, job_id) < (?, ?)")

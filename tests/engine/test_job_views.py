@@ -2,9 +2,13 @@
 read and served as is until the job changes. What a user sees must never depend on whether a
 view was kept: every answer here is compared with a fresh rendering of the same jobs."""
 
+import base64
+import json
+
 import pytest
 
 from batchemu.batch import job_views
+from batchemu.batch.errors import ClientException
 from tests.engine.harness import ACCOUNT, REGION, Harness
 
 
@@ -151,3 +155,11 @@ def test_a_job_submitted_during_a_walk_does_not_shift_its_pages(h):
     walked = [s["jobId"] for s in first["jobSummaryList"] + rest["jobSummaryList"]]
     assert walked == sorted(ids, reverse=True)
     assert newer not in walked and "nextToken" not in rest
+
+
+@pytest.mark.parametrize("key", [[{"x": 1}, "id"], [1, ["id"]], [None, "id"], ["1", "id"], [1]])
+def test_a_forged_next_token_is_a_client_error(h, key):
+    h.submit("j")
+    token = base64.urlsafe_b64encode(json.dumps({"p": key}).encode()).decode()
+    with pytest.raises(ClientException, match="Invalid nextToken"):
+        h.call("ListJobs", jobQueue="q", jobStatus="SUBMITTED", nextToken=token)
