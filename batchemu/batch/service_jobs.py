@@ -2,7 +2,8 @@
 TerminateServiceJob, UpdateServiceJob.
 
 Submit validates the Batch parameters and stores a SUBMITTED service job; the request payload
-(a SageMaker CreateTrainingJob request) is read only for its capacity (ResourceConfig) and is
+(a SageMaker CreateTrainingJob request) is read for its capacity (ResourceConfig) and checked
+where batchemu uses it (names that become paths, types; engine.training.check_request), and is
 otherwise passed through, as AWS does; the engine (engine.service_jobs) runs it. No HTTP here.
 """
 
@@ -19,6 +20,7 @@ from batchemu.batch.errors import ClientException, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
+from batchemu.engine import training
 from batchemu.store.service_jobs import ServiceJobs
 
 MAX_SUBMIT_BYTES = 30 * 1024     # ref §13.3, §15
@@ -209,6 +211,10 @@ def _payload(text: str) -> dict:
     if not isinstance(request, dict):
         raise ClientException("serviceRequestPayload must be a JSON object (a SageMaker CreateTrainingJob "
                               "request)")
+    try:
+        training.check_request(request)  # names become directories and container names
+    except training.Rejected as exc:
+        raise ClientException(f"serviceRequestPayload: {exc}") from None
     return request
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,10 +25,74 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"   # SageMaker's group for training job
 ML = "/opt/ml"
 NAME_MAX = 63                                # SageMaker TrainingJobName length limit
 FAILURE_MAX = 1024                           # SageMaker keeps FailureReason to 1024 characters
+# SageMaker's CreateTrainingJob model (botocore `sagemaker`): ChannelName is 1 to 64 of these
+# characters; TrainingJobName 1 to 63 alphanumerics and inner hyphens. A channel name becomes a
+# directory (input/data/<channel>), a job name a container and log stream name.
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+CHANNEL_RULE = r"1 to 64 characters of [A-Za-z0-9\.\-_]+"
+TRAINING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+TRAINING_JOB_NAME_RULE = "1 to 63 characters matching [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
 
 
 class Rejected(Exception):
     """The training request can't be run (SageMaker's CreateTrainingJob would refuse it)."""
+
+
+def check_request(request: dict) -> None:
+    """Refuse (Rejected, naming the member and the rule) what SageMaker's CreateTrainingJob
+    would refuse among the members batchemu reads: wrong types, and names that become paths or
+    container names. Called at SubmitServiceJob, so nothing unchecked is ever stored; the
+    Workspace checks again that every directory stays inside the attempt's own."""
+    name = request.get("TrainingJobName")
+    if name is not None and not (isinstance(name, str) and TRAINING_JOB_NAME.fullmatch(name)):
+        raise Rejected(f"TrainingJobName {name!r} must be {TRAINING_JOB_NAME_RULE}")
+    for member in ("AlgorithmSpecification", "ResourceConfig", "HyperParameters", "Environment"):
+        _check_type(request, member, dict, "an object")
+    _check_type(request, "InputDataConfig", list, "a list")
+    _check_type(request, "EnableNetworkIsolation", bool, "true or false")
+    algorithm = request.get("AlgorithmSpecification") or {}
+    _check_type(algorithm, "TrainingImage", str, "a string", "AlgorithmSpecification.")
+    _check_type(algorithm, "TrainingInputMode", str, "a string", "AlgorithmSpecification.")
+    for member in ("ContainerEntrypoint", "ContainerArguments"):
+        values = algorithm.get(member)
+        if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+            raise Rejected(f"AlgorithmSpecification.{member} must be a list of strings")
+    seen = set()
+    for i, channel in enumerate(request.get("InputDataConfig") or []):
+        where = f"InputDataConfig[{i}]"
+        if not isinstance(channel, dict):
+            raise Rejected(f"{where} must be an object (a Channel)")
+        channel_name = channel.get("ChannelName")
+        if not (isinstance(channel_name, str) and CHANNEL_NAME.fullmatch(channel_name)):
+            raise Rejected(f"{where}.ChannelName {channel_name!r} must be {CHANNEL_RULE}")
+        if channel_name in (".", ".."):
+            # The pattern allows them; as directories they would name input/data itself or
+            # its parent, so no channel could be told apart from the others.
+            raise Rejected(f"{where}.ChannelName {channel_name!r} can't be '.' or '..': a channel is a "
+                           "directory of its own under /opt/ml/input/data")
+        if channel_name in seen:
+            raise Rejected(f"{where}.ChannelName {channel_name!r} is given more than once; channel names "
+                           "must be unique")
+        seen.add(channel_name)
+        for member in ("InputMode", "ContentType", "RecordWrapperType", "CompressionType"):
+            _check_type(channel, member, str, "a string", where + ".")
+
+
+def _check_type(parent: dict, member: str, kind: type, what: str, prefix: str = "") -> None:
+    value = parent.get(member)
+    # bool is an int in Python; no member here takes a number, so only `kind` itself counts.
+    if value is not None and not isinstance(value, kind):
+        raise Rejected(f"{prefix}{member} must be {what}, got {type(value).__name__}")
+
+
+def within(base: Path, *parts: str) -> Path:
+    """base/parts, resolved; Rejected unless it stays strictly inside base (defence in depth
+    for documents stored before check_request existed)."""
+    root = base.resolve()
+    path = root.joinpath(*parts).resolve()
+    if path == root or not path.is_relative_to(root):
+        raise Rejected(f"{'/'.join(parts)!r} would lie outside {root}")
+    return path
 
 
 def payload(job: dict) -> dict:
@@ -78,6 +143,7 @@ class Workspace:
 
     def launch_spec(self, job: dict, task: dict, runner, extra_env: dict) -> LaunchSpec:
         request = payload(job)
+        check_request(request)
         algorithm = request.get("AlgorithmSpecification") or {}
         image = algorithm.get("TrainingImage")
         if not image:
@@ -102,7 +168,7 @@ class Workspace:
             "current_group_name": "homogeneousCluster"})
         for channel in channels:
             if channel.get("ChannelName"):
-                (root / "input" / "data" / channel["ChannelName"]).mkdir(parents=True, exist_ok=True)
+                within(root / "input" / "data", channel["ChannelName"]).mkdir(parents=True, exist_ok=True)
         for sub in ("model", "output/data", "code", "checkpoints"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         # In a container the directory is /opt/ml; a host process (the process runner, which
@@ -137,8 +203,10 @@ class Workspace:
         if exit_code is None:
             return f"ClientError: {reason or 'the training container could not be started'}"
         try:
-            message = (self.attempt_dir(job) / "output" / "failure").read_text(errors="replace").strip()
-        except OSError:
+            # The container wrote this directory: a symlink there must not make the server
+            # read (and publish as FailureReason) a host file outside it.
+            message = within(self.attempt_dir(job), "output", "failure").read_text(errors="replace").strip()
+        except (OSError, Rejected):
             message = ""
         if message:
             return f"AlgorithmError: {message}"[:FAILURE_MAX]

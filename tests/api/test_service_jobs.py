@@ -94,6 +94,50 @@ def test_submit_validation(batch):
     assert "is not in ENABLED state" in client_error(submit, batch)
 
 
+def channels(*names):
+    return [{"ChannelName": n, "DataSource": {"S3DataSource": {"S3Uri": "s3://b/k", "S3DataType": "S3Prefix"}}}
+            for n in names]
+
+
+@pytest.mark.parametrize("name, rule", [
+    ("../" * 20 + "tmp/x", "must be 1 to 64 characters of [A-Za-z0-9\\.\\-_]+"),
+    ("/tmp/batchemu-escape", "must be 1 to 64 characters of [A-Za-z0-9\\.\\-_]+"),
+    ("", "must be 1 to 64 characters"),
+    ("a" * 65, "must be 1 to 64 characters"),
+    ("..", "can't be '.' or '..'"),
+    (".", "can't be '.' or '..'"),
+    (7, "must be 1 to 64 characters"),
+])
+def test_channel_names_that_are_not_plain_names_are_refused_at_submit(batch, name, rule):
+    """A channel name becomes a directory under the data dir: SageMaker's own pattern and
+    length, and never '.'/'..', are checked when the job is submitted (issue 12 item 13)."""
+    sagemaker_queue(batch)
+    message = client_error(submit, batch, serviceRequestPayload=payload(InputDataConfig=channels("train", name)))
+    assert message.startswith(f"serviceRequestPayload: InputDataConfig[1].ChannelName {name!r} ")
+    assert rule in message
+    assert batch.list_service_jobs(jobQueue="sm", jobStatus="SUBMITTED")["jobSummaryList"] == []
+
+
+def test_training_payload_members_batchemu_reads_are_type_checked_at_submit(batch):
+    sagemaker_queue(batch)
+    cases = [
+        ({"InputDataConfig": channels("train", "train")}, "InputDataConfig[1].ChannelName 'train' is given more than once"),
+        ({"InputDataConfig": {"ChannelName": "x"}}, "InputDataConfig must be a list, got dict"),
+        ({"InputDataConfig": ["train"]}, "InputDataConfig[0] must be an object"),
+        ({"TrainingJobName": "../x"}, "TrainingJobName '../x' must be 1 to 63 characters matching"),
+        ({"HyperParameters": ["a"]}, "HyperParameters must be an object, got list"),
+        ({"Environment": "A=1"}, "Environment must be an object, got str"),
+        ({"ResourceConfig": 3}, "ResourceConfig must be an object, got int"),
+        ({"EnableNetworkIsolation": "yes"}, "EnableNetworkIsolation must be true or false, got str"),
+        ({"ContainerEntrypoint": "train"}, "AlgorithmSpecification.ContainerEntrypoint must be a list of strings"),
+    ]
+    for extra, text in cases:
+        message = client_error(submit, batch, serviceRequestPayload=payload(**extra))
+        assert message.startswith(f"serviceRequestPayload: {text}"), message
+    ok = submit(batch, serviceRequestPayload=payload(InputDataConfig=channels("train", "v1.0_eval-set")))
+    assert batch.describe_service_job(jobId=ok["jobId"])["jobName"] == "job"
+
+
 def test_fair_share_queue_needs_a_share_identifier(batch):
     policy = batch.create_scheduling_policy(name="fs", fairsharePolicy={})["arn"]
     sagemaker_queue(batch, schedulingPolicyArn=policy)
@@ -177,6 +221,22 @@ def test_training_job_runs_with_the_process_runner(tmp_path):
         d = wait_for(batch, bad, {"SUCCEEDED", "FAILED"})
         assert d["status"] == "FAILED"
         assert d["statusReason"] == "Received status from SageMaker: AlgorithmError: bad data"
+
+
+def test_channel_directories_are_made_inside_the_attempt_directory(tmp_path):
+    with running_server(runner="process", data_dir=tmp_path / "data") as server:
+        batch = server.client("batch")
+        sagemaker_queue(batch)
+        script = 'ls "$SM_INPUT_DIR/data" > "$SM_MODEL_DIR/channels"; echo "$SM_CHANNEL_TRAIN" > "$SM_MODEL_DIR/train"'
+        job = submit(batch, "ch", serviceRequestPayload=payload(
+            name="tj-ch", InputDataConfig=channels("train", "v1.0_eval-set"),
+            ContainerEntrypoint=["sh", "-c", script]))["jobId"]
+        d = wait_for(batch, job, {"SUCCEEDED", "FAILED"})
+        assert d["status"] == "SUCCEEDED", d.get("statusReason")
+        root = tmp_path / "data" / "service-jobs" / job / "1"
+        assert (root / "model" / "channels").read_text().split() == ["train", "v1.0_eval-set"]
+        assert (root / "model" / "train").read_text().strip() == str(root / "input" / "data" / "train")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 # -- a real training container --------------------------------------------------------------------

@@ -122,6 +122,20 @@ def test_failure_reason_comes_from_the_failure_file_or_the_exit_code(h, tmp_path
     assert d["attempts"][0]["statusReason"] == d["statusReason"]
 
 
+def test_a_failure_file_that_links_outside_the_attempt_directory_is_not_read(h, tmp_path):
+    secret = tmp_path / "host-secret"
+    secret.write_text("root:hash")
+    job_id = submit(h)
+    h.tick()
+    h.runner.run(job_id)
+    output = tmp_path / "service-jobs" / job_id / "1" / "output"
+    (output / "failure").symlink_to(secret)  # what a hostile training container can write
+    h.runner.exit(job_id, 2)
+    h.tick()
+    d = job(h, job_id)
+    assert d["statusReason"] == "Received status from SageMaker: AlgorithmError: , exit code: 2"
+
+
 def test_capacity_in_instances_fifo_and_too_big_jobs_block_with_a_time_limit(h):
     service_queue(h, "limited", "small", max_instances=4, jobStateTimeLimitActions=[{
         "reason": "MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE", "state": "RUNNABLE",
@@ -211,6 +225,25 @@ def test_a_request_without_a_training_image_fails_as_sagemaker_would_refuse_it(h
     assert d["status"] == "FAILED" and h.runner.started == []
     assert d["statusReason"].startswith("Received status from SageMaker: ValidationException: batchemu runs "
                                         "AlgorithmSpecification.TrainingImage")
+
+
+def test_a_stored_channel_name_that_leaves_the_attempt_directory_is_refused_at_run_time(h, tmp_path):
+    """Defence in depth: a job stored before SubmitServiceJob checked channel names (or by hand)
+    fails its attempt; no directory is made outside its own."""
+    from batchemu.store.service_jobs import ServiceJobs
+
+    job_id = submit(h, serviceRequestPayload=payload(InputDataConfig=[{"ChannelName": "train"}]))
+    jobs = ServiceJobs(h.store)
+    doc = jobs.get(job_id)
+    escape = "../" * 6 + "escaped"
+    doc["serviceRequestPayload"] = payload(InputDataConfig=[{"ChannelName": escape}])
+    assert jobs.update(doc)
+    h.tick()
+    d = job(h, job_id)
+    assert d["status"] == "FAILED" and h.runner.started == []
+    assert d["statusReason"].startswith(f"Received status from SageMaker: InputDataConfig[0].ChannelName {escape!r}")
+    assert not (tmp_path / "escaped").exists()
+    assert not list(tmp_path.rglob("escaped"))
 
 
 def test_disabled_environment_places_nothing_and_priority_between_queues(h):
