@@ -399,18 +399,23 @@ class Scheduler:
                 consumables.consume(self.store, new)
         if new is None:
             return False
-        try:
-            self.runner.start(launch_spec(new, ce["computeEnvironmentName"], self.extra_env(new)))
-        except Exception as exc:  # the runner could not even accept it
-            log.exception("runner refused %s", new["jobId"])
-            self.finish_attempt(new, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+        self._launch(new, ce["computeEnvironmentName"], now)
         return True
+
+    def _launch(self, job: dict, ce_name: str, now: int) -> None:
+        """Hand a STARTING job's attempt to the runner."""
+        try:
+            self.runner.start(launch_spec(job, ce_name, self.extra_env(job)))
+        except Exception as exc:  # the runner could not even accept it
+            log.exception("runner refused %s", job["jobId"])
+            self.finish_attempt(job, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
 
     # -- restart ---------------------------------------------------------------------------
 
     def recover(self) -> None:
-        """After a restart: re-attach STARTING/RUNNING jobs to their containers, or record the
-        attempt as lost and retry per the job's strategy (DESIGN principle 4)."""
+        """After a restart: re-attach STARTING/RUNNING jobs to their containers, start again a
+        STARTING attempt the runner has no trace of (it never ran), or record the attempt as
+        lost and retry per the job's strategy (DESIGN principle 4)."""
         now = self.clock()
         busy = [j for j in self.jobs.active() if j["status"] in (states.STARTING, states.RUNNING)]
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
@@ -420,7 +425,13 @@ class Scheduler:
         for job in busy:
             job = self.jobs.get(job["jobId"])
             found = survivors.get(job["jobId"])
-            if found is None:
+            if found is None and job["status"] == states.STARTING and not job.get("_stop"):
+                # No trace of a container: the attempt never ran, so it starts again, unseen
+                # (the crash must not cost an attempt). A stop request instead ends it below.
+                log.info("job %s attempt %s had not started before the restart; starting it",
+                         job["jobId"], job["_attempt"])
+                self._launch(job, job["_ceName"], now)
+            elif found is None or found.lost:
                 log.warning("job %s attempt %s was lost in a restart", job["jobId"], job["_attempt"])
                 self.finish_attempt(job, now, None, None, LOST_ON_RESTART)
             elif found.running:

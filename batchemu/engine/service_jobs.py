@@ -291,23 +291,30 @@ class ServiceScheduler:
                          _blocked=None, latestAttempt={"serviceResourceId": resource})
         if new is None:
             return False
+        self._launch(new, task, now)
+        return True
+
+    def _launch(self, job: dict, task: dict, now: int) -> None:
+        """A SCHEDULED (or, after a restart, STARTING) attempt: STARTING, and to the runner."""
         try:
-            spec = self.training.launch_spec(new, task, self.runner, self.extra_env(new))
+            spec = self.training.launch_spec(job, task, self.runner, self.extra_env(job))
         except training.Rejected as exc:  # what SageMaker's CreateTrainingJob would refuse
-            self.finish_attempt(new, now, None, status_reason=FROM_SAGEMAKER.format(exc))
-            return True
-        with self.store.transaction():  # STARTING with its log stream listed, as container jobs are
-            started = transition(self.jobs, new, STARTING, now)
-            if started is not None:
-                self._register_stream(started, task, now)
+            self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(exc))
+            return
+        if job["status"] == STARTING:
+            started = job
+        else:
+            with self.store.transaction():  # STARTING with its log stream listed, as container jobs are
+                started = transition(self.jobs, job, STARTING, now)
+                if started is not None:
+                    self._register_stream(started, task, now)
         if started is None:
-            return True
+            return
         try:
             self.runner.start(spec)
         except Exception as exc:
-            log.exception("runner refused service job %s", new["jobId"])
+            log.exception("runner refused service job %s", job["jobId"])
             self.finish_attempt(started, now, None, reason=f"CannotStartContainerError: {exc}")
-        return True
 
     def _register_stream(self, job: dict, task: dict, now: int) -> None:
         """The attempt's group and stream exist in CloudWatch Logs from STARTING on (DescribeLogStreams,
@@ -388,11 +395,20 @@ class ServiceScheduler:
         return {j["jobId"]: j["_attempt"] for j in self.jobs.active() if j["status"] in BUSY}
 
     def recover(self, survivors: dict, now: int) -> None:
-        """After a restart: re-attach, or record the attempt as lost (retried per the strategy)."""
+        """After a restart: re-attach; start again an attempt that left no trace (SCHEDULED, or
+        STARTING without a container: it never ran); or record it as lost (retried per the
+        strategy)."""
         for job_id in self.busy():
             job = self.jobs.get(job_id)
             found = survivors.get(job_id)
-            if found is None or job["status"] == SCHEDULED:
+            if job["status"] == SCHEDULED or (found is None and job["status"] == STARTING):
+                if job.get("_stop"):  # a terminate or timeout asked for before the restart
+                    self.finish_attempt(job, now, None)
+                else:
+                    log.info("service job %s attempt %s had not started before the restart; starting it",
+                             job_id, job["_attempt"])
+                    self._launch(job, job["_tasks"][str(job["_attempt"])], now)
+            elif found is None or found.lost:
                 log.warning("service job %s attempt %s was lost in a restart", job_id, job["_attempt"])
                 self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
             elif found.running:

@@ -66,12 +66,15 @@ class RunnerEvent:
 
 @dataclasses.dataclass(frozen=True)
 class Survivor:
-    """An attempt found alive (or finished while we were away) after a restart."""
+    """An attempt found alive (or finished while we were away) after a restart, or, with lost,
+    one that had started and can't be followed any more (its outcome is unknown). An attempt a
+    runner reports nothing about left no trace: it never started."""
     job_id: str
     attempt: int
     running: bool
     exit_code: int | None = None
     oom: bool = False
+    lost: bool = False
 
 
 Listener = Callable[[RunnerEvent], None]
@@ -103,7 +106,9 @@ class Runner(Protocol):
 
     def reattach(self, wanted: dict) -> list[Survivor]:
         """`wanted` maps job_id -> attempt for jobs the store says are STARTING/RUNNING.
-        Returns what is still there; removes every own container/process not wanted."""
+        Returns what is still there (or lost, see Survivor); removes every own container/process
+        not wanted. A wanted attempt left out of the answer left no trace (it never started, so
+        the engine starts it again): a runner must report every attempt it may have started."""
         ...
 
     def logs(self, job_id: str, attempt: int) -> list:

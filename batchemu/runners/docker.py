@@ -311,8 +311,10 @@ class DockerRunner:
             elif container.status in ("exited", "dead"):
                 survivors.append(self._collect_finished(job_id, attempt, container))
             else:
-                # "created": the server died between create and start; the engine retries it.
-                self._remove(container.id)
+                # "created": the server died between create and start, so nothing ran. Removed
+                # now, before the engine launches the attempt again (reported as no trace), so
+                # the attempt never has two containers.
+                self._remove_now(container.id)
         return survivors
 
     def gpus(self) -> int:

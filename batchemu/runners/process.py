@@ -130,25 +130,30 @@ class ProcessRunner:
 
     def reattach(self, wanted: dict) -> list[Survivor]:
         """A host process cannot be re-attached (its pipes died with the old server): kill every
-        recorded process still alive, forget the records, report nothing as surviving, so the
-        engine fails those attempts and retries them per their retry strategy."""
+        recorded process still alive, forget the records, and report each wanted attempt that
+        has a record as lost, so the engine fails it and retries it per its retry strategy. A
+        wanted attempt without a record never got a process: it is left out (started again)."""
         if self.state_dir is None:
             return []
         with self._lock:
             own = {child.record for child in self._children.values()}
+        lost = []
         for record in self.state_dir.glob("*.json"):
             if record in own:
                 continue
             try:
                 data = json.loads(record.read_text())
                 pid, started = int(data["pid"]), data.get("start_time")
+                job_id, attempt = data["job_id"], data["attempt"]
             except (OSError, ValueError, KeyError, TypeError):
-                pid, started = None, None
+                pid, started, job_id, attempt = None, None, None, None
             # The start time guards against killing an unrelated process that reuses the pid.
             if pid and started is not None and process_start_time(pid) == started:
                 _killpg(pid, signal.SIGKILL)
             record.unlink(missing_ok=True)
-        return []
+            if job_id is not None and wanted.get(job_id) == attempt:
+                lost.append(Survivor(job_id, attempt, running=False, lost=True))
+        return lost
 
     def gpus(self) -> int:
         return 0

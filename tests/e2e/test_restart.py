@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import boto3
 import pytest
 
-from batchemu.runners.docker import LABEL_JOB, LABEL_SERVER
-from tests.e2e.support import (describe, docker_client, free_port, make_definition, make_queue, new_account,
+from batchemu.runners.docker import LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER
+from tests.e2e.support import (IMAGE, describe, docker_client, free_port, make_definition, make_queue, new_account,
                                own_containers, wait_done, wait_status, wait_until)
 
 pytestmark = pytest.mark.docker
@@ -177,3 +179,87 @@ def _run_kill_and_restart(first, server_id, account, docker, data_dir, log):
         wait_until(lambda: not own_containers(docker, server_id), 15, "the server's containers to go")
     finally:
         second.kill(signal.SIGTERM)
+
+
+class _StalledRegistry:
+    """A registry that accepts connections and never answers: a pull from it hangs, so the job
+    stays STARTING with no container until the test is done with it."""
+
+    def __init__(self):
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(32)
+        self.port = self._socket.getsockname()[1]
+        self.accepted = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._socket.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def test_kill_9_while_starting_before_the_container_exists(tmp_path, docker):
+    """Issue 12 item 15: the server dies while two jobs are STARTING and neither has a container
+    (their image pull hangs); for one of them a container is then found in the created state
+    (the daemon finished a create the dead server had asked for). After the restart both run
+    their one attempt and succeed: the crash cost nothing and shows nowhere."""
+    account = new_account()
+    data_dir, log = tmp_path / "data", tmp_path / "server.log"
+    registry = _StalledRegistry()
+    image = f"127.0.0.1:{registry.port}/batchemu-stalled:latest"
+    first = ServerProcess(data_dir, log)
+    ((server_id,),) = read_db(data_dir, "SELECT value FROM meta WHERE key='server_id'")
+    second = None
+    try:
+        batch = first.client(account)
+        make_queue(batch, "q", max_vcpus=2)
+        make_definition(batch, "stalled", ["sh", "-c", "echo ran attempt $AWS_BATCH_JOB_ATTEMPT"], image=image)
+        unpulled, created = (batch.submit_job(jobName=name, jobQueue="q", jobDefinition="stalled",
+                                              retryStrategy={"attempts": 3})["jobId"]
+                             for name in ("unpulled", "created"))
+        for job_id in (unpulled, created):
+            wait_status(batch, job_id, "STARTING")
+        wait_until(lambda: registry.accepted, 30, "the image pull to reach the registry")
+        assert own_containers(docker, server_id) == []
+
+        first.kill(signal.SIGKILL)
+        # While the server is down: the image becomes available locally (so the restarted
+        # launch needs no pull), and a created, never started container of the second job's
+        # attempt appears, labelled as the dead server's launch would have labelled it.
+        docker.images.get(IMAGE).tag(image)
+        leftover = docker.containers.create(IMAGE, ["sh", "-c", "echo stale container; exit 3"], labels={
+            LABEL_SERVER: server_id, LABEL_JOB: created, LABEL_ATTEMPT: "1"})
+        registry.close()
+
+        second = ServerProcess(data_dir, log)
+        batch = second.client(account)
+        for job_id in (unpulled, created):
+            job = wait_done(batch, job_id, timeout=60)
+            assert job["status"] == "SUCCEEDED", job.get("statusReason")
+            (attempt,) = job["attempts"]
+            assert attempt["container"]["exitCode"] == 0
+            assert "statusReason" not in job or "restart" not in job["statusReason"]
+            assert stored_output(data_dir, account, job) == ["ran attempt 1"]
+        assert not [c for c in docker.containers.list(all=True, sparse=True) if c.id == leftover.id]
+        wait_until(lambda: not own_containers(docker, server_id), 15, "the server's containers to go")
+    finally:
+        registry.close()
+        if second is not None:
+            second.kill(signal.SIGTERM)
+        first.kill()
+        for container in own_containers(docker, server_id):
+            container.remove(force=True)
+        try:
+            docker.images.remove(image)
+        except Exception:
+            pass

@@ -33,6 +33,16 @@ class Harness:
         self.jobs = Jobs(self.store)
         self._ids = itertools.count()
 
+    def restart(self) -> None:
+        """What a server start after kill -9 sees: the same store, a new scheduler and a runner
+        that knows nothing (its `survivors` say what it finds), recovery run."""
+        survivors = self.runner.survivors
+        self.runner = ScriptedRunner(self.clock, gpus=self.runner.gpus())
+        self.runner.survivors = survivors
+        self.scheduler = Scheduler(self.store, self.runner, self.clock, stop_grace_seconds=1)
+        self.runner.set_listener(self.scheduler.post)
+        self.scheduler.recover()
+
     def clock(self) -> int:
         return self.now
 

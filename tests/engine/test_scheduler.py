@@ -270,6 +270,42 @@ def test_restart_recovery(h):
     assert d["status"] == "RUNNABLE" and "restarted" in d["attempts"][0]["statusReason"]
 
 
+def test_restart_starts_again_an_attempt_that_never_got_a_container(h):
+    """kill -9 while STARTING, before the container existed (issue 12 item 15): the same attempt
+    starts again after the restart; nothing shows the crash."""
+    job = h.submit(retryStrategy={"attempts": 2})
+    h.tick()
+    before = h.job(job)
+    assert before["status"] == "STARTING" and len(h.runner.started) == 1
+    stream = h.jobs.get(job)["_tasks"]["1"]["logStreamName"]
+    h.restart()  # the runner reports no trace of it
+    (spec,) = h.runner.started
+    assert (spec.job_id, spec.attempt) == (job, 1)
+    assert spec.environment["AWS_BATCH_JOB_ATTEMPT"] == "1"
+    assert h.status(job) == "STARTING"
+    h.run_to_end(job, 0)
+    d = h.job(job)
+    assert d["status"] == "SUCCEEDED" and len(d["attempts"]) == 1
+    assert d["attempts"][0]["container"]["exitCode"] == 0
+    assert d["attempts"][0]["container"]["logStreamName"] == stream
+    assert d["container"]["taskArn"] == before["container"]["taskArn"]
+
+
+def test_restart_does_not_start_again_what_was_terminated_or_may_have_run(h):
+    stopped = h.submit(name="stopped")
+    lost = h.submit(name="lost", retryStrategy={"attempts": 2})
+    h.tick()
+    h.call("TerminateJob", jobId=stopped, reason="operator")
+    # The process runner found a record of lost's process: it had started, outcome unknown.
+    h.runner.survivors = [Survivor(lost, 1, running=False, lost=True)]
+    h.restart()
+    assert h.runner.started == []
+    d = h.job(stopped)
+    assert (d["status"], d["statusReason"], d["isTerminated"]) == ("FAILED", "operator", True)
+    d = h.job(lost)
+    assert d["status"] == "RUNNABLE" and "restarted" in d["attempts"][0]["statusReason"]
+
+
 def test_runner_output_is_stored_as_log_events(h):
     job = h.submit()
     h.tick()

@@ -281,6 +281,21 @@ def test_restart_reattaches_or_fails_the_attempt_as_lost(h):
         "Received status from SageMaker: InternalServerError")
 
 
+def test_restart_starts_again_a_training_attempt_that_never_got_a_container(h):
+    job_id = submit(h, "starting")
+    h.tick()
+    assert status(h, job_id) == "STARTING"
+    h.restart()
+    (spec,) = h.runner.started
+    assert (spec.job_id, spec.attempt) == (job_id, 1) and spec.environment["TRAINING_JOB_NAME"] == "tj-starting"
+    h.runner.run(job_id)
+    h.runner.exit(job_id, 0)
+    h.tick()
+    d = job(h, job_id)
+    assert d["status"] == "SUCCEEDED" and len(d["attempts"]) == 1
+    assert d["attempts"][0]["statusReason"] == "Received status from SageMaker: Completed"
+
+
 def test_update_service_job_priority_reorders_a_fair_share_queue(h):
     policy = h.call("CreateSchedulingPolicy", name="fs", fairsharePolicy={})["arn"]
     service_queue(h, "fs-q", "fs-se", max_instances=1, schedulingPolicyArn=policy)

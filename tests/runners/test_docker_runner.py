@@ -380,3 +380,19 @@ def test_reattach_after_a_restart(client, server_id, tmp_path: Path):
         assert foreign.status == "created"          # another server's container: untouched
     finally:
         foreign.remove(force=True)
+
+
+def test_reattach_removes_a_created_container_before_it_answers(client, server_id):
+    """A container created but never started (the server died between create and start) ran
+    nothing: it is gone when reattach returns, and the attempt is not reported, so the engine
+    launches it again without two containers for one attempt."""
+    job = job_id()
+    created = client.containers.create(IMAGE, ["true"], network_mode="none",
+                                       labels={LABEL_SERVER: server_id, LABEL_JOB: job, "batchemu.attempt": "1"})
+    runner = DockerRunner(server_id)
+    runner.set_listener(EventLog())
+    try:
+        assert runner.reattach({job: 1}) == []
+        assert client.containers.list(all=True, filters={"id": created.id}) == []
+    finally:
+        runner.close()

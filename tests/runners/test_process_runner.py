@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec
+from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Survivor
 from batchemu.runners.process import MAX_LINE, ProcessRunner, process_start_time
 from tests.runners.events import EventLog
 
@@ -230,7 +230,11 @@ def test_reattach_kills_what_a_dead_server_left_running(tmp_path):
         new = ProcessRunner(state)
         new.set_listener(EventLog())
         try:
-            assert new.reattach({job: 2, "reused": 1}) == []
+            # Both had a process (a record), so neither is started again: their outcome is lost.
+            found = new.reattach({job: 2, "reused": 1, "never-started": 1})
+            assert sorted(found, key=lambda s: s.job_id) == sorted(
+                [Survivor(job, 2, running=False, lost=True), Survivor("reused", 1, running=False, lost=True)],
+                key=lambda s: s.job_id)
         finally:
             new.close()
         assert wait_gone(pid)
