@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--advertise-url",
                         help="URL job containers use to reach this server (AWS_ENDPOINT_URL; default "
                              "derived from --job-network and the port; BATCHEMU_ADVERTISE_URL)")
+    parser.add_argument("--deny-host-access", action="store_true", default=None,
+                        help="refuse host volumes, devices, privileged containers and host namespaces "
+                             "in job definitions and jobs (BATCHEMU_DENY_HOST_ACCESS=1)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)

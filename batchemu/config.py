@@ -40,6 +40,9 @@ class Config:
     # The URL job containers use to reach this server (AWS_ENDPOINT_URL); "" derives it from
     # the job network and the bound port.
     advertise_url: str = ""
+    # Refuse what gives a job the host (host volumes, devices, privileged, host namespaces) at
+    # RegisterJobDefinition and SubmitJob, and in the Docker runner; never the process runner.
+    deny_host_access: bool = False
 
     @property
     def db_path(self) -> str:

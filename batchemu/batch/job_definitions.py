@@ -11,7 +11,7 @@ import copy
 import json
 import re
 
-from batchemu.batch import arns
+from batchemu.batch import arns, host_access
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_describe_list, check_list_or_max, check_name, check_tags, save
 from batchemu.batch.errors import ClientException, wrapped
@@ -56,6 +56,8 @@ def register_job_definition(b: Backend, ctx: RequestContext, p: dict) -> dict:
     name = p["jobDefinitionName"]
     check_name(name, "jobDefinitionName")
     body = _validated_body(ctx, p)
+    if b.config.deny_host_access:
+        host_access.refuse(host_access.in_definition(p))
     # One transaction: two concurrent registrations of a name must not share a revision.
     with b.store.transaction():
         revision = _next_revision(b, ctx, name)

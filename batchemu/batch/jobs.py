@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import arns, consumable_resources, job_definitions, job_spec, job_views
+from batchemu.batch import arns, consumable_resources, host_access, job_definitions, job_spec, job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -58,6 +58,7 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     tags = check_tags(p.get("tags"))
     parameters = job_spec.merge_parameters(definition, p.get("parameters"))
     container = job_spec.resolve_container(definition["containerProperties"], overrides, parameters)
+    _check_host_access(b, queue, definition, container)
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         b, ctx, definition.get("consumableResourceProperties"), p.get("consumableResourcePropertiesOverride"))
 
@@ -95,6 +96,20 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     Jobs(b.store).insert(doc)
     b.changed()
     return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+
+def _check_host_access(b: Backend, queue: dict, definition: dict, container: dict) -> None:
+    """The job's container (definition and overrides) as it would run: no host access on a
+    Fargate queue (ref §5.3: Fargate refuses host volumes, devices and privileged; AWS would
+    never place an EC2 definition there, batchemu says why at once), nor anywhere with
+    --deny-host-access (a definition registered before the option was set)."""
+    found = host_access.in_container(container, "containerProperties")
+    if found and queue.get("jobQueueType") == "ECS_FARGATE":
+        raise ClientException(f"{found[0]} isn't supported for jobs that run on Fargate resources (job queue "
+                              f"{queue['jobQueueName']} runs on Fargate; job definition "
+                              f"{definition['jobDefinitionArn']})")
+    if b.config.deny_host_access:
+        host_access.refuse(found, f"Job definition {definition['jobDefinitionArn']}: ")
 
 
 def describe_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:

@@ -193,7 +193,7 @@ class Workspace:
             command = list(algorithm.get("ContainerArguments") or ["train"])  # SageMaker runs `<image> train`
         return LaunchSpec(
             job_id=job["jobId"], attempt=job["_attempt"], name=f"batchemu-sm-{task['trainingJobName']}",
-            image=image, command=command, environment=env, mounts=(Mount(str(root), ML),),
+            image=image, command=command, environment=env, mounts=(Mount(str(root), ML, owned=True),),
             network="none" if request.get("EnableNetworkIsolation") else None,
             labels={"batchemu.service-job-name": job["jobName"][:128], "batchemu.account": job["_account"]})
 

@@ -23,6 +23,7 @@ class Mount:
     source: str            # host path
     target: str            # container path
     read_only: bool = False
+    owned: bool = False    # a directory batchemu made for the attempt (SageMaker /opt/ml), not a user's path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,13 @@ class LaunchSpec:
     network: str | None = None        # None: the runner's configured default
     pull_policy: str | None = None    # None: the runner's configured default
     labels: dict = dataclasses.field(default_factory=dict)
+
+    def host_resources(self) -> list[str]:
+        """What would give this container the host: a privileged container, devices, host
+        paths the job named. Runners refuse these under --deny-host-access."""
+        found = ["privileged"] if self.privileged else []
+        found += [f"device {d.get('hostPath')}" for d in self.devices]
+        return found + [f"host volume {m.source}" for m in self.mounts if not m.owned]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -234,13 +234,16 @@ class DockerRunner:
     streams_output_live = False
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
-                 client=None, launch_workers: int = 4, remove_on_close: bool = False):
+                 client=None, launch_workers: int = 4, remove_on_close: bool = False,
+                 deny_host_access: bool = False):
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
         # An ephemeral server keeps no state, so nothing could ever re-attach what it left
         # running: it removes its containers when it closes.
         self.remove_on_close = remove_on_close
+        # Defence in depth behind the API's check: a job stored before the option was set.
+        self.deny_host_access = deny_host_access
         self.network = network
         self.pull_policy = pull_policy
         self.client = client or docker.from_env()
@@ -354,6 +357,11 @@ class DockerRunner:
     # ---- launching ---------------------------------------------------------------------
 
     def _launch_attempt(self, rec: _Attempt, spec: LaunchSpec) -> None:
+        refused = spec.host_resources() if self.deny_host_access else []
+        if refused:
+            self._fail_start(rec, f"CannotStartContainerError: {', '.join(refused)}: host access is refused "
+                                  "on this server (--deny-host-access)")
+            return
         try:
             self._ensure_image(spec.image, spec.pull_policy or self.pull_policy)
         except Exception as exc:

@@ -1,5 +1,6 @@
 """Choose the runner from the configuration: docker (when an engine answers), process (no
-isolation, for machines without Docker) or none (jobs wait in RUNNABLE)."""
+isolation, for machines without Docker; never with --deny-host-access) or none (jobs wait in
+RUNNABLE)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,22 @@ def make_runner(config, server_id: str):
         if docker_runner.engine_available():
             return docker_runner.DockerRunner(server_id, network=config.job_network,
                                               pull_policy=config.pull_policy,
-                                              remove_on_close=config.ephemeral)
+                                              remove_on_close=config.ephemeral,
+                                              deny_host_access=config.deny_host_access)
         if choice == "docker":
             raise SystemExit("batchemu: --runner docker was asked for, but no Docker engine answers "
                              "(is dockerd running? is DOCKER_HOST right?)")
+        if config.deny_host_access:
+            # The process runner runs every job on the host: it is host access itself.
+            log.warning("No Docker engine answers and --deny-host-access forbids the process runner: "
+                        "jobs wait in RUNNABLE. Start Docker and restart batchemu to run them.")
+            return None
         log.warning("No Docker engine answers: jobs run as plain host processes with the process "
                     "runner (no isolation, the image is ignored). Start Docker and restart batchemu "
                     "to run jobs in containers.")
+    if config.deny_host_access:
+        raise SystemExit("batchemu: --runner process runs jobs on the host, which --deny-host-access "
+                         "forbids; use --runner docker")
     from batchemu.runners.process import ProcessRunner
     state = Path(config.data_dir) / "processes" if not config.ephemeral else None
     return ProcessRunner(state)

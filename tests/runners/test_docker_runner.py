@@ -396,3 +396,33 @@ def test_reattach_removes_a_created_container_before_it_answers(client, server_i
         assert client.containers.list(all=True, filters={"id": created.id}) == []
     finally:
         runner.close()
+
+
+def test_deny_host_access_refuses_host_resources_before_any_container(client, server_id, tmp_path: Path):
+    """Defence in depth behind the API (a job stored before --deny-host-access was set): no
+    container is made; a directory batchemu owns (SageMaker's /opt/ml) is still mounted."""
+    runner = DockerRunner(server_id, network="none", deny_host_access=True)
+    runner.set_listener(events := EventLog())
+    try:
+        refused = {
+            "privileged": spec(job_id(), ["true"], privileged=True),
+            "device /dev/null": spec(job_id(), ["true"], devices=({"hostPath": "/dev/null"},)),
+            f"host volume {tmp_path}": spec(job_id(), ["true"], mounts=(Mount(str(tmp_path), "/h"),)),
+        }
+        for what, s in refused.items():
+            runner.start(s)
+            exited = events.exited(s.job_id)
+            assert exited.exit_code is None and exited.status_reason == "Task failed to start"
+            assert exited.reason == (f"CannotStartContainerError: {what}: host access is refused on this server "
+                                     "(--deny-host-access)")
+            assert container_of_any(client, server_id, s.job_id) == []
+        owned = spec(job_id(), ["sh", "-c", "echo ok > /opt/ml/out"], mounts=(Mount(str(tmp_path), "/opt/ml", owned=True),))
+        runner.start(owned)
+        assert events.exited(owned.job_id, timeout=60).exit_code == 0
+        assert (tmp_path / "out").read_text() == "ok\n"
+    finally:
+        runner.close()
+
+
+def container_of_any(client, server_id, job):
+    return client.containers.list(all=True, filters={"label": [f"{LABEL_SERVER}={server_id}", f"{LABEL_JOB}={job}"]})
