@@ -435,8 +435,8 @@ class Scheduler:
                 log.warning("job %s attempt %s was lost in a restart", job["jobId"], job["_attempt"])
                 self.finish_attempt(job, now, None, None, LOST_ON_RESTART)
             elif found.running:
-                if job["status"] == states.STARTING:
-                    job = self._to_running(job, now) or self.jobs.get(job["jobId"])
+                if job["status"] == states.STARTING:  # it started while the server was down
+                    job = self._to_running(job, found.started_ms or now) or self.jobs.get(job["jobId"])
                 self._resend_stop(job)
             else:
                 self.finish_attempt(job, now, found.exit_code, None, None, found.oom)

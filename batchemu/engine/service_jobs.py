@@ -412,8 +412,9 @@ class ServiceScheduler:
                 log.warning("service job %s attempt %s was lost in a restart", job_id, job["_attempt"])
                 self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
             elif found.running:
-                if job["status"] == STARTING:
-                    job = transition(self.jobs, job, RUNNING, now) or self.jobs.get(job_id)
+                if job["status"] == STARTING:  # it started while the server was down
+                    at = found.started_ms or now
+                    job = transition(self.jobs, job, RUNNING, at, startedAt=at) or self.jobs.get(job_id)
                 stop = job.get("_stop")
                 if stop and stop.get("sent"):  # its SIGKILL timer died with the old server
                     job["_stop"] = dict(stop, sent=False)

@@ -83,6 +83,7 @@ class Survivor:
     exit_code: int | None = None
     oom: bool = False
     lost: bool = False
+    started_ms: int | None = None   # when it started, if the runner knows (its startedAt)
 
 
 Listener = Callable[[RunnerEvent], None]

@@ -310,7 +310,8 @@ class DockerRunner:
                 self._remove(container.id)
                 continue
             if container.status in ("running", "paused", "restarting"):
-                survivors.append(self._adopt_running(job_id, attempt, container.id))
+                started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
+                survivors.append(self._adopt_running(job_id, attempt, container.id, started))
             elif container.status in ("exited", "dead"):
                 survivors.append(self._collect_finished(job_id, attempt, container))
             else:
@@ -541,7 +542,7 @@ class DockerRunner:
 
     # ---- re-attaching ------------------------------------------------------------------
 
-    def _adopt_running(self, job_id: str, attempt: int, container_id: str) -> Survivor:
+    def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None) -> Survivor:
         rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True)
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
@@ -551,7 +552,7 @@ class DockerRunner:
                 self._handle_exit(rec, container_id)
         except docker.errors.NotFound:
             self._lose(rec)
-        return Survivor(job_id, attempt, running=True)
+        return Survivor(job_id, attempt, running=True, started_ms=started_ms)
 
     def _collect_finished(self, job_id: str, attempt: int, container) -> Survivor:
         state = container.attrs["State"]

@@ -291,6 +291,19 @@ def test_restart_starts_again_an_attempt_that_never_got_a_container(h):
     assert d["container"]["taskArn"] == before["container"]["taskArn"]
 
 
+def test_restart_finds_running_what_started_while_the_server_was_down(h):
+    job = h.submit()
+    h.tick()
+    h.advance(5)
+    started = h.now
+    h.advance(60)  # the server was down for a minute
+    h.runner.survivors = [Survivor(job, 1, running=True, started_ms=started)]
+    h.restart()
+    assert h.runner.started == []
+    d = h.job(job)
+    assert d["status"] == "RUNNING" and d["startedAt"] == started
+
+
 def test_restart_does_not_start_again_what_was_terminated_or_may_have_run(h):
     stopped = h.submit(name="stopped")
     lost = h.submit(name="lost", retryStrategy={"attempts": 2})

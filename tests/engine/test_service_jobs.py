@@ -296,6 +296,18 @@ def test_restart_starts_again_a_training_attempt_that_never_got_a_container(h):
     assert d["attempts"][0]["statusReason"] == "Received status from SageMaker: Completed"
 
 
+def test_restart_finds_running_a_training_attempt_that_started_while_the_server_was_down(h):
+    job_id = submit(h)
+    h.tick()
+    h.advance(5)
+    started = h.now
+    h.advance(60)
+    h.runner.survivors = [Survivor(job_id, 1, running=True, started_ms=started)]
+    h.restart()
+    d = job(h, job_id)
+    assert d["status"] == "RUNNING" and d["startedAt"] == started and h.runner.started == []
+
+
 def test_update_service_job_priority_reorders_a_fair_share_queue(h):
     policy = h.call("CreateSchedulingPolicy", name="fs", fairsharePolicy={})["arn"]
     service_queue(h, "fs-q", "fs-se", max_instances=1, schedulingPolicyArn=policy)

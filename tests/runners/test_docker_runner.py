@@ -368,6 +368,8 @@ def test_reattach_after_a_restart(client, server_id, tmp_path: Path):
             by_job = {s.job_id: s for s in survivors}
             assert set(by_job) == {kept, finished}
             assert by_job[kept].running is True and by_job[kept].attempt == 2
+            # its startedAt is the container's, not the restart's
+            assert by_job[kept].started_ms == first_events.running(kept, 2).at_ms
             assert (by_job[finished].running, by_job[finished].exit_code, by_job[finished].oom) == (False, 5, False)
             assert events.lines(finished) == ["finished"]
             # the re-attached container is followed: its exit arrives through the new runner
