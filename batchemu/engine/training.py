@@ -80,7 +80,6 @@ def check_request(request: dict) -> None:
 
 def _check_type(parent: dict, member: str, kind: type, what: str, prefix: str = "") -> None:
     value = parent.get(member)
-    # bool is an int in Python; no member here takes a number, so only `kind` itself counts.
     if value is not None and not isinstance(value, kind):
         raise Rejected(f"{prefix}{member} must be {what}, got {type(value).__name__}")
 
