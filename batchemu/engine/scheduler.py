@@ -425,7 +425,7 @@ class Scheduler:
         for job in busy:
             job = self.jobs.get(job["jobId"])
             found = survivors.get(job["jobId"])
-            if found is None and job["status"] == states.STARTING and not job.get("_stop"):
+            if found is None and job["status"] == states.STARTING and not job.get("_stop") and self.runner:
                 # No trace of a container: the attempt never ran, so it starts again, unseen
                 # (the crash must not cost an attempt). A stop request instead ends it below.
                 log.info("job %s attempt %s had not started before the restart; starting it",

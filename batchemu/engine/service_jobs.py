@@ -404,6 +404,8 @@ class ServiceScheduler:
             if job["status"] == SCHEDULED or (found is None and job["status"] == STARTING):
                 if job.get("_stop"):  # a terminate or timeout asked for before the restart
                     self.finish_attempt(job, now, None)
+                elif self.runner is None:  # --runner none now: nothing can start it
+                    self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
                 else:
                     log.info("service job %s attempt %s had not started before the restart; starting it",
                              job_id, job["_attempt"])

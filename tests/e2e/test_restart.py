@@ -229,7 +229,10 @@ def test_kill_9_while_starting_before_the_container_exists(tmp_path, docker):
                              for name in ("unpulled", "created"))
         for job_id in (unpulled, created):
             wait_status(batch, job_id, "STARTING")
-        wait_until(lambda: registry.accepted, 30, "the image pull to reach the registry")
+        wait_until(lambda: registry.accepted or describe(batch, unpulled)["status"] != "STARTING", 30,
+                   "the image pull to reach the registry")
+        if not registry.accepted:  # e.g. Docker Desktop: the daemon's 127.0.0.1 is not ours
+            pytest.skip("the Docker daemon can't reach a registry on this host's loopback")
         assert own_containers(docker, server_id) == []
 
         first.kill(signal.SIGKILL)

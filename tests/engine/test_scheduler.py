@@ -2,6 +2,7 @@
 
 import pytest
 
+from batchemu.engine.scheduler import Scheduler
 from batchemu.runners.base import Survivor
 from tests.engine.harness import Harness
 
@@ -289,6 +290,15 @@ def test_restart_starts_again_an_attempt_that_never_got_a_container(h):
     assert d["attempts"][0]["container"]["exitCode"] == 0
     assert d["attempts"][0]["container"]["logStreamName"] == stream
     assert d["container"]["taskArn"] == before["container"]["taskArn"]
+
+
+def test_restart_without_a_runner_records_a_starting_attempt_as_lost(h):
+    job = h.submit(retryStrategy={"attempts": 2})
+    h.tick()
+    h.scheduler = Scheduler(h.store, None, h.clock)  # the server restarts with --runner none
+    h.scheduler.recover()
+    d = h.job(job)
+    assert d["status"] == "RUNNABLE" and "restarted" in d["attempts"][0]["statusReason"]
 
 
 def test_restart_finds_running_what_started_while_the_server_was_down(h):
