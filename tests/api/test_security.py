@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -419,3 +420,42 @@ def test_every_accounts_events_only_with_the_operator_option():
         finally:
             everything.close()
         assert (a, first) in seen and (b, last) in seen
+
+
+# -- other clients' signers under --verify-signatures -------------------------------------------------
+
+JS = os.path.join(os.path.dirname(__file__), "..", "..", "conformance", "js")
+
+
+def client_env(home, key, secret):
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.mark.skipif(not shutil.which("aws"), reason="the aws CLI is not installed")
+def test_verify_accepts_the_aws_cli(verifying, tmp_path):
+    def aws(secret, *args):
+        return subprocess.run(["aws", "--endpoint-url", verifying.url, *args], capture_output=True, text=True,
+                              env=client_env(tmp_path, GOOD_KEY, secret), timeout=120)
+
+    made = aws(GOOD_SECRET, "batch", "create-compute-environment", "--compute-environment-name", "cli",
+               "--type", "UNMANAGED")
+    assert made.returncode == 0, made.stderr
+    listed = aws(GOOD_SECRET, "batch", "describe-compute-environments", "--compute-environments", "cli")
+    assert json.loads(listed.stdout)["computeEnvironments"][0]["computeEnvironmentName"] == "cli"
+    refused = aws("wrong", "batch", "describe-compute-environments")
+    assert refused.returncode != 0 and "InvalidSignatureException" in refused.stderr
+
+
+@pytest.mark.skipif(not (shutil.which("node") and os.path.isdir(os.path.join(JS, "node_modules", "@aws-sdk"))),
+                    reason="node or the JS SDK (conformance/js/node_modules) is not installed")
+def test_verify_accepts_the_js_sdk(verifying, tmp_path):
+    env = dict(client_env(tmp_path, GOOD_KEY, GOOD_SECRET), BATCHEMU_ENDPOINT=verifying.url)
+    result = subprocess.run(["node", "scenarios.mjs", "consumable"], cwd=JS, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith('{"result"') for line in result.stdout.splitlines())
+    env["AWS_SECRET_ACCESS_KEY"] = "wrong"
+    result = subprocess.run(["node", "scenarios.mjs", "consumable"], cwd=JS, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "InvalidSignatureException" in result.stderr + result.stdout
