@@ -78,9 +78,13 @@ class Guard:
                  extra_hosts: Callable[[], Iterable[str]] | None = None):
         self.allowed_hosts = split_names(allowed_hosts)
         self.allowed_origins = split_names(allowed_origins)
-        address = _address(host_name(bind_host or ""))
-        # A literal bind address is a name clients use; 0.0.0.0 and :: are not.
-        self.bound = str(address) if address is not None and not address.is_unspecified else None
+        bound = host_name(bind_host or "")
+        address = _address(bound)
+        # The bind address (or name) is what clients use to reach us; 0.0.0.0 and :: are not.
+        if address is not None:
+            self.bound = None if address.is_unspecified else str(address)
+        else:
+            self.bound = bound or None
         self._extra_hosts = extra_hosts
 
     # -- Host ------------------------------------------------------------------------------------
@@ -89,7 +93,7 @@ class Guard:
         if is_loopback(name) or name in self.allowed_hosts or "*" in self.allowed_hosts:
             return True
         address = _address(name)
-        if self.bound is not None and address is not None and str(address) == self.bound:
+        if self.bound is not None and (str(address) if address is not None else name) == self.bound:
             return True
         if any(p.startswith("*.") and name.endswith(p[1:]) for p in self.allowed_hosts):
             return True
