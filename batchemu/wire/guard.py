@@ -9,31 +9,25 @@ AWS credentials nor this server's own origin. Knows no service and verifies no s
 from __future__ import annotations
 
 import ipaddress
-import json
-import uuid
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from flask import Response
 
-from batchemu.wire.auth import has_credentials
+from batchemu.wire.auth import MISSING_TOKEN, has_credentials
+from batchemu.wire.endpoint import RestJsonEndpoint
 
 FORBIDDEN = 403
 # What botocore reads as the error code of a JSON 403 (AWS's own codes for these cases).
 ACCESS_DENIED = "AccessDeniedException"
-MISSING_TOKEN = "MissingAuthenticationTokenException"
 # Sent by every current browser; a page cannot set or remove it (a "forbidden header name").
 _CROSS_SITE = ("cross-site", "same-site")
 _EXPOSED = "x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, ETag"
 
 
-def refusal(code: str, message: str, status: int = FORBIDDEN) -> Response:
-    """The JSON error every AWS JSON protocol uses ({"__type", "message"} + x-amzn-ErrorType)."""
-    resp = Response(json.dumps({"__type": code, "message": message}), status=status,
-                    mimetype="application/json")
-    resp.headers["x-amzn-ErrorType"] = code
-    resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-    return resp
+def refusal(code: str, message: str) -> Response:
+    """A 403 in the JSON error shape every AWS JSON protocol uses (botocore reads its code)."""
+    return RestJsonEndpoint.error(FORBIDDEN, code, message)
 
 
 def split_names(value: str | Iterable[str]) -> tuple[str, ...]:
