@@ -111,8 +111,10 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
             refused = guard.preflight(request)  # an allowed page's CORS preflight: answered here
         if refused is None and verifier is not None:
             try:
-                verifier.verify(request.environ, request.headers, request.args,
-                                request.get_data(cache=True, parse_form_data=False))
+                body = request.get_data(cache=True, parse_form_data=False)
+                uploads = request.method == "POST" and request.mimetype == "multipart/form-data"
+                verifier.verify(request.environ, request.headers, request.args, body,
+                                request.form if uploads else None)
             except SignatureError as err:
                 refused = refusal(err.code, err.message)
         return refused

@@ -10,9 +10,11 @@ no service beyond S3's signing variant.
 
 from __future__ import annotations
 
+import base64
 import calendar
 import hashlib
 import hmac
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -136,13 +138,17 @@ class Verifier:
         self.derived = derived
         self.clock = clock
 
-    def verify(self, environ, headers, args, body: bytes) -> None:
-        """Raise SignatureError unless the request is signed by an accepted key."""
+    def verify(self, environ, headers, args, body: bytes, form=None) -> None:
+        """Raise SignatureError unless the request is signed by an accepted key. `form`: the
+        fields of a multipart POST (an S3 browser upload signs its policy document)."""
         auth = headers.get("Authorization", "")
+        policy_form = {k.lower(): v for k, v in form.items()} if form else {}
         if auth.startswith(_SIGV4):
             self._verify(environ, headers, body, auth, presigned=None)
         elif args.get("X-Amz-Algorithm") == _SIGV4 or "X-Amz-Credential" in args:
             self._verify(environ, headers, body, None, presigned=args)
+        elif policy_form.get("x-amz-algorithm") == _SIGV4 and "policy" in policy_form:
+            self._verify_policy(policy_form)
         elif auth or "AWSAccessKeyId" in args or "Signature" in args:
             raise SignatureError(INVALID_SIGNATURE,
                                  "Only AWS Signature Version 4 is accepted while --verify-signatures "
@@ -193,6 +199,35 @@ class Verifier:
         raise SignatureError(INVALID_SIGNATURE,
                              "The request signature we calculated does not match the signature you "
                              "provided. Check your AWS Secret Access Key and signing method.")
+
+    def _verify_policy(self, form: dict) -> None:
+        """An S3 POST upload: the signature is over the base64 policy document itself."""
+        parts = form.get("x-amz-credential", "").split("/")
+        if len(parts) != 5 or parts[4] != "aws4_request":
+            raise SignatureError(INVALID_SIGNATURE, "x-amz-credential is not "
+                                 "KEY/DATE/REGION/SERVICE/aws4_request.")
+        key, date, region, service = parts[:4]
+        secrets = self._secrets_for(key)
+        if not secrets:
+            raise SignatureError(UNRECOGNIZED_CLIENT, f"The AWS access key {key!r} in the upload form "
+                                 "is not one this server accepts (--credentials, --credentials-file).")
+        try:
+            expiration = json.loads(base64.b64decode(form["policy"]))["expiration"]
+            expires = calendar.timegm(time.strptime(expiration[:19], "%Y-%m-%dT%H:%M:%S"))
+        except (ValueError, KeyError, TypeError):
+            raise SignatureError(INVALID_SIGNATURE, "The upload policy is not base64 JSON with an "
+                                 "ISO-8601 expiration.")
+        if self.clock() > expires:
+            raise SignatureError(INVALID_SIGNATURE, f"Invalid according to Policy: Policy expired ({expiration}).")
+        request = AWSRequest()
+        request.context["timestamp"] = date + "T000000Z"  # only its date enters the signing key
+        for secret in secrets:
+            signer = SigV4Auth(Credentials(key, secret), service, region)
+            if hmac.compare_digest(signer.signature(form["policy"], request).encode(),
+                                   form.get("x-amz-signature", "").lower().encode()):
+                return
+        raise SignatureError(INVALID_SIGNATURE, "The upload form's signature does not match its "
+                             "policy. Check your AWS Secret Access Key.")
 
     def _secrets_for(self, key: str) -> list[str]:
         secrets = [self.secrets[key]] if key in self.secrets else []

@@ -17,6 +17,7 @@ import uuid
 
 import boto3
 import pytest
+import requests
 from botocore import UNSIGNED
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
@@ -326,6 +327,21 @@ def test_verify_works_with_presigned_queries(verifying):
     v2 = client(verifying, "s3", GOOD_KEY, GOOD_SECRET, signature_version="s3").generate_presigned_url(
         "get_object", Params={"Bucket": "presigned", "Key": "k"})
     assert_refused(*send(verifying, "GET", v2[len(verifying.url):]), "InvalidSignatureException", "s3v4")
+
+
+def test_verify_checks_s3_browser_upload_forms(verifying):
+    s3 = client(verifying, "s3", GOOD_KEY, GOOD_SECRET, signature_version="s3v4")
+    s3.create_bucket(Bucket="uploads")
+    post = s3.generate_presigned_post("uploads", "form.txt")
+    assert requests.post(post["url"], data=post["fields"], files={"file": ("x", b"by form")}).status_code == 204
+    assert s3.get_object(Bucket="uploads", Key="form.txt")["Body"].read() == b"by form"
+    forged = client(verifying, "s3", GOOD_KEY, "wrong", signature_version="s3v4").generate_presigned_post(
+        "uploads", "forged.txt")
+    refused = requests.post(forged["url"], data=forged["fields"], files={"file": ("x", b"forged")})
+    assert refused.status_code == 403 and refused.json()["__type"] == "InvalidSignatureException"
+    expired = s3.generate_presigned_post("uploads", "late.txt", ExpiresIn=-10)
+    refused = requests.post(expired["url"], data=expired["fields"], files={"file": ("x", b"late")})
+    assert refused.status_code == 403 and "expired" in refused.json()["message"]
 
 
 def test_verify_accepts_the_credentials_given_to_job_containers(verifying):
