@@ -1,14 +1,17 @@
 """create_app(config): the Flask app that wires the wire layer, the Batch provider and the
 engine together on one endpoint.
 
-Routing: an ordered list of frontends, each `(request) -> Response | None`: Batch (by route),
-CloudWatch Logs (by X-Amz-Target), other AWS services (moto). Nothing answered: JSON 405/404.
+Before any frontend, every request passes the wire guard (Host and Origin: no web page, no
+DNS rebinding) and, with --verify-signatures, the SigV4 check. Routing: an ordered list of
+frontends, each `(request) -> Response | None`: Batch (by route), CloudWatch Logs (by
+X-Amz-Target), the event stream, other AWS services (moto). Nothing answered: JSON 405/404.
 No Batch rule lives in this module.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 
@@ -24,8 +27,9 @@ from batchemu.engine.scheduler import Scheduler
 from batchemu.runners.select import make_runner
 from batchemu.store import Store
 from batchemu.wire import spec as wire_spec
-from batchemu.wire.auth import identify
+from batchemu.wire.auth import SignatureError, Verifier, is_account, load_credentials
 from batchemu.wire.endpoint import RestJsonEndpoint
+from batchemu.wire.guard import Guard, refusal, url_host
 from batchemu.wire.validate import Validator
 
 log = logging.getLogger("batchemu")
@@ -33,6 +37,16 @@ log = logging.getLogger("batchemu")
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
+
+
+def make_verifier(config: Config, job_endpoint) -> Verifier:
+    """The SigV4 verifier for --verify-signatures: the operator's keys, plus each account's
+    derived secret for the job containers of this server."""
+    secrets = load_credentials(config.credentials, config.credentials_file)
+    if not secrets:
+        raise ValueError("--verify-signatures needs the keys it accepts: --credentials KEY:SECRET "
+                         "or --credentials-file PATH (BATCHEMU_CREDENTIALS, BATCHEMU_CREDENTIALS_FILE)")
+    return Verifier(secrets, derived=lambda key: job_endpoint.secret_for(key) if is_account(key) else None)
 
 
 def create_app(config: Config | None = None, store: Store | None = None, clock=wall_clock_ms,
@@ -43,7 +57,15 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     job_views.forget_stale(store)
     if runner == "from-config":
         runner = make_runner(config, server_id)
-    job_endpoint = services.job_environment(config)  # told the bound port by the caller
+    # With verification on, job containers get per-account secrets derived from a key kept in
+    # the store (re-attached jobs keep working across a restart).
+    signing_key = (bytes.fromhex(store.meta("job_signing_key", lambda: os.urandom(32).hex()))
+                   if config.verify_signatures else None)
+    job_endpoint = services.job_environment(config, signing_key)  # told the bound port by the caller
+    verifier = make_verifier(config, job_endpoint) if config.verify_signatures else None
+    # Job containers call back on the advertised URL: its host is always one of ours.
+    guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
+                  extra_hosts=lambda: [url_host(job_endpoint.url())])
     scheduler = Scheduler(store, runner, clock, config.stop_grace_seconds, extra_env=job_endpoint)
     engine = Engine(scheduler, clock)
     backend = Backend(store=store, config=config, changed=engine.wake)
@@ -53,18 +75,19 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
                              Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
 
     def batch_frontend(req):
-        # Batch routes are always ours, unless the request is signed for another service
-        # (an S3 bucket called "v1" must still reach S3).
-        service = identify(req.headers, req.args, config.default_account, config.default_region).service
-        if service not in (None, "batch"):
-            return None
+        # A Batch route is Batch's whatever the signature says (a request signed for S3 gets
+        # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
+        # Batch routes are the price.
         matched = batch.match(req)
-        return batch(req, matched) if matched else None
+        if not matched:
+            return None
+        refused = guard.require_credentials(req)
+        return refused if refused is not None else batch(req, matched)
 
     # Asked in order; the first that answers wins.
     frontends = [batch_frontend,
-                 logs.make_frontend(store, config, clock, runner),
-                 events.make_frontend(store),
+                 logs.make_frontend(store, config, clock, runner, gate=guard.require_credentials),
+                 events.make_frontend(store, config),
                  services.make_frontend(config)]
     frontends = [f for f in frontends if f is not None]
     stop_events = events.install(store, config)
@@ -79,6 +102,27 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
                               "shutdown": shutdown, "job_endpoint": job_endpoint}
     if start_engine:
         engine.start()
+
+    @app.before_request
+    def admit():
+        """Refusals before any frontend sees the request (Flask skips the route on a response)."""
+        refused = guard.check(request)
+        if refused is None:
+            refused = guard.preflight(request)  # an allowed page's CORS preflight: answered here
+        if refused is None and verifier is not None:
+            try:
+                body = request.get_data(cache=True, parse_form_data=False)
+                uploads = request.method == "POST" and request.mimetype == "multipart/form-data"
+                verifier.verify(request.environ, request.headers, request.args, body,
+                                request.form if uploads else None)
+            except SignatureError as err:
+                refused = refusal(err.code, err.message)
+        return refused
+
+    @app.after_request
+    def cors(response):
+        guard.add_cors_headers(request, response)
+        return response
 
     # OPTIONS too: Flask's automatic answer is a text/html 200 claiming every method is allowed.
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]

@@ -49,6 +49,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--deny-host-access", action="store_true", default=None,
                         help="refuse host volumes, devices, privileged containers and host namespaces "
                              "in job definitions and jobs (BATCHEMU_DENY_HOST_ACCESS=1)")
+    parser.add_argument("--allowed-hosts",
+                        help="Host names accepted besides loopback and the bound address, comma-"
+                             "separated; '*.example' for subdomains, '*' for any (BATCHEMU_ALLOWED_HOSTS)")
+    parser.add_argument("--allowed-origins",
+                        help="origins of web pages allowed to call, comma-separated, e.g. "
+                             "http://localhost:5173 (BATCHEMU_ALLOWED_ORIGINS)")
+    parser.add_argument("--verify-signatures", action="store_true", default=None,
+                        help="require SigV4 signatures by one of the accepted keys "
+                             "(BATCHEMU_VERIFY_SIGNATURES=1)")
+    parser.add_argument("--credentials",
+                        help="accepted keys as KEY:SECRET, comma-separated (BATCHEMU_CREDENTIALS)")
+    parser.add_argument("--credentials-file",
+                        help="file of accepted keys: AWS credentials-file format or KEY:SECRET "
+                             "lines (BATCHEMU_CREDENTIALS_FILE)")
+    parser.add_argument("--events-all-accounts", action="store_true", default=None,
+                        help="GET /batchemu/events without ?account= streams every account "
+                             "(BATCHEMU_EVENTS_ALL_ACCOUNTS=1)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)
@@ -81,7 +98,11 @@ def main(argv=None) -> int:
         print(f"batchemu: another batchemu server is using {config.data_dir}; stop it or choose "
               "another --data-dir", file=sys.stderr)
         return 1
-    app = create_app(config, start_engine=False)
+    try:
+        app = create_app(config, start_engine=False)
+    except (ValueError, OSError) as exc:  # e.g. --verify-signatures without readable keys
+        print(f"batchemu: {exc}", file=sys.stderr)
+        return 1
     try:
         server = Server(app, config.host, config.port)
     except ListenError as exc:

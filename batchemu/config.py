@@ -43,6 +43,18 @@ class Config:
     # Refuse what gives a job the host (host volumes, devices, privileged, host namespaces) at
     # RegisterJobDefinition and SubmitJob, and in the Docker runner; never the process runner.
     deny_host_access: bool = False
+    # Who may call (README "Security"). Host names besides the loopback ones and the bound
+    # address, comma-separated ("*.example" for subdomains, "*" for any).
+    allowed_hosts: str = ""
+    # Origins of web pages allowed to call (e.g. "http://localhost:5173"), comma-separated.
+    allowed_origins: str = ""
+    # Require every request to be SigV4-signed by one of the accepted keys.
+    verify_signatures: bool = False
+    # Accepted keys: "KEY:SECRET" pairs, comma-separated, and/or a file of them.
+    credentials: str = ""
+    credentials_file: str = ""
+    # GET /batchemu/events without ?account= streams every account (an operator's view).
+    events_all_accounts: bool = False
 
     @property
     def db_path(self) -> str:

@@ -1,6 +1,7 @@
 """'Batch Job State Change' events (EventBridge shape, ref §14.1) for every committed job status
 change: delivered to the rules of the account's default event bus in moto's EventBridge, and
-streamed as Server-Sent Events on GET /batchemu/events for local tools.
+streamed as Server-Sent Events on GET /batchemu/events for local tools, scoped to the caller's
+account (every account only with the operator's option).
 
 One worker thread per server does the work, in commit order, so a slow moto never delays the
 scheduler (the observer only enqueues). Must not change jobs or decide anything about them.
@@ -23,6 +24,8 @@ from batchemu.batch.job_views import detail as job_detail
 from batchemu.store.jobs import Jobs
 from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
+from batchemu.wire.auth import identify
+from batchemu.wire.guard import ACCESS_DENIED, refusal
 
 log = logging.getLogger("batchemu.events")
 
@@ -233,7 +236,26 @@ def install(store, config):
     return shutdown
 
 
-def make_frontend(store):
+def stream_account(req, config) -> tuple[str | None, str | None]:
+    """(account to stream, refusal message): the stream is scoped like the API, to the signer's
+    account (or the default account for an unsigned caller), or to an explicit ?account=, which
+    a signed caller may only name as its own. Every account (None) only with the operator's
+    --events-all-accounts and no ?account=."""
+    caller = identify(req.headers, req.args, config.default_account, config.default_region)
+    asked = req.args.get("account") or None
+    if asked is not None and caller.access_key is not None and asked != caller.account \
+            and not config.events_all_accounts:
+        return None, (f"Refused: the request is signed for account {caller.account} but asks for the "
+                      f"events of account {asked}. Sign with that account's key, or start batchemu "
+                      "with --events-all-accounts (BATCHEMU_EVENTS_ALL_ACCOUNTS).")
+    if asked is not None:
+        return asked, None
+    if config.events_all_accounts:
+        return None, None
+    return caller.account, None
+
+
+def make_frontend(store, config):
     """The frontend for GET /batchemu/events[?account=...&region=...] (text/event-stream)."""
 
     def frontend(req):
@@ -246,7 +268,10 @@ def make_frontend(store):
             body = json.dumps({"__type": "ClientException",
                                "message": f"{req.method} is not allowed on {SSE_PATH}; use GET"})
             return Response(body, status=405, mimetype="application/json", headers={"Allow": "GET"})
-        body = hub.stream(req.args.get("account") or None, req.args.get("region") or None)
+        account, refused = stream_account(req, config)
+        if refused:
+            return refusal(ACCESS_DENIED, refused)
+        body = hub.stream(account, req.args.get("region") or None)
         return Response(body, mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -7,6 +7,8 @@ Must not answer Batch or Logs requests (those frontends come first in app.py).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -158,7 +160,7 @@ def _environ(req, account: str) -> dict:
 # -- jobs reach this server ---------------------------------------------------------------------
 
 _LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
-_SECRET = "batchemu"
+_SECRET = "batchemu"  # the jobs' secret while signatures are not verified
 
 
 class JobEndpoint:
@@ -167,10 +169,14 @@ class JobEndpoint:
     the job's account, so SDK calls from a job land in that job's account.
 
     The port is the bound one: `bound(port)` is called once the server listens (a server
-    started on port 0 only knows its port then)."""
+    started on port 0 only knows its port then).
 
-    def __init__(self, config):
+    With a `signing_key` (signatures verified), each account's secret is derived from it, so
+    only this server's job containers hold a secret the server accepts for their account."""
+
+    def __init__(self, config, signing_key: bytes | None = None):
         self.config = config
+        self.signing_key = signing_key
         self.port = config.port or None
         self._url = None
         self._url_lock = threading.Lock()
@@ -210,9 +216,15 @@ class JobEndpoint:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    def secret_for(self, account: str) -> str:
+        if self.signing_key is None:
+            return _SECRET
+        return hmac.new(self.signing_key, account.encode(), hashlib.sha256).hexdigest()[:40]
+
     def __call__(self, job: dict) -> dict:
         env = {"AWS_REGION": job["_region"], "AWS_DEFAULT_REGION": job["_region"],
-               "AWS_ACCESS_KEY_ID": job["_account"], "AWS_SECRET_ACCESS_KEY": _SECRET}
+               "AWS_ACCESS_KEY_ID": job["_account"],
+               "AWS_SECRET_ACCESS_KEY": self.secret_for(job["_account"])}
         url = self.url()
         if url:
             env["AWS_ENDPOINT_URL"] = url
@@ -236,6 +248,6 @@ def network_gateway(name: str) -> str | None:
     return None
 
 
-def job_environment(config) -> JobEndpoint:
+def job_environment(config, signing_key: bytes | None = None) -> JobEndpoint:
     """A callable job -> extra environment variables (the job's own settings win)."""
-    return JobEndpoint(config)
+    return JobEndpoint(config, signing_key)

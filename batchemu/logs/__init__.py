@@ -36,8 +36,9 @@ class LogsProvider:
         return sorted(self.handlers)
 
 
-def make_frontend(store, config, clock, runner):
-    """A frontend `(request) -> Response | None` for CloudWatch Logs requests."""
+def make_frontend(store, config, clock, runner, gate=None):
+    """A frontend `(request) -> Response | None` for CloudWatch Logs requests; `gate(request)`
+    may refuse a matched request with its own response (app.py: unsigned requests)."""
     backend = LogsBackend(store, runner)
     store.job_observers.append(stream_observer(backend.tables, clock))
     spec = wire_spec.load("logs")
@@ -48,5 +49,8 @@ def make_frontend(store, config, clock, runner):
 
     def frontend(request):
         name = endpoint.match(request)
-        return endpoint(request, name) if name else None
+        if not name:
+            return None
+        refused = gate(request) if gate else None
+        return refused if refused is not None else endpoint(request, name)
     return frontend

@@ -31,8 +31,8 @@ def server():
 class Account:
     """An account of its own with a queue that runs jobs, and helpers for events."""
 
-    def __init__(self, server, region: str = "us-east-1"):
-        self.id = str(uuid.uuid4().int % 10**12).zfill(12)
+    def __init__(self, server, region: str = "us-east-1", account: str | None = None):
+        self.id = account or str(uuid.uuid4().int % 10**12).zfill(12)
         self.server = server
         self.region = region
         self.batch = self.client("batch")
@@ -183,20 +183,20 @@ def test_sse_stream_yields_the_same_events(server, acct):
     assert streamed == queued  # same ids, same times, same details
 
 
-def test_sse_unfiltered_and_region_filter(server, acct):
-    everything = Stream(server)
-    european = Stream(server, "?region=eu-west-1")
+def test_sse_every_region_of_an_account_and_region_filter(server, acct):
+    every_region = Stream(server, f"?account={acct.id}")
+    european = Stream(server, f"?account={acct.id}&region=eu-west-1")
     try:
         job_id = acct.run("seen", ["echo", "x"])
-        got = everything.events_until(finished(job_id))
+        got = every_region.events_until(finished(job_id))
         assert [e["detail"]["status"] for e in got if e["detail"]["jobId"] == job_id] == LIFE + ["SUCCEEDED"]
-        eu_job = Account(server, region="eu-west-1").run("eu", ["echo", "y"])
+        eu_job = Account(server, region="eu-west-1", account=acct.id).run("eu", ["echo", "y"])
         eu = european.events_until(finished(eu_job))
         # The us-east-1 job's events came first but were not for this stream.
         assert {e["region"] for e in eu} == {"eu-west-1"}
         assert [e["detail"]["status"] for e in eu] == LIFE + ["SUCCEEDED"]
     finally:
-        everything.close()
+        every_region.close()
         european.close()
 
 

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
+from tests.helpers import sigv4_headers
 from tests.e2e.support import (docker_client, make_definition, make_queue, new_account, wait_done,
                                wait_for, wait_until)
 
@@ -419,8 +420,9 @@ def test_describe_log_groups_filters_and_pages(logs):
 # -- the protocol as seen over HTTP ----------------------------------------------------------------
 
 def raw(server, target, body=b"{}"):
-    request = urllib.request.Request(server.url + "/", data=body, method="POST", headers={
+    headers = sigv4_headers("POST", server.url + "/", body, service="logs", headers={
         "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    request = urllib.request.Request(server.url + "/", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())

@@ -11,23 +11,29 @@ import socket
 import uuid
 
 import pytest
-from botocore import UNSIGNED, xform_name
+from botocore import xform_name
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
 from batchemu.wire import spec as wire_spec
+from tests.helpers import AUTH, AUTH_LINE, sigv4_headers
 
 SPEC = wire_spec.load("batch")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NO_RETRIES = BotoConfig(retries={"max_attempts": 1, "mode": "standard"})
 
 
-def call(server, method, path, body=None, headers=None):
-    """One raw HTTP request: (status, headers, parsed JSON body or the raw bytes)."""
+def call(server, method, path, body=None, headers=None, sign=True):
+    """One raw HTTP request, SigV4-signed as SDKs sign unless `sign` is false or the path
+    carries presigned credentials: (status, headers, parsed JSON body or the raw bytes)."""
+    headers = dict(headers or {})
+    if sign and "X-Amz-Credential" not in path:
+        data = body.encode() if isinstance(body, str) else body
+        headers = sigv4_headers(method, server.url + path, data, headers)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
         try:
@@ -240,13 +246,19 @@ def test_region_from_the_signature_scope(server, region, partition):
     assert arn == f"arn:{partition}:batch:{region}:111122223333:compute-environment/{name}"
 
 
-def test_unsigned_request_uses_default_account_and_region(server):
+def test_unsigned_request_from_the_servers_own_page_uses_default_account_and_region(server):
+    """Only a page of this server may call unsigned (tests/api/test_security.py: the others
+    are refused); it works in the default account and region."""
     name = unique("unsigned")
-    client = server.client(region="eu-central-1", config=BotoConfig(signature_version=UNSIGNED))
-    arn = created_arn(client, name)
+    own_page = {"Origin": f"http://127.0.0.1:{server.port}", "Content-Type": "application/json"}
+    status, _, doc = call(server, "POST", "/v1/createcomputeenvironment",
+                          json.dumps({"computeEnvironmentName": name, "type": "UNMANAGED"}),
+                          own_page, sign=False)
+    assert status == 200, doc
+    arn = doc["computeEnvironmentArn"]
     assert arn == f"arn:aws:batch:us-east-1:123456789012:compute-environment/{name}"
     status, _, doc = call(server, "POST", "/v1/describecomputeenvironments",
-                          json.dumps({"computeEnvironments": [name]}))
+                          json.dumps({"computeEnvironments": [name]}))  # any non-account key
     assert [c["computeEnvironmentArn"] for c in doc["computeEnvironments"]] == [arn]
 
 
@@ -272,7 +284,7 @@ def test_one_connection_serves_many_requests(server):
                                    ("GET", "/v1/describecomputeenvironments", b'{"a": 1}'),
                                    ("POST", "/v1/describecomputeenvironments", b"{bad"),
                                    ("POST", "/v1/describecomputeenvironments", b"{}")]:
-            conn.request(method, path, body=body)
+            conn.request(method, path, body=body, headers=AUTH)
             resp = conn.getresponse()
             json.loads(resp.read())
             assert resp.version == 11
@@ -286,10 +298,10 @@ def test_one_connection_serves_many_requests(server):
 
 
 def test_pipelined_requests_are_all_answered(server):
-    request = (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: x\r\n"
+    request = (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: localhost\r\n" + AUTH_LINE +
                b"Content-Length: 2\r\n\r\n{}")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(request * 3 + b"GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(request * 3 + b"GET /nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):  # the server closes after the last one
             data += chunk
@@ -299,7 +311,7 @@ def test_pipelined_requests_are_all_answered(server):
 
 def test_client_asking_to_close_is_honoured(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: localhost\r\n" + AUTH_LINE +
                      b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
         data = b""
         while chunk := sock.recv(65536):
@@ -311,7 +323,7 @@ def test_a_chunked_request_is_answered_in_one_piece_and_its_connection_closes(se
     """A body not read up front (chunked) cannot leave the socket at a request boundary, so
     that connection closes after its response; status line, headers and body arrive whole."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: localhost\r\n" + AUTH_LINE +
                      b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
         data = b""
         while chunk := sock.recv(65536):  # ends only because the server closes
@@ -324,7 +336,7 @@ def test_a_chunked_request_is_answered_in_one_piece_and_its_connection_closes(se
 def test_stopping_the_server_ends_idle_connections():
     with running_server() as s:
         conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
-        conn.request("POST", "/v1/describecomputeenvironments", body=b"{}")
+        conn.request("POST", "/v1/describecomputeenvironments", body=b"{}", headers=AUTH)
         response = conn.getresponse()
         assert response.status == 200 and response.read()
         sock = conn.sock  # still open: keep-alive

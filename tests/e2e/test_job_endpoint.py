@@ -18,9 +18,13 @@ from tests import docker_support
 pytestmark = pytest.mark.docker
 
 IMAGE = docker_support.IMAGE
-# The job prints what it was given, then calls an unsigned Batch route on the server.
+# The job prints what it was given, then calls a Batch route on the server with its own key in
+# a SigV4 Authorization header (as an SDK would; the signature is only checked with
+# --verify-signatures).
 SCRIPT = ('echo "url=$AWS_ENDPOINT_URL region=$AWS_REGION default=$AWS_DEFAULT_REGION '
           'key=$AWS_ACCESS_KEY_ID"; timeout 5 wget -qO- --header "Content-Type: application/json" '
+          '--header "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20240101/'
+          '$AWS_REGION/batch/aws4_request, SignedHeaders=host, Signature=0" '
           '--post-data "{}" "$AWS_ENDPOINT_URL/v1/describejobqueues"')
 
 
@@ -65,8 +69,8 @@ def test_host_network_job_gets_the_endpoint_and_reaches_the_server(host_server):
     account, job, lines = run_job(host_server)
     assert lines[0] == f"url=http://127.0.0.1:{host_server.port} region=us-east-1 default=us-east-1 key={account}"
     assert job["status"] == "SUCCEEDED", (job.get("statusReason"), lines)
-    # An unsigned call is the default account's: its answer, not an error, came back.
-    assert lines[1].startswith('{"jobQueues":')
+    # The call is the job's account's: its own queue came back.
+    assert lines[1].startswith('{"jobQueues":') and '"jobQueueName":"q"' in lines[1]
 
 
 def test_jobs_own_region_wins(host_server):

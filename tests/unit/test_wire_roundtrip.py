@@ -21,6 +21,7 @@ from batchemu.app import create_app
 from batchemu.batch.provider import BatchProvider
 from batchemu.config import Config
 from batchemu.wire import spec as wire_spec
+from tests.helpers import AUTH
 
 SPEC = wire_spec.load("batch")
 OPERATIONS = list(SPEC.operation_names)
@@ -138,7 +139,9 @@ def app():
 
 @pytest.fixture()
 def client(app):
-    return app.test_client()
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = AUTH["Authorization"]  # as every SDK's request
+    return client
 
 
 @pytest.fixture()
