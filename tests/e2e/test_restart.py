@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from batchemu.runners.docker import LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER
+from tests.docker_support import unavailable
 from tests.e2e.support import (IMAGE, describe, docker_client, free_port, make_definition, make_queue, new_account,
                                own_containers, wait_done, wait_status, wait_until)
 
@@ -232,7 +233,7 @@ def test_kill_9_while_starting_before_the_container_exists(tmp_path, docker):
         wait_until(lambda: registry.accepted or describe(batch, unpulled)["status"] != "STARTING", 30,
                    "the image pull to reach the registry")
         if not registry.accepted:  # e.g. Docker Desktop: the daemon's 127.0.0.1 is not ours
-            pytest.skip("the Docker daemon can't reach a registry on this host's loopback")
+            unavailable("the Docker daemon can't reach a registry on this host's loopback")
         assert own_containers(docker, server_id) == []
 
         first.kill(signal.SIGKILL)
