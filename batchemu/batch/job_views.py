@@ -22,12 +22,15 @@ from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
 
 # Bump the first part when detail() or summary() change what they show.
-VIEWS_VERSION = f"1/botocore-{botocore.__version__}"
+VIEWS_VERSION = f"2/botocore-{botocore.__version__}"
+
+# Set (true) on a job that was cancelled or terminated (actions, scheduler); absent otherwise.
+FLAGS = ("isCancelled", "isTerminated")
 
 # What summary() reads of a job document; a listing extracts only these where no view is kept.
 SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
                   "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
-                  "arrayProperties", "_parent", "_need", "_summaryAt")
+                  "arrayProperties", "isCancelled", "isTerminated", "_parent", "_need", "_summaryAt")
 
 
 def detail(jobs: Jobs, doc: dict) -> dict:
@@ -35,7 +38,7 @@ def detail(jobs: Jobs, doc: dict) -> dict:
     out = dict(doc)
     if is_array_parent(doc):
         out["arrayProperties"] = dict(out["arrayProperties"], **_status_summary(jobs, doc))
-    for flag in ("isCancelled", "isTerminated"):
+    for flag in FLAGS:
         if not out.get(flag):
             out.pop(flag, None)
     return out
@@ -54,6 +57,9 @@ def summary(jobs: Jobs, doc: dict) -> dict:
         out["arrayProperties"] = dict(array)
         if is_array_parent(doc):
             out["arrayProperties"].update(_status_summary(jobs, doc))
+    # Present only when true, as on JobDetail; a model older than botocore 1.43.93 has no such
+    # JobSummary members and the wire filter drops them.
+    out.update({flag: True for flag in FLAGS if doc.get(flag)})
     if doc["status"] in (states.STARTING, states.RUNNING):
         out["capacityUsage"] = [{"capacityUnit": "VCPU", "quantity": doc["_need"]["vcpus"]}]
     return out

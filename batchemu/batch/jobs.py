@@ -1,4 +1,5 @@
-"""Jobs (ref §6-§8): SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob.
+"""Jobs (ref §6-§8): SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob, and their bulk
+forms CancelJobs, TerminateJobs (batch.bulk runs the single operation per id).
 
 Submit validates and stores a SUBMITTED job, then wakes the scheduler; everything after that
 (dependencies, placement, running, retries) is the engine's. Cancel/terminate change status
@@ -10,10 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import arns, consumable_resources, job_definitions, job_spec, job_views
+from batchemu.batch import arns, bulk, consumable_resources, job_definitions, job_spec, job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
-from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.errors import ClientException, UnknownJob, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
 from batchemu.context import RequestContext
@@ -167,6 +168,14 @@ def terminate_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     return {}
 
 
+def cancel_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return bulk.each(b, ctx, p, cancel_job)
+
+
+def terminate_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return bulk.each(b, ctx, p, terminate_job)
+
+
 # -- submit rules ----------------------------------------------------------------------------
 
 def _submit_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
@@ -260,5 +269,5 @@ def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -
 def _own_job(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     found = Jobs(b.store).get_many(ctx.account, ctx.region, [job_id])
     if not found:
-        raise ClientException(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
+        raise UnknownJob(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
     return found[0]
