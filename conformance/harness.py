@@ -62,14 +62,6 @@ def new_account() -> str:
     return str(uuid.uuid4().int % 10**12).zfill(12)
 
 
-def requires(client, operation: str) -> None:
-    """Skip the test when this client's model predates `operation` (an older boto3 in the
-    client matrix: the operations it does have must keep working against a newer server)."""
-    if operation not in client.meta.service_model.operation_names:
-        import pytest
-        pytest.skip(f"this botocore's batch model has no {operation}")
-
-
 def unique(prefix: str) -> str:
     """A resource name that matches Batch's name rules (letters, digits, -, _; alnum first)."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -5,7 +5,7 @@ jobs, dependencies, cancel vs terminate (single and bulk), and ListJobs paginati
 
 from __future__ import annotations
 
-from conformance.harness import requires, unique, wait_job
+from conformance.harness import unique, wait_job
 from conformance.registry import covers
 from conformance.world import World, container_properties
 
@@ -110,7 +110,6 @@ def test_list_jobs_paginates_and_filters(job_batch):
 @covers("boto3", "SubmitJob", "CancelJobs", "TerminateJobs", "DescribeJobs", "ListJobs")
 def test_bulk_cancel_and_terminate_report_each_job(job_batch):
     batch = job_batch
-    requires(batch, "CancelJobs")
     queue = World(batch).job_queue()
     running = batch.submit_job(jobName="long", jobQueue=queue, jobDefinition=definition(batch, ["sleep", "60"]))["jobId"]
     # PENDING until `running` ends (ref §8): a job CancelJobs does cancel.

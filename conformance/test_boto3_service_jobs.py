@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.harness import client_error, requires, unique, wait_for, wait_gone
+from conformance.harness import client_error, unique, wait_for, wait_gone
 from conformance.registry import covers
 from conformance.world import TRAINING_JOB, World
 
@@ -84,7 +84,6 @@ def test_service_job_lifecycle(batch, account):
 
 @covers("boto3", "SubmitServiceJob", "TerminateServiceJobs", "DescribeServiceJob", "ListServiceJobs")
 def test_terminate_service_jobs_in_bulk(batch):
-    requires(batch, "TerminateServiceJobs")
     queue = World(batch).held_service_queue()
     ids = [batch.submit_service_job(jobName=f"t{i}", jobQueue=queue, serviceJobType="SAGEMAKER_TRAINING",
                                     serviceRequestPayload=json.dumps(TRAINING_JOB))["jobId"] for i in range(2)]
