@@ -156,7 +156,15 @@ def test_bulk_and_single_calls_leave_the_same_states_and_events(server, batch):
     assert comparable({"detail-type": "", "detail": a}) == comparable({"detail-type": "", "detail": b})
 
 
-def test_terminate_service_jobs(batch):
+@pytest.fixture(scope="module")
+def idle_server():
+    # Runner none: service jobs wait in RUNNABLE, so terminating them is immediate.
+    with running_server() as s:
+        yield s
+
+
+def test_terminate_service_jobs(idle_server):
+    batch = idle_server.client("batch", access_key=str(uuid.uuid4().int % 10**12).zfill(12))
     sagemaker_queue(batch)
     first, second = submit_service_job(batch, "a")["jobId"], submit_service_job(batch, "b")["jobId"]
     batch.terminate_service_job(jobId=first, reason="single")
@@ -165,7 +173,7 @@ def test_terminate_service_jobs(batch):
     assert out["successful"] == [second, unknown]
     assert [e["job"] for e in out["errors"]] == [""] and out["errors"][0]["code"] == "ValidationException"
     for job_id, reason in ((first, "single"), (second, "bulk")):
-        got = wait_for(batch, job_id, {"FAILED", "SUCCEEDED"})  # a started one is stopped first
+        got = wait_for(batch, job_id, {"FAILED", "SUCCEEDED"})
         assert (got["status"], got["statusReason"], got["isTerminated"]) == ("FAILED", reason, True)
     listed = batch.list_service_jobs(jobQueue="sm", jobStatus="FAILED")["jobSummaryList"]
     assert {s["jobId"]: s.get("isTerminated") for s in listed} == {first: True, second: True}

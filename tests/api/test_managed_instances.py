@@ -149,6 +149,9 @@ def test_update_rejects_provider_on_other_types(batch):
 
 
 def test_eks_access_entry(batch):
+    update = batch.meta.service_model.operation_model("UpdateComputeEnvironment").input_shape
+    if "eksConfiguration" not in update.members:
+        pytest.skip("this botocore's model has no EKS access entry (botocore >= 1.44)")
     batch.create_compute_environment(computeEnvironmentName="eks", type="MANAGED", computeResources={
         **EC2, "allocationStrategy": "BEST_FIT_PROGRESSIVE"}, eksConfiguration=EKS)
     assert "accessEntry" not in describe(batch, "eks")["eksConfiguration"]  # none recorded
