@@ -2,7 +2,7 @@
 # The client matrix beyond the main run (which uses the newest boto3, the newest aws CLI v1 and
 # the newest JS SDK v3, see scripts/clients.sh):
 #   1. old clients keep working: the boto3 conformance suite and the model sweep, run with
-#      boto3/botocore $OLD_BOTO (a venv of its own) against a server started from the main env;
+#      boto3/botocore $BATCHEMU_OLD_BOTO (default 1.43.11; a venv of its own) against a server started from the main env;
 #   2. batchemu installs beside a project's current SDK (tests/install/test_coexistence.py).
 #   bash scripts/client-matrix.sh          (PYTHON: the main env's interpreter)
 set -euo pipefail
@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CACHE="${BATCHEMU_CACHE:-$HOME/.cache/batchemu}"
 PY="${PYTHON:-python3}"
-OLD_BOTO="${OLD_BOTO:-1.43.11}"
+OLD_BOTO="${BATCHEMU_OLD_BOTO:-1.43.11}"
 OLD="$CACHE/clients-boto3-$OLD_BOTO"
 
 # 1. Old clients against the new server.
