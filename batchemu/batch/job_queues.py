@@ -7,7 +7,7 @@ Must not touch jobs: the scheduler fails the jobs of a deleted queue when `chang
 
 from __future__ import annotations
 
-from batchemu.batch import arns, lifecycle
+from batchemu.batch import arns, lifecycle, managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load,
                                    resolve, save)
@@ -25,7 +25,7 @@ PRIORITY_MIN, PRIORITY_MAX = 0, 1000
 TIME_LIMIT_MIN, TIME_LIMIT_MAX = 600, 86_400  # ref §4.1, §11.5
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 SAGEMAKER = "SAGEMAKER_TRAINING"
-MANAGED_INSTANCES = "ECS_MANAGED_INSTANCES"
+MANAGED_INSTANCES = managed_instances.TYPE  # the compute-resource type and the queue type alike
 # The jobQueueType an ECS queue gets from the kind of its compute environments.
 QUEUE_TYPES = {"EC2": "ECS", "Fargate": "ECS_FARGATE", "ECS Managed Instances": MANAGED_INSTANCES}
 
