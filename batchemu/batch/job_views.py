@@ -22,7 +22,7 @@ from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
 
 # Bump the first part when detail() or summary() change what they show.
-VIEWS_VERSION = f"2/botocore-{botocore.__version__}"
+VIEWS_VERSION = f"3/botocore-{botocore.__version__}"
 
 # Set (true) on a job that was cancelled or terminated (actions, scheduler); absent otherwise.
 FLAGS = ("isCancelled", "isTerminated")
@@ -41,7 +41,22 @@ def detail(jobs: Jobs, doc: dict) -> dict:
     for flag in FLAGS:
         if not out.get(flag):
             out.pop(flag, None)
+    if doc.get("_ecsTask") is not None:
+        out["ecsProperties"] = _ecs_properties(doc)
+        out.pop("container", None)
     return out
+
+
+def _ecs_properties(doc: dict) -> dict:
+    """An ECS Managed Instances job's EcsPropertiesDetail: its one task (the task ARN and
+    container instance at task level) around the container the engine runs."""
+    container = dict(doc.get("container") or {})
+    task = dict(doc["_ecsTask"])
+    for key in ("taskArn", "containerInstanceArn"):
+        if container.get(key):
+            task[key] = container.pop(key)
+    task["containers"] = [container]
+    return {"taskProperties": [task]}
 
 
 def summary(jobs: Jobs, doc: dict) -> dict:

@@ -39,13 +39,25 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise wrapped(ctx, "Job name should match valid pattern")  # ref §6.1
     queue = _submit_queue(b, ctx, p["jobQueue"])
     definition = job_definitions.resolve_for_submit(b, ctx, p["jobDefinition"])
-    if definition.get("type") == "multinode" or not definition.get("containerProperties"):
-        raise ClientException("batchemu runs container jobs with containerProperties only; multinode, "
+    task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
+    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
+        raise ClientException("batchemu runs container jobs with containerProperties, and MANAGED_INSTANCES "
+                              "jobs with one single-container ecsProperties task; multinode, other "
                               "ecsProperties and eksProperties jobs are not supported yet")
     array_size = _array_size(p)
     depends_on = _dependencies(b, ctx, p, array_size)
-    overrides = p.get("containerOverrides") or {}
-    job_spec.check_overrides(overrides, definition["containerProperties"])
+    if task is not None:
+        if p.get("containerOverrides"):
+            raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
+                                  "use ecsPropertiesOverride")
+        definition_container = job_spec.task_container(task)
+        overrides = job_spec.ecs_overrides(p.get("ecsPropertiesOverride"), definition_container)
+    else:
+        if p.get("ecsPropertiesOverride"):
+            raise ClientException("ecsPropertiesOverride can only be used with an ecsProperties job definition")
+        definition_container = definition["containerProperties"]
+        overrides = p.get("containerOverrides") or {}
+    job_spec.check_overrides(overrides, definition_container)
     # Submit-time timeout and retryStrategy replace the definition's wholesale (ref §6.8) and
     # follow the same rules (ref §9, §10).
     timeout = job_definitions.check_timeout(p.get("timeout")) or definition.get("timeout")
@@ -58,7 +70,7 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(p.get("tags"))
     parameters = job_spec.merge_parameters(definition, p.get("parameters"))
-    container = job_spec.resolve_container(definition["containerProperties"], overrides, parameters)
+    container = job_spec.resolve_container(definition_container, overrides, parameters)
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         b, ctx, definition.get("consumableResourceProperties"), p.get("consumableResourcePropertiesOverride"))
 
@@ -88,7 +100,11 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "_region": ctx.region,
         "_queueName": queue["jobQueueName"],
         "_definitionName": definition["jobDefinitionName"],
-        "_logConfiguration": definition["containerProperties"].get("logConfiguration"),
+        "_logConfiguration": definition_container.get("logConfiguration"),
+        # ECS Managed Instances: the task around `container` (job_views shows ecsProperties) and
+        # its network, `host` as on Managed Instances (the runner's --job-network doesn't apply).
+        "_ecsTask": {k: v for k, v in task.items() if k != "containers"} if task else None,
+        "_network": "host" if task else None,
         "_need": job_spec.needs(container),
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,

@@ -199,3 +199,88 @@ def test_managed_instances_job_definition_rules(batch, kwargs, needle):
     with pytest.raises(ClientError) as exc:
         batch.register_job_definition(jobDefinitionName="bad", type="container", **kwargs)
     assert needle in error(exc)[1]
+
+
+# -- ECS Managed Instances jobs run (process runner here; Docker gets network host) -------------
+
+@pytest.fixture(scope="module")
+def job_server():
+    from batchemu.testing import running_server
+    with running_server(runner="process") as s:
+        yield s
+
+
+def wait_job(batch, job_id, statuses, timeout=30):
+    import time
+    deadline = time.monotonic() + timeout
+    while (job := batch.describe_jobs(jobs=[job_id])["jobs"][0])["status"] not in statuses:
+        assert time.monotonic() < deadline, job["status"]
+        time.sleep(0.05)
+    return job
+
+
+def test_a_managed_instances_job_runs_and_shows_its_task(job_server):
+    import uuid
+    batch = job_server.client("batch", access_key=str(uuid.uuid4().int % 10**12).zfill(12))
+    batch.create_compute_environment(computeEnvironmentName="mi", type="MANAGED", computeResources=MI)
+    wait_valid(batch, "mi")
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "mi"}])
+    task = {"containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", "exit 1"],
+                            "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                     {"type": "MEMORY", "value": "64"}]}]}
+    batch.register_job_definition(jobDefinitionName="mi", type="container", platformCapabilities=["MANAGED_INSTANCES"],
+                                  ecsProperties={"taskProperties": [task]})
+    job_id = batch.submit_job(jobName="mi", jobQueue="q", jobDefinition="mi", ecsPropertiesOverride={
+        "taskProperties": [{"containers": [{"name": "main", "command": ["sh", "-c", "exit 0"]}]}]})["jobId"]
+    job = wait_job(batch, job_id, {"SUCCEEDED", "FAILED"})
+    assert job["status"] == "SUCCEEDED" and job["platformCapabilities"] == ["MANAGED_INSTANCES"]
+    assert "container" not in job
+    (shown,) = job["ecsProperties"]["taskProperties"]
+    assert shown["networkMode"] == "host" and ":task/" in shown["taskArn"] and shown["containerInstanceArn"]
+    (container,) = shown["containers"]
+    assert container["name"] == "main" and container["command"] == ["sh", "-c", "exit 0"]
+    assert container["exitCode"] == 0 and container["logStreamName"]
+    with pytest.raises(ClientError) as exc:
+        batch.submit_job(jobName="mi", jobQueue="q", jobDefinition="mi", containerOverrides={"command": ["true"]})
+    assert "use ecsPropertiesOverride" in error(exc)[1]
+
+
+def test_managed_instances_jobs_get_host_networking_from_the_docker_runner():
+    from batchemu.engine.launch import launch_spec
+    from batchemu.runners.docker import create_kwargs
+    job = {"jobId": "j", "jobName": "n", "_attempt": 1, "_account": "1", "_region": "us-east-1",
+           "jobQueue": "arn:aws:batch:us-east-1:1:job-queue/q", "_queueName": "q",
+           "container": {"image": "busybox", "command": ["true"]}, "_need": {"vcpus": 1, "memory": 64, "gpus": 0}}
+    plain = create_kwargs(launch_spec(job, "ce"), "server", "bridge")
+    managed = create_kwargs(launch_spec({**job, "_network": "host"}, "ce"), "server", "bridge")
+    assert plain["network_mode"] == "bridge" and managed["network_mode"] == "host"
+    assert "extra_hosts" not in managed
+
+
+@pytest.mark.docker
+def test_on_docker_a_managed_instances_job_shares_the_hosts_network():
+    # The server's job network is "none" (a container sees only lo); an ECS Managed Instances
+    # job still gets the host's network stack, as networkMode host says.
+    from batchemu.testing import running_server
+    from tests import docker_support
+    docker_support.docker_client()
+    more_than_lo = ["sh", "-c", '[ "$(ls /sys/class/net | wc -l)" -gt 1 ]']
+    resources = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]
+    with running_server(runner="docker", job_network="none") as server:
+        batch = server.client("batch")
+        for name, resources_ in (("mi", MI), ("ec2", EC2)):
+            batch.create_compute_environment(computeEnvironmentName=name, type="MANAGED", computeResources=resources_)
+            wait_valid(batch, name)
+            batch.create_job_queue(jobQueueName=name, priority=1, computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": name}])
+        batch.register_job_definition(
+            jobDefinitionName="mi", type="container", platformCapabilities=["MANAGED_INSTANCES"],
+            ecsProperties={"taskProperties": [{"containers": [
+                {"image": docker_support.IMAGE, "command": more_than_lo, "resourceRequirements": resources}]}]})
+        batch.register_job_definition(jobDefinitionName="ec2", type="container", containerProperties={
+            "image": docker_support.IMAGE, "command": more_than_lo, "resourceRequirements": resources})
+        managed = batch.submit_job(jobName="mi", jobQueue="mi", jobDefinition="mi")["jobId"]
+        plain = batch.submit_job(jobName="ec2", jobQueue="ec2", jobDefinition="ec2")["jobId"]
+        assert wait_job(batch, managed, {"SUCCEEDED", "FAILED"}, 120)["status"] == "SUCCEEDED"
+        assert wait_job(batch, plain, {"SUCCEEDED", "FAILED"}, 120)["status"] == "FAILED"
