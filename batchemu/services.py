@@ -114,12 +114,19 @@ def make_frontend(config):
             service = caller.service or host.split(".")[0]
             return _json_error(501, "NotImplemented", f"service {service!r} is not emulated")
         try:
-            return Response.force_type(dispatcher, environ)
-        except OperationNotFoundError as exc:  # an action the service's model lacks
+            response = Response.force_type(dispatcher, environ)
+        except OperationNotFoundError as exc:  # an action the service's model lacks (moto 5.2.1)
             return _json_error(400, "InvalidAction", f"unknown action {exc}")
         except NotImplementedError as exc:
             # moto raises this for operations it lacks; 501 because SDKs do not retry it.
             return _json_error(501, "NotImplemented", f"not emulated by moto: {exc}")
+        if response.status_code == 404 and not response.get_data():
+            # Newer moto (5.2.6) answers an action its model lacks with an empty HTML 404.
+            action = req.values.get("Action")
+            if action:
+                return _json_error(400, "InvalidAction", f"unknown action {action}")
+            return _json_error(404, "UnknownOperationException", f"No operation matches {req.method} {req.path}")
+        return response
 
     return frontend
 

@@ -1,6 +1,6 @@
 """Jobs through boto3 on a server that runs them (the process runner: each command runs on
 this host): what DescribeJobs shows for a job that succeeded, failed and was retried, array
-jobs, dependencies, cancel vs terminate, and ListJobs pagination.
+jobs, dependencies, cancel vs terminate (single and bulk), and ListJobs pagination.
 """
 
 from __future__ import annotations
@@ -105,3 +105,32 @@ def test_list_jobs_paginates_and_filters(job_batch):
     assert sorted(j["jobId"] for j in prefixed) == sorted(ids)
     created = [j["createdAt"] for j in prefixed]
     assert created == sorted(created, reverse=True)  # newest first
+
+
+@covers("boto3", "SubmitJob", "CancelJobs", "TerminateJobs", "DescribeJobs", "ListJobs")
+def test_bulk_cancel_and_terminate_report_each_job(job_batch):
+    batch = job_batch
+    queue = World(batch).job_queue()
+    running = batch.submit_job(jobName="long", jobQueue=queue, jobDefinition=definition(batch, ["sleep", "60"]))["jobId"]
+    # PENDING until `running` ends (ref §8): a job CancelJobs does cancel.
+    waiting = batch.submit_job(jobName="after", jobQueue=queue, jobDefinition=definition(batch, ["true"]),
+                               dependsOn=[{"jobId": running}])["jobId"]
+    wait_job(batch, running, "RUNNING")
+    wait_job(batch, waiting, "PENDING")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    # Model: results per job, an id that can't be found counts as successful, 200 even when a
+    # job fails; CancelJobs cancels only SUBMITTED/PENDING/RUNNABLE jobs (ref §6.7 for RUNNING).
+    out = batch.cancel_jobs(jobs=[running, waiting, unknown, "not a job id"], reason="bulk cancel")
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert out["successful"] == [running, waiting, unknown]
+    assert [(e["job"], e["code"]) for e in out["errors"]] == [("not a job id", "ValidationException")]
+    cancelled = batch.describe_jobs(jobs=[waiting])["jobs"][0]
+    assert (cancelled["status"], cancelled["statusReason"], cancelled["isCancelled"]) == ("FAILED", "bulk cancel", True)
+    assert batch.describe_jobs(jobs=[running])["jobs"][0]["status"] == "RUNNING"
+
+    out = batch.terminate_jobs(jobs=[running], reason="bulk stop")
+    assert out["successful"] == [running] and out["errors"] == []
+    job = wait_job(batch, running, ("SUCCEEDED", "FAILED"), timeout=20)
+    assert (job["status"], job["statusReason"], job["isTerminated"]) == ("FAILED", "bulk stop", True)
+    (summary,) = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["long"]}])["jobSummaryList"]
+    assert summary["isTerminated"] is True and "isCancelled" not in summary

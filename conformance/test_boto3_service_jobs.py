@@ -1,6 +1,7 @@
 """Service environments and service jobs (SageMaker Training) through boto3, written from the
 AWS documentation (ref §13.2, §13.3): the environment's lifecycle and delete rules, a
-SAGEMAKER_TRAINING queue, and a service job submitted, found, re-prioritised and terminated.
+SAGEMAKER_TRAINING queue, and a service job submitted, found, re-prioritised and terminated
+(singly and in bulk).
 """
 
 from __future__ import annotations
@@ -79,3 +80,19 @@ def test_service_job_lifecycle(batch, account):
     done = wait_for(lambda: batch.describe_service_job(jobId=job_id), lambda j: j["status"] == "FAILED",
                     what="the terminated service job to fail")
     assert done["isTerminated"] is True
+
+
+@covers("boto3", "SubmitServiceJob", "TerminateServiceJobs", "DescribeServiceJob", "ListServiceJobs")
+def test_terminate_service_jobs_in_bulk(batch):
+    queue = World(batch).held_service_queue()
+    ids = [batch.submit_service_job(jobName=f"t{i}", jobQueue=queue, serviceJobType="SAGEMAKER_TRAINING",
+                                    serviceRequestPayload=json.dumps(TRAINING_JOB))["jobId"] for i in range(2)]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    out = batch.terminate_service_jobs(jobs=ids + [unknown], reason="bulk")
+    assert out["successful"] == ids + [unknown] and out["errors"] == []
+    for job_id in ids:
+        done = wait_for(lambda: batch.describe_service_job(jobId=job_id), lambda j: j["status"] == "FAILED",
+                        what="the terminated service job to fail")
+        assert done["isTerminated"] is True and done["statusReason"] == "bulk"
+    listed = batch.list_service_jobs(jobQueue=queue, jobStatus="FAILED")["jobSummaryList"]
+    assert sorted(j["jobId"] for j in listed if j.get("isTerminated")) == sorted(ids)

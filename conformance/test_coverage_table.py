@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from conformance import coverage
 from conformance.harness import OPERATIONS
+from conformance.registry import UNKNOWN
 
 
 def test_readme_table_is_current():
@@ -27,3 +28,8 @@ def test_every_operation_is_in_the_sweep_and_the_table():
     assert claims["sweep"] == set(OPERATIONS)
     rows = [line for line in coverage.table().splitlines() if line.startswith("| ") and "Operation" not in line]
     assert [row.split(" | ")[0][2:] for row in rows] == sorted(OPERATIONS)
+
+
+def test_every_claimed_operation_is_in_the_model():
+    coverage.tested()
+    assert UNKNOWN == set(), f"@covers claims operations this model lacks (a typo?): {sorted(UNKNOWN)}"

@@ -1,8 +1,9 @@
 """The AWS SDK for JavaScript v3 (@aws-sdk/client-batch, pinned in conformance/js/package-lock.json)
 run by this machine's node against the server: conformance/js/scenarios.mjs creates a compute
 environment, a queue and a definition, runs a job to SUCCEEDED on the process runner (its
-command runs on this host) and reports its exit code, pages with the SDK's paginators, and
-checks that the SDK turns our error into its ClientException.
+command runs on this host) and reports its exit code, pages with the SDK's paginators,
+checks that the SDK turns our error into its ClientException, and cancels and terminates jobs
+with the bulk CancelJobs and TerminateJobs commands.
 
 node_modules is installed on first use (`npm ci` from the lock file; npm's registry must be
 reachable then) and git-ignored.
@@ -69,6 +70,18 @@ def test_a_job_runs_to_success_and_errors_parse(js_sdk, job_endpoint, account, c
     assert error["name"] == "ClientException" and error["isClientException"] is True
     assert error["httpStatusCode"] == 400 and error["fault"] == "client"
     assert "no-such-queue" in error["message"] and error["requestId"]
+
+
+@covers("js", "SubmitJob", "DescribeJobs", "CancelJobs", "TerminateJobs")
+def test_bulk_cancel_and_terminate(js_sdk, job_endpoint, account, calls):
+    out = run_scenario(js_sdk, job_endpoint, account, "bulk", calls["js"])
+    # Model: per-job results; an id that can't be found counts as successful; CancelJobs
+    # cancels only the PENDING job and leaves the RUNNING one to TerminateJobs (ref §6.7).
+    assert out["cancelled"] == {"successful": [out["running"], out["pending"], out["unknown"]], "errors": []}
+    assert out["pendingAfter"] == {"status": "FAILED", "reason": "js bulk", "isCancelled": True}
+    assert out["runningAfterCancel"] == "RUNNING"
+    assert out["terminated"] == {"successful": [out["running"]], "errors": []}
+    assert out["stopped"] == {"status": "FAILED", "reason": "js stop", "isTerminated": True}
 
 
 @covers("js", "CreateConsumableResource", "DescribeConsumableResource", "UpdateConsumableResource",

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The one command that installs the test dependencies and runs the whole suite:
 #   bash scripts/test.sh [pytest args...]
-# Installs the package with its [test] extra, makes sure a Docker engine
-# answers (starting one if needed), builds the tiny busybox test image,
-# then runs pytest (default options come from pyproject.toml).
+# Installs the package with its [test] extra, prepares the clients (scripts/clients.sh: the
+# newest aws CLI v1 in a venv of its own, the newest JS SDK v3), makes sure a Docker engine
+# answers (starting one if needed), builds the tiny busybox test image, runs pytest (default
+# options come from pyproject.toml), then the rest of the client matrix
+# (scripts/client-matrix.sh: old boto3 against the new server; install beside the user's SDK).
+# BATCHEMU_CLIENT_MATRIX=0 skips that last step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,8 @@ then
 fi
 
 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q -e '.[test]'
+CLIENTS_BIN="$(PYTHON="$PY" bash scripts/clients.sh)"
+export PATH="$CLIENTS_BIN:$PATH"
 
 bash scripts/ensure-docker.sh
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -35,4 +40,7 @@ export BATCHEMU_TEST_IMAGE="${BATCHEMU_TEST_IMAGE:-batchemu-test/busybox:latest}
 export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
 
-exec "$PY" -m pytest "$@"
+"$PY" -m pytest "$@"
+if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
+    PYTHON="$PY" bash scripts/client-matrix.sh
+fi

@@ -2,6 +2,7 @@
 
 Roles, subnets and security groups are opaque well-formed strings: no IAM or EC2 resource has
 to exist (the setup friction users hit with moto, peers §1.5). Capacity is `maxvCpus`.
+ECS_MANAGED_INSTANCES resources' own rules are batch.managed_instances'.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 
-from batchemu.batch import arns, lifecycle
+from batchemu.batch import arns, lifecycle, managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load_all,
                                    resolve, save)
@@ -21,6 +22,9 @@ KIND = arns.COMPUTE_ENVIRONMENT
 MAX_PER_REGION = 50  # ref §3.7
 EC2_TYPES = ("EC2", "SPOT")
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
+MANAGED_INSTANCES_TYPES = (managed_instances.TYPE,)
+# ComputeResource.subnets is required for these types only (model, since botocore 1.43.93).
+SUBNET_TYPES = EC2_TYPES + FARGATE_TYPES
 # Members that make no sense on Fargate (ref §3.1: "Don't specify it").
 EC2_ONLY = ("allocationStrategy", "minvCpus", "desiredvCpus", "instanceTypes", "imageId",
             "ec2KeyPair", "instanceRole", "tags", "placementGroup", "bidPercentage",
@@ -29,7 +33,10 @@ EC2_ONLY = ("allocationStrategy", "minvCpus", "desiredvCpus", "instanceTypes", "
 INFRASTRUCTURE = ("allocationStrategy", "bidPercentage", "ec2Configuration", "ec2KeyPair",
                   "imageId", "instanceRole", "instanceTypes", "launchTemplate", "placementGroup",
                   "securityGroupIds", "subnets", "tags", "type", "updateToLatestImageVersion")
-INFRA_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
+# The strategies an update may set (the model's CRUpdateAllocationStrategy: "BEST_FIT isn't
+# supported when updating"), which are also the ones that allow infrastructure updates.
+INFRA_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "BEST_FIT_PROGRESSIVE_ORDERED", "SPOT_CAPACITY_OPTIMIZED",
+                    "SPOT_PRICE_CAPACITY_OPTIMIZED", "SPOT_CAPACITY_OPTIMIZED_PRIORITIZED")
 SERVICE_LINKED_ROLE = "role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
 
 
@@ -51,6 +58,8 @@ def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
         if p.get("unmanagedvCpus") is not None and p["unmanagedvCpus"] < 0:
             raise ClientException("unmanagedvCpus must be greater than or equal to 0")
     eks = p.get("eksConfiguration")
+    if eks is not None:
+        eks = _eks_configuration(dict(eks), eks.get("accessEntry"))
     arn = arns.make(ctx, KIND, name)
     doc = {
         "computeEnvironmentName": name,
@@ -67,6 +76,7 @@ def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
         "uuid": str(uuid.uuid4()),
         "tags": check_tags(p.get("tags")),
         "context": p.get("context"),
+        "ecsSettings": _ecs_settings(p.get("ecsSettings"), eks),
         "createdAt": ctx.now_ms,
     }
     lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms,
@@ -120,6 +130,16 @@ def update_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
         doc["updatePolicy"] = policy
     if p.get("context") is not None:
         doc["context"] = p["context"]
+    if p.get("ecsSettings") is not None:
+        settings = _ecs_settings(p["ecsSettings"], doc.get("eksConfiguration"))
+        doc["ecsSettings"] = {**(doc.get("ecsSettings") or {}), **settings}
+    if p.get("eksConfiguration") is not None:
+        if doc.get("containerOrchestrationType") != "EKS":
+            raise ClientException("eksConfiguration can only be updated for a compute environment whose "
+                                  "containerOrchestrationType is EKS")
+        access = p["eksConfiguration"].get("accessEntry")
+        if access is not None:
+            doc["eksConfiguration"] = _eks_configuration(dict(doc["eksConfiguration"]), access)
     lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
     save(b, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
     b.changed()
@@ -153,7 +173,23 @@ def delete_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
 
 def _check_new_resources(ctx: RequestContext, cr: dict) -> dict:
     cr_type = cr["type"]
-    if cr_type in FARGATE_TYPES:
+    if cr_type in SUBNET_TYPES and cr.get("subnets") is None:
+        raise ClientException(f"computeResources.subnets is required for {cr_type} compute resources")
+    if cr.get("managedInstancesProvider") is not None and cr_type not in MANAGED_INSTANCES_TYPES:
+        raise ClientException(f"computeResources.managedInstancesProvider is only valid for "
+                              f"{managed_instances.TYPE} compute resources, not {cr_type}")
+    cr["capacityTags"] = managed_instances.check_capacity_tags(cr.get("capacityTags"), cr_type)
+    if cr_type in MANAGED_INSTANCES_TYPES:
+        given = [k for k in EC2_ONLY + ("subnets", "securityGroupIds") if cr.get(k) is not None]
+        if given:
+            raise ClientException(f"computeResources.{given[0]} isn't applicable to {cr_type} compute "
+                                  "resources: networking, instance profile and instance selection are "
+                                  "set inside managedInstancesProvider")
+        if cr.get("managedInstancesProvider") is None:
+            raise ClientException(f"computeResources.managedInstancesProvider is required for {cr_type} "
+                                  "compute resources")
+        cr["managedInstancesProvider"] = managed_instances.check_provider(cr["managedInstancesProvider"])
+    elif cr_type in FARGATE_TYPES:
         given = [k for k in EC2_ONLY if cr.get(k) is not None]
         if given:
             raise ClientException(f"computeResources.{given[0]} isn't applicable to {cr_type} compute "
@@ -210,7 +246,26 @@ def _check_vcpus(cr: dict) -> None:
 def _updated_resources(ctx: RequestContext, current: dict, change: dict) -> dict:
     cr = dict(current)
     fargate = cr["type"] in FARGATE_TYPES
-    if fargate:
+    managed = cr["type"] in MANAGED_INSTANCES_TYPES
+    new_type = change.get("type")
+    if new_type and new_type != cr["type"] and managed_instances.TYPE in (new_type, cr["type"]):
+        raise ClientException(f"computeResources.type can't change to or from {managed_instances.TYPE} "
+                              f"(this compute environment is {cr['type']})")  # model text
+    if change.get("managedInstancesProvider") is not None and not managed:
+        raise ClientException(f"computeResources.managedInstancesProvider is only valid for "
+                              f"{managed_instances.TYPE} compute environments, not {cr['type']}")
+    if change.get("capacityTags") is not None:
+        cr["capacityTags"] = managed_instances.check_capacity_tags(change["capacityTags"], cr["type"])
+    if managed:
+        given = [k for k in EC2_ONLY + ("subnets", "securityGroupIds", "updateToLatestImageVersion")
+                 if change.get(k) is not None]
+        if given:
+            raise ClientException(f"computeResources.{given[0]} can't be updated for a {cr['type']} compute "
+                                  "environment; only maxvCpus, managedInstancesProvider and capacityTags can")
+        if change.get("managedInstancesProvider") is not None:
+            cr["managedInstancesProvider"] = managed_instances.updated_provider(
+                cr["managedInstancesProvider"], change["managedInstancesProvider"])
+    elif fargate:
         given = [k for k in EC2_ONLY if change.get(k) is not None]
         given += [k for k in ("type", "updateToLatestImageVersion") if change.get(k) is not None]
         if given:
@@ -251,11 +306,30 @@ def _updated_resources(ctx: RequestContext, current: dict, change: dict) -> dict
             cr["desiredvCpus"] = change["desiredvCpus"]
     if change.get("maxvCpus") is not None:
         cr["maxvCpus"] = change["maxvCpus"]
-    if not fargate and cr.get("desiredvCpus") is not None and cr.get("minvCpus") is not None:
+    if not (fargate or managed) and cr.get("desiredvCpus") is not None and cr.get("minvCpus") is not None:
         cr["desiredvCpus"] = max(cr["desiredvCpus"], cr["minvCpus"])
         cr["desiredvCpus"] = min(cr["desiredvCpus"], cr["maxvCpus"])
     _check_vcpus(cr)
     return cr
+
+
+def _ecs_settings(settings: dict | None, eks: dict | None) -> dict | None:
+    if settings is not None and eks is not None:
+        raise ClientException("ecsSettings applies to Amazon ECS compute environments; this one is an "
+                              "Amazon EKS compute environment (eksConfiguration)")
+    return dict(settings) if settings is not None else None
+
+
+def _eks_configuration(eks: dict, access: dict | None) -> dict:
+    """eksConfiguration with accessEntry as recorded: the caller's desiredState and the observed
+    status, read-only (model). batchemu has no cluster: the entry is ACTIVE when Batch was told to
+    manage one (ENABLED), INACTIVE otherwise."""
+    if access is None:
+        eks.pop("accessEntry", None)  # not given: none recorded, none described (model)
+        return eks
+    desired = access["desiredState"]
+    eks["accessEntry"] = {"desiredState": desired, "status": "ACTIVE" if desired == "ENABLED" else "INACTIVE"}
+    return eks
 
 
 def _role_arn(ctx: RequestContext, role: str | None) -> str:

@@ -10,6 +10,11 @@ class ClientException(ApiError):
     status = 400
 
 
+class UnknownJob(ClientException):
+    """A job or service job id the caller's account does not have. The single operations answer
+    it as a ClientException; the bulk ones count the id as processed (batch.bulk)."""
+
+
 class ServerException(ApiError):
     code = "ServerException"
     status = 500

@@ -21,6 +21,7 @@ KIND = arns.JOB_DEFINITION
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
 MAX_REQUEST_BYTES = 24 * 1024  # ref §5.1, §15
 BLOCKS = ("containerProperties", "ecsProperties", "eksProperties")
+MANAGED_INSTANCES = "MANAGED_INSTANCES"  # a PlatformCapability
 NODE_BLOCKS = ("container", "ecsProperties", "eksProperties")
 # ref §5.2: the real service echoes these ContainerProperties lists as [] when absent.
 ECHOED_LISTS = ("environment", "mountPoints", "ulimits", "volumes")
@@ -215,6 +216,7 @@ def _validated_body(ctx: RequestContext, p: dict) -> dict:
             body[block] = _eks(p[block], block)
     else:
         body["nodeProperties"] = _nodes(ctx, p, fargate)
+    _check_network_mode(body, platform)
     if eks and fargate:
         raise ClientException("platformCapabilities FARGATE isn't supported for jobs that run on "
                               "Amazon EKS resources (eksProperties)")  # ref §5.1
@@ -236,10 +238,34 @@ def _platform(p: dict) -> list | None:
     """ref §5.1: ["EC2"] unless given; EKS definitions have none."""
     given = p.get("platformCapabilities") or []
     if len(set(given)) > 1:
-        raise ClientException(f"platformCapabilities must be either [\"EC2\"] or [\"FARGATE\"], got {given}")
+        raise ClientException(f"platformCapabilities must be one of [\"EC2\"], [\"FARGATE\"] or "
+                              f"[\"MANAGED_INSTANCES\"], got {given}")
+    if given == [MANAGED_INSTANCES] and (p["type"] != "container" or p.get("ecsProperties") is None):
+        # Batch user guide, "Job definitions on Amazon ECS Managed Instances": type container with
+        # ecsProperties; "legacy containerProperties" are not supported.
+        raise ClientException("platformCapabilities MANAGED_INSTANCES requires type container with "
+                              "ecsProperties (containerProperties, eksProperties and nodeProperties "
+                              "aren't supported on Amazon ECS Managed Instances)")
     if given:
         return given[:1]
     return None if _uses_eks(p) else ["EC2"]
+
+
+def _check_network_mode(body: dict, platform: list | None) -> None:
+    """ecsProperties.taskProperties[].networkMode: only `host`, and only on MANAGED_INSTANCES
+    definitions, where it is the default (model documentation of EcsTaskProperties)."""
+    tasks = (body.get("ecsProperties") or {}).get("taskProperties") or []
+    for i, task in enumerate(tasks):
+        mode = task.get("networkMode")
+        if platform != [MANAGED_INSTANCES]:
+            if mode is not None:
+                raise ClientException(f"ecsProperties.taskProperties[{i}].networkMode only applies to "
+                                      "MANAGED_INSTANCES job definitions; it can't be specified for "
+                                      f"{(platform or ['EKS'])[0]} ones")
+            continue
+        if mode is not None and mode != "host":
+            raise ClientException(f"ecsProperties.taskProperties[{i}].networkMode must be host, got {mode!r}")
+        task["networkMode"] = "host"
 
 
 def _uses_eks(p: dict) -> bool:

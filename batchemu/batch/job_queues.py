@@ -7,7 +7,7 @@ Must not touch jobs: the scheduler fails the jobs of a deleted queue when `chang
 
 from __future__ import annotations
 
-from batchemu.batch import arns, lifecycle
+from batchemu.batch import arns, lifecycle, managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load,
                                    resolve, save)
@@ -25,6 +25,9 @@ PRIORITY_MIN, PRIORITY_MAX = 0, 1000
 TIME_LIMIT_MIN, TIME_LIMIT_MAX = 600, 86_400  # ref §4.1, §11.5
 FARGATE_TYPES = ("FARGATE", "FARGATE_SPOT")
 SAGEMAKER = "SAGEMAKER_TRAINING"
+MANAGED_INSTANCES = managed_instances.TYPE  # the compute-resource type and the queue type alike
+# The jobQueueType an ECS queue gets from the kind of its compute environments.
+QUEUE_TYPES = {"EC2": "ECS", "Fargate": "ECS_FARGATE", "ECS Managed Instances": MANAGED_INSTANCES}
 
 
 def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
@@ -164,17 +167,17 @@ def _environments(b: Backend, ctx: RequestContext, ce_order, se_order):
                                   "more than once")
         ces.append(ce)
         entries.append({"order": item["order"], "computeEnvironment": ce["computeEnvironmentArn"]})
-    fargate = {_is_fargate(ce) for ce in ces}
-    if len(fargate) > 1:
-        raise ClientException("computeEnvironmentOrder: EC2 and Fargate compute environments can't "
-                              "be mixed")  # model text (ref §4.1)
+    kinds = {_kind(ce) for ce in ces}
+    if len(kinds) > 1:
+        raise ClientException(f"computeEnvironmentOrder: {' and '.join(sorted(kinds))} compute environments "
+                              "can't be mixed")  # model text (ref §4.1)
     eks = {ce.get("containerOrchestrationType") == "EKS" for ce in ces}
     if len(eks) > 1:
         raise ClientException("computeEnvironmentOrder: EKS and ECS compute environments can't be mixed")
     if eks == {True}:
         queue_type = "EKS"
     else:
-        queue_type = "ECS_FARGATE" if fargate == {True} else "ECS"
+        queue_type = QUEUE_TYPES[kinds.pop()]
     return sorted(entries, key=lambda e: e["order"]), None, queue_type  # tried ascending (ref §4.1)
 
 
@@ -207,10 +210,15 @@ def _check_distinct_orders(items: list, field: str) -> None:
         seen.add(item["order"])
 
 
-def _is_fargate(ce: dict) -> bool:
+def _kind(ce: dict) -> str:
+    """EC2, Fargate or ECS Managed Instances: what a queue can't mix (ref §4.1)."""
     # UNMANAGED compute environments run on the user's EC2 instances, so they count as EC2.
     resources = ce.get("computeResources") or {}
-    return ce["type"] == "MANAGED" and resources.get("type") in FARGATE_TYPES
+    if ce["type"] != "MANAGED":
+        return "EC2"
+    if resources.get("type") in FARGATE_TYPES:
+        return "Fargate"
+    return "ECS Managed Instances" if resources.get("type") == MANAGED_INSTANCES else "EC2"
 
 
 def _check_policy(b: Backend, ctx: RequestContext, policy_arn: str, queue_type: str) -> None:

@@ -89,6 +89,39 @@ def resolve_container(definition_container: dict, overrides: dict | None, parame
     return container
 
 
+def managed_instances_task(definition: dict) -> dict | None:
+    """The task of a MANAGED_INSTANCES definition batchemu can run (ecsProperties with one task of
+    one container), else None."""
+    if definition.get("platformCapabilities") != ["MANAGED_INSTANCES"]:
+        return None
+    tasks = (definition.get("ecsProperties") or {}).get("taskProperties") or []
+    return tasks[0] if len(tasks) == 1 and len(tasks[0].get("containers") or []) == 1 else None
+
+
+def task_container(task: dict) -> dict:
+    """The task's container as a containerProperties-like block: the task's volumes join it,
+    since mounts are resolved against them (engine.launch)."""
+    return dict(task["containers"][0], volumes=task.get("volumes") or [])
+
+
+def ecs_overrides(override: dict | None, container: dict) -> dict:
+    """ecsPropertiesOverride for the one container, as containerOverrides (the same members:
+    command, environment, resourceRequirements; `name`, if given, must be the container's)."""
+    tasks = (override or {}).get("taskProperties") or []
+    if len(tasks) > 1:
+        raise ClientException("ecsPropertiesOverride.taskProperties can override the job's one task only")
+    containers = (tasks[0].get("containers") or []) if tasks else []
+    if len(containers) > 1:
+        raise ClientException("ecsPropertiesOverride.taskProperties[0].containers: the task has one container")
+    if not containers:
+        return {}
+    given = containers[0]
+    if given.get("name") is not None and given["name"] != container.get("name"):
+        raise ClientException(f"ecsPropertiesOverride.taskProperties[0].containers[0].name {given['name']!r} "
+                              f"is not the task's container ({container.get('name')!r})")
+    return {k: given[k] for k in ("command", "environment", "resourceRequirements") if given.get(k) is not None}
+
+
 def needs(container: dict) -> dict:
     """vCPUs (float), memory (MiB) and GPUs (int) the container asks for."""
     req = {r["type"]: r["value"] for r in container.get("resourceRequirements") or []}

@@ -22,12 +22,15 @@ from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
 
 # Bump the first part when detail() or summary() change what they show.
-VIEWS_VERSION = f"1/botocore-{botocore.__version__}"
+VIEWS_VERSION = f"3/botocore-{botocore.__version__}"
+
+# Set (true) on a job that was cancelled or terminated (actions, scheduler); absent otherwise.
+FLAGS = ("isCancelled", "isTerminated")
 
 # What summary() reads of a job document; a listing extracts only these where no view is kept.
 SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
                   "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
-                  "arrayProperties", "_parent", "_need", "_summaryAt")
+                  "arrayProperties", "isCancelled", "isTerminated", "_parent", "_need", "_summaryAt")
 
 
 def detail(jobs: Jobs, doc: dict) -> dict:
@@ -35,10 +38,25 @@ def detail(jobs: Jobs, doc: dict) -> dict:
     out = dict(doc)
     if is_array_parent(doc):
         out["arrayProperties"] = dict(out["arrayProperties"], **_status_summary(jobs, doc))
-    for flag in ("isCancelled", "isTerminated"):
+    for flag in FLAGS:
         if not out.get(flag):
             out.pop(flag, None)
+    if doc.get("_ecsTask") is not None:
+        out["ecsProperties"] = _ecs_properties(doc)
+        out.pop("container", None)
     return out
+
+
+def _ecs_properties(doc: dict) -> dict:
+    """An ECS Managed Instances job's EcsPropertiesDetail: its one task (the task ARN and
+    container instance at task level) around the container the engine runs."""
+    container = dict(doc.get("container") or {})
+    task = dict(doc["_ecsTask"])
+    for key in ("taskArn", "containerInstanceArn"):
+        if container.get(key):
+            task[key] = container.pop(key)
+    task["containers"] = [container]
+    return {"taskProperties": [task]}
 
 
 def summary(jobs: Jobs, doc: dict) -> dict:
@@ -54,6 +72,9 @@ def summary(jobs: Jobs, doc: dict) -> dict:
         out["arrayProperties"] = dict(array)
         if is_array_parent(doc):
             out["arrayProperties"].update(_status_summary(jobs, doc))
+    # Present only when true, as on JobDetail; a model older than botocore 1.43.93 has no such
+    # JobSummary members and the wire filter drops them.
+    out.update({flag: True for flag in FLAGS if doc.get(flag)})
     if doc["status"] in (states.STARTING, states.RUNNING):
         out["capacityUsage"] = [{"capacityUnit": "VCPU", "quantity": doc["_need"]["vcpus"]}]
     return out

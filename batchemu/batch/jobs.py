@@ -1,4 +1,5 @@
-"""Jobs (ref §6-§8): SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob.
+"""Jobs (ref §6-§8): SubmitJob, DescribeJobs, ListJobs, CancelJob, TerminateJob, and their bulk
+forms CancelJobs, TerminateJobs (batch.bulk runs the single operation per id).
 
 Submit validates and stores a SUBMITTED job, then wakes the scheduler; everything after that
 (dependencies, placement, running, retries) is the engine's. Cancel/terminate change status
@@ -10,10 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import arns, consumable_resources, host_access, job_definitions, job_spec, job_views
+from batchemu.batch import (arns, bulk, consumable_resources, host_access, job_definitions, job_spec,
+                            job_views)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
-from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.errors import ClientException, UnknownJob, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
 from batchemu.context import RequestContext
@@ -38,13 +40,25 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise wrapped(ctx, "Job name should match valid pattern")  # ref §6.1
     queue = _submit_queue(b, ctx, p["jobQueue"])
     definition = job_definitions.resolve_for_submit(b, ctx, p["jobDefinition"])
-    if definition.get("type") == "multinode" or not definition.get("containerProperties"):
-        raise ClientException("batchemu runs container jobs with containerProperties only; multinode, "
+    task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
+    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
+        raise ClientException("batchemu runs container jobs with containerProperties, and MANAGED_INSTANCES "
+                              "jobs with one single-container ecsProperties task; multinode, other "
                               "ecsProperties and eksProperties jobs are not supported yet")
     array_size = _array_size(p)
     depends_on = _dependencies(b, ctx, p, array_size)
-    overrides = p.get("containerOverrides") or {}
-    job_spec.check_overrides(overrides, definition["containerProperties"])
+    if task is not None:
+        if p.get("containerOverrides"):
+            raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
+                                  "use ecsPropertiesOverride")
+        definition_container = job_spec.task_container(task)
+        overrides = job_spec.ecs_overrides(p.get("ecsPropertiesOverride"), definition_container)
+    else:
+        if p.get("ecsPropertiesOverride"):
+            raise ClientException("ecsPropertiesOverride can only be used with an ecsProperties job definition")
+        definition_container = definition["containerProperties"]
+        overrides = p.get("containerOverrides") or {}
+    job_spec.check_overrides(overrides, definition_container)
     # Submit-time timeout and retryStrategy replace the definition's wholesale (ref §6.8) and
     # follow the same rules (ref §9, §10).
     timeout = job_definitions.check_timeout(p.get("timeout")) or definition.get("timeout")
@@ -57,8 +71,9 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(p.get("tags"))
     parameters = job_spec.merge_parameters(definition, p.get("parameters"))
-    container = job_spec.resolve_container(definition["containerProperties"], overrides, parameters)
-    _check_host_access(b, queue, definition, container)
+    container = job_spec.resolve_container(definition_container, overrides, parameters)
+    _check_host_access(b, queue, definition, container,
+                       "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         b, ctx, definition.get("consumableResourceProperties"), p.get("consumableResourcePropertiesOverride"))
 
@@ -88,7 +103,11 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "_region": ctx.region,
         "_queueName": queue["jobQueueName"],
         "_definitionName": definition["jobDefinitionName"],
-        "_logConfiguration": definition["containerProperties"].get("logConfiguration"),
+        "_logConfiguration": definition_container.get("logConfiguration"),
+        # ECS Managed Instances: the task around `container` (job_views shows ecsProperties) and
+        # its network, `host` as on Managed Instances (the runner's --job-network doesn't apply).
+        "_ecsTask": {k: v for k, v in task.items() if k != "containers"} if task else None,
+        "_network": "host" if task else None,
         "_need": job_spec.needs(container),
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
@@ -98,12 +117,12 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
 
 
-def _check_host_access(b: Backend, queue: dict, definition: dict, container: dict) -> None:
+def _check_host_access(b: Backend, queue: dict, definition: dict, container: dict, where: str) -> None:
     """The job's container (definition and overrides) as it would run: no host access on a
     Fargate queue (ref §5.3: Fargate refuses host volumes, devices and privileged; AWS would
     never place an EC2 definition there, batchemu says why at once), nor anywhere with
     --deny-host-access (a definition registered before the option was set)."""
-    found = host_access.in_container(container, "containerProperties")
+    found = host_access.in_container(container, where)
     if found and queue.get("jobQueueType") == "ECS_FARGATE":
         raise ClientException(f"{found[0]} isn't supported for jobs that run on Fargate resources (job queue "
                               f"{queue['jobQueueName']} runs on Fargate; job definition "
@@ -180,6 +199,14 @@ def terminate_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     actions.terminate(Jobs(b.store), doc, p["reason"], ctx.now_ms)
     b.changed()
     return {}
+
+
+def cancel_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return bulk.each(b, ctx, p, cancel_job)
+
+
+def terminate_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return bulk.each(b, ctx, p, terminate_job)
 
 
 # -- submit rules ----------------------------------------------------------------------------
@@ -275,5 +302,5 @@ def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -
 def _own_job(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     found = Jobs(b.store).get_many(ctx.account, ctx.region, [job_id])
     if not found:
-        raise ClientException(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
+        raise UnknownJob(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
     return found[0]

@@ -1,5 +1,6 @@
 """Service jobs (ref §13.3): SubmitServiceJob, DescribeServiceJob, ListServiceJobs,
-TerminateServiceJob, UpdateServiceJob.
+TerminateServiceJob, UpdateServiceJob, and TerminateServiceJobs (batch.bulk runs
+TerminateServiceJob per id).
 
 Submit validates the Batch parameters and stores a SUBMITTED service job; the request payload
 (a SageMaker CreateTrainingJob request) is read for its capacity (ResourceConfig) and checked
@@ -13,10 +14,10 @@ import hashlib
 import json
 import uuid
 
-from batchemu.batch import arns, quota_shares
+from batchemu.batch import arns, bulk, quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
-from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.errors import ClientException, UnknownJob, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
@@ -155,6 +156,10 @@ def terminate_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     return {}
 
 
+def terminate_service_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
+    return bulk.each(b, ctx, p, terminate_service_job)
+
+
 def update_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     priority = p["schedulingPriority"]
     if not 0 <= priority <= 9999:
@@ -177,7 +182,7 @@ def update_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
 def _own(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     doc = ServiceJobs(b.store).get_own(ctx.account, ctx.region, job_id)
     if doc is None:
-        raise ClientException(f"Service job {job_id} does not exist")
+        raise UnknownJob(f"Service job {job_id} does not exist")
     return doc
 
 
@@ -272,9 +277,12 @@ def _retry_strategy(strategy: dict | None) -> dict | None:
 
 
 def _summary(doc: dict) -> dict:
-    return {k: doc.get(k) for k in ("latestAttempt", "capacityUsage", "createdAt", "jobArn", "jobId", "jobName",
-                                    "scheduledAt", "serviceJobType", "shareIdentifier", "quotaShareName",
-                                    "status", "statusReason", "startedAt", "stoppedAt")}
+    out = {k: doc.get(k) for k in ("latestAttempt", "capacityUsage", "createdAt", "jobArn", "jobId", "jobName",
+                                   "scheduledAt", "serviceJobType", "shareIdentifier", "quotaShareName",
+                                   "status", "statusReason", "startedAt", "stoppedAt")}
+    if doc.get("isTerminated"):  # present only when true (model: ServiceJobSummary.isTerminated)
+        out["isTerminated"] = True
+    return out
 
 
 def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:

@@ -62,6 +62,7 @@ def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> Launc
         init_process=bool(linux.get("initProcessEnabled")),
         mounts=_mounts(c),
         labels={"batchemu.job-name": job["jobName"][:128], "batchemu.account": job["_account"]},
+        network=job.get("_network"),  # "host" for ECS Managed Instances jobs; else the runner's
     )
 
 

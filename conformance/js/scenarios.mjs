@@ -15,6 +15,7 @@ import {
   DeleteConsumableResourceCommand, paginateListConsumableResources,
   CreateServiceEnvironmentCommand, DescribeServiceEnvironmentsCommand, CreateSchedulingPolicyCommand,
   CreateQuotaShareCommand, DescribeQuotaShareCommand, paginateListQuotaShares,
+  CancelJobsCommand, TerminateJobsCommand,
 } from "@aws-sdk/client-batch";
 
 const emit = (line) => process.stdout.write(JSON.stringify(line) + "\n");
@@ -46,32 +47,44 @@ async function waitFor(probe, done, what, seconds = 30) {
 
 const settled = (item) => item && !["CREATING", "UPDATING"].includes(item.status);
 
+// A settled EC2 compute environment and a queue on it; returns the queue's name.
+async function jobQueue() {
+  const ce = unique("ce");
+  await client.send(new CreateComputeEnvironmentCommand({
+    computeEnvironmentName: ce, type: "MANAGED",
+    computeResources: {
+      type: "EC2", minvCpus: 0, maxvCpus: 4, instanceTypes: ["optimal"], subnets: ["subnet-1"],
+      securityGroupIds: ["sg-1"], instanceRole: "ecsInstanceRole",
+    },
+  }));
+  await waitFor(async () => (await client.send(new DescribeComputeEnvironmentsCommand(
+    { computeEnvironments: [ce] }))).computeEnvironments[0], settled, "the compute environment");
+  const queue = unique("queue");
+  await client.send(new CreateJobQueueCommand({
+    jobQueueName: queue, priority: 1, computeEnvironmentOrder: [{ order: 1, computeEnvironment: ce }],
+  }));
+  await waitFor(async () => (await client.send(new DescribeJobQueuesCommand(
+    { jobQueues: [queue] }))).jobQueues[0], settled, "the job queue");
+  return queue;
+}
+
+async function registerDefinition(command) {
+  return (await client.send(new RegisterJobDefinitionCommand({
+    jobDefinitionName: unique("jd"), type: "container",
+    containerProperties: {
+      image: process.env.JOB_IMAGE, command,
+      resourceRequirements: [{ type: "VCPU", value: "1" }, { type: "MEMORY", value: "128" }],
+    },
+  }))).jobDefinitionArn;
+}
+
+const describeJob = async (jobId) => (await client.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs[0];
+
 const scenarios = {
   // A compute environment, a queue and a definition; one job run to the end; its exit code.
   async job() {
-    const ce = unique("ce");
-    await client.send(new CreateComputeEnvironmentCommand({
-      computeEnvironmentName: ce, type: "MANAGED",
-      computeResources: {
-        type: "EC2", minvCpus: 0, maxvCpus: 4, instanceTypes: ["optimal"], subnets: ["subnet-1"],
-        securityGroupIds: ["sg-1"], instanceRole: "ecsInstanceRole",
-      },
-    }));
-    await waitFor(async () => (await client.send(new DescribeComputeEnvironmentsCommand(
-      { computeEnvironments: [ce] }))).computeEnvironments[0], settled, "the compute environment");
-    const queue = unique("queue");
-    await client.send(new CreateJobQueueCommand({
-      jobQueueName: queue, priority: 1, computeEnvironmentOrder: [{ order: 1, computeEnvironment: ce }],
-    }));
-    await waitFor(async () => (await client.send(new DescribeJobQueuesCommand(
-      { jobQueues: [queue] }))).jobQueues[0], settled, "the job queue");
-    const definition = await client.send(new RegisterJobDefinitionCommand({
-      jobDefinitionName: unique("jd"), type: "container",
-      containerProperties: {
-        image: process.env.JOB_IMAGE, command: ["sh", "-c", "exit 0"],
-        resourceRequirements: [{ type: "VCPU", value: "1" }, { type: "MEMORY", value: "128" }],
-      },
-    }));
+    const queue = await jobQueue();
+    const definition = { jobDefinitionArn: await registerDefinition(["sh", "-c", "exit 0"]) };
     const { jobId } = await client.send(new SubmitJobCommand({
       jobName: "from-js", jobQueue: queue, jobDefinition: definition.jobDefinitionArn,
     }));
@@ -93,6 +106,34 @@ const scenarios = {
     }
     return { jobId, status: job.status, exitCode: job.container?.exitCode, startedAt: job.startedAt,
              stoppedAt: job.stoppedAt, listed, error };
+  },
+
+  // The bulk operations: CancelJobs on a RUNNING and a PENDING job (only the PENDING one is
+  // cancelled), then TerminateJobs on the RUNNING one; per-job results, an unknown id counted
+  // as successful.
+  async bulk() {
+    const queue = await jobQueue();
+    const { jobId: running } = await client.send(new SubmitJobCommand({
+      jobName: "long", jobQueue: queue, jobDefinition: await registerDefinition(["sleep", "60"]) }));
+    const { jobId: pending } = await client.send(new SubmitJobCommand({
+      jobName: "after", jobQueue: queue, jobDefinition: await registerDefinition(["true"]),
+      dependsOn: [{ jobId: running }] }));
+    await waitFor(() => describeJob(running), (j) => j.status === "RUNNING", "the job to run");
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    const cancelled = await client.send(new CancelJobsCommand({ jobs: [running, pending, unknown], reason: "js bulk" }));
+    const pendingAfter = await describeJob(pending);
+    const runningAfterCancel = (await describeJob(running)).status;
+    const terminated = await client.send(new TerminateJobsCommand({ jobs: [running], reason: "js stop" }));
+    const stopped = await waitFor(() => describeJob(running), (j) => ["SUCCEEDED", "FAILED"].includes(j.status),
+      "the terminated job to end");
+    return {
+      running, pending, unknown,
+      cancelled: { successful: cancelled.successful, errors: cancelled.errors },
+      pendingAfter: { status: pendingAfter.status, reason: pendingAfter.statusReason, isCancelled: pendingAfter.isCancelled },
+      runningAfterCancel,
+      terminated: { successful: terminated.successful, errors: terminated.errors },
+      stopped: { status: stopped.status, reason: stopped.statusReason, isTerminated: stopped.isTerminated },
+    };
   },
 
   // A consumable resource's lifecycle, with the SDK's paginator over ListConsumableResources.

@@ -194,7 +194,7 @@ BAD_CONTAINER = [
      "containerProperties.environment: variable names can't start with AWS_BATCH"),
     ({"containerProperties": {**SLEEP10, "mountPoints": [{"sourceVolume": "data", "containerPath": "/d"}]}},
      "containerProperties.mountPoints: sourceVolume 'data' doesn't match the name of any volume"),
-    ({"platformCapabilities": ["EC2", "FARGATE"]}, "platformCapabilities must be either"),
+    ({"platformCapabilities": ["EC2", "FARGATE"]}, "platformCapabilities must be one of"),
 ]
 
 BAD_FARGATE = [

@@ -74,12 +74,13 @@ def test_constant_lies_inside_a_model_enum(module, name, values):
 
 def test_compute_resource_types_are_exactly_crtype():
     ec2, fargate = set(compute_environments.EC2_TYPES), set(compute_environments.FARGATE_TYPES)
-    assert not ec2 & fargate
-    assert ec2 | fargate == ENUMS["CRType"]
+    managed = set(compute_environments.MANAGED_INSTANCES_TYPES)
+    assert not ec2 & fargate and not (ec2 | fargate) & managed
+    assert ec2 | fargate | managed == ENUMS["CRType"]
 
 
-def test_infrastructure_update_strategies_are_allocation_strategies():
-    assert set(compute_environments.INFRA_STRATEGIES) < ENUMS["CRAllocationStrategy"]
+def test_infrastructure_update_strategies_are_the_update_strategies():
+    assert set(compute_environments.INFRA_STRATEGIES) == ENUMS["CRUpdateAllocationStrategy"]
     assert "BEST_FIT" in ENUMS["CRAllocationStrategy"] - set(compute_environments.INFRA_STRATEGIES)
 
 

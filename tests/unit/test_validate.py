@@ -40,9 +40,10 @@ def test_missing_required_top_level():
 
 
 def test_missing_required_nested():
+    # ComputeResource requires [type, maxvCpus] (subnets only for some types: the Batch rules).
     message = problem("CreateComputeEnvironment", {"computeEnvironmentName": "ce", "type": "MANAGED",
-                                                   "computeResources": {"type": "EC2", "maxvCpus": 4}})
-    assert message == 'Missing required parameter in computeResources: "subnets"'
+                                                   "computeResources": {"type": "EC2", "subnets": ["s"]}})
+    assert message == 'Missing required parameter in computeResources: "maxvCpus"'
 
 
 def test_missing_required_in_a_list_item():
@@ -81,7 +82,7 @@ def test_nested_enum_violation_path():
     message = problem("CreateComputeEnvironment", {"computeEnvironmentName": "ce", "type": "MANAGED",
                                                    "computeResources": {**CR, "type": "GPU"}})
     assert "at 'computeResources.type'" in message
-    assert "[EC2, SPOT, FARGATE, FARGATE_SPOT]" in message
+    assert "[EC2, SPOT, FARGATE, FARGATE_SPOT, ECS_MANAGED_INSTANCES]" in message
 
 
 def test_enum_inside_a_list():
@@ -129,12 +130,15 @@ def test_string_min_and_max():
 
 
 def test_number_range():
+    # The limit is the installed model's: 1..7200 since botocore 1.43.93 (it was 1..360).
     message = problem("UpdateComputeEnvironment", {"computeEnvironment": "ce",
-                                                   "updatePolicy": {"jobExecutionTimeoutMinutes": 361}})
-    assert message == ("Value '361' at 'updatePolicy.jobExecutionTimeoutMinutes' failed to satisfy "
-                       "constraint: Member must have value between 1 and 360")
-    assert "between 1 and 360" in problem("UpdateComputeEnvironment", {
+                                                   "updatePolicy": {"jobExecutionTimeoutMinutes": 7201}})
+    assert message == ("Value '7201' at 'updatePolicy.jobExecutionTimeoutMinutes' failed to satisfy "
+                       "constraint: Member must have value between 1 and 7200")
+    assert "between 1 and 7200" in problem("UpdateComputeEnvironment", {
         "computeEnvironment": "ce", "updatePolicy": {"jobExecutionTimeoutMinutes": 0}})
+    accepted("UpdateComputeEnvironment", {"computeEnvironment": "ce",
+                                          "updatePolicy": {"jobExecutionTimeoutMinutes": 7200}})
 
 
 @pytest.mark.parametrize("operation, params, member", [
