@@ -119,10 +119,11 @@ def test_bad_requests_are_client_exceptions(batch, jobs, reason, needle):
         assert needle in exc.value.response["Error"]["Message"]
 
 
-def stream_events(server, job_ids: set, count: int) -> list:
-    """The first `count` job state change events of these jobs on GET /batchemu/events."""
+def stream_events(server, account: str, job_ids: set, count: int) -> list:
+    """The first `count` job state change events of these jobs on GET /batchemu/events (the
+    stream shows one account's jobs)."""
     got = []
-    with urllib.request.urlopen(f"{server.url}/batchemu/events", timeout=20) as resp:
+    with urllib.request.urlopen(f"{server.url}/batchemu/events?account={account}", timeout=20) as resp:
         assert resp.readline() == b": connected\n"
         yield
         while len(got) < count:
@@ -144,7 +145,7 @@ def test_bulk_and_single_calls_leave_the_same_states_and_events(server, batch):
     single, bulk = submit(batch, name="same"), submit(batch, name="same")
     for job_id in (single, bulk):
         wait_status(batch, job_id, {"RUNNABLE"})
-    events = stream_events(server, {single, bulk}, 2)
+    events = stream_events(server, job(batch, single)["jobArn"].split(":")[4], {single, bulk}, 2)
     next(events)  # connected: every change from now on is seen
     batch.cancel_job(jobId=single, reason="why")
     batch.cancel_jobs(jobs=[bulk], reason="why")
