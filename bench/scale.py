@@ -50,7 +50,7 @@ def start(src: Path, data_dir: str | None = None) -> srv.ServerProcess:
     state = ["--data-dir", data_dir] if data_dir else ["--ephemeral"]
     return srv.ServerProcess("batchemu", [sys.executable, "-m", "batchemu", "--port", str(port), "--runner",
                                           "none", *state], port,
-                             env={"PYTHONPATH": str(src), "BATCHEMU_LOG_LEVEL": "WARNING"})
+                             env={"PYTHONPATH": str(src), "BATCHEMU_LOG_LEVEL": "WARNING"}, cwd=src)
 
 
 def _stats(samples: list) -> dict:

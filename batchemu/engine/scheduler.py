@@ -86,7 +86,9 @@ class Scheduler:
             world = World(self.store, now)
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
-            active = self.jobs.active() if self.runner is not None else []  # else _place does nothing
+            # PENDING jobs cannot start: placement needs only their share identifiers, read when
+            # a fair-share reservation asks (_within_reservation), not their documents.
+            active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
             now = self.clock()
             again |= self._place(active, world, now, deadlines)
             again |= self.service_jobs.tick(deadlines)
@@ -409,7 +411,8 @@ class Scheduler:
             return None  # waits at the head for its consumable resources (ref §13.1)
         for ce in ces:
             if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
-                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active):
+                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active,
+                                                                     self.jobs):
                     return None
                 return ce
         return None
@@ -514,7 +517,7 @@ def _drop_none(d: dict) -> dict:
 
 # -- fair share (ref §11.4) ------------------------------------------------------------------
 
-def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list) -> bool:
+def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list, jobs: Jobs) -> bool:
     """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are
     not active yet (ref §11.4)."""
     reservation = policy.get("computeReservation") or 0
@@ -523,6 +526,7 @@ def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, 
     shares = {j.get("shareIdentifier") for j in active
               if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in actions.PRE_START + (
                   states.STARTING, states.RUNNING)}
+    shares |= jobs.shares_in(states.PENDING, queue["jobQueueArn"])  # not in `active` (tick)
     reserved = capacity.vcpu_capacity(ce) * (reservation / 100.0) ** max(len(shares), 1)
     in_use = usage.vcpus.get(ce["computeEnvironmentArn"], 0.0)
     return in_use + need["vcpus"] <= capacity.vcpu_capacity(ce) - reserved + 1e-9

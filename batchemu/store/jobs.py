@@ -166,13 +166,21 @@ class Jobs:
         """PENDING jobs among `ids`, waiting on one of `dependants_of` (job_deps), or children of
         one of `children_of`; oldest first. What the scheduler looks at again when jobs end or
         arrays spawn, instead of every PENDING job."""
+        # `+status`: through the job_id and parent indexes (one look-up per id), never a scan
+        # of every PENDING job through jobs_by_status.
         rows = self.store.query(
-            "SELECT doc FROM jobs WHERE status='PENDING' AND ("
+            "SELECT doc FROM jobs WHERE +status='PENDING' AND ("
             "job_id IN (SELECT value FROM json_each(?)) "
             "OR job_id IN (SELECT job_id FROM job_deps WHERE dep_id IN (SELECT value FROM json_each(?))) "
-            "OR parent_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, seq",
+            "OR (parent_id IN (SELECT value FROM json_each(?)) AND status='PENDING')) ORDER BY created_at, seq",
             tuple(json.dumps(list(x)) for x in (ids, dependants_of, children_of)))
         return [json.loads(r["doc"]) for r in rows]
+
+    def shares_in(self, status: str, queue_arn: str) -> set:
+        """The shareIdentifiers of the jobs of one queue in `status`."""
+        rows = self.store.tuples("SELECT DISTINCT share_id FROM jobs WHERE status=? AND queue_arn=?",
+                                 (status, queue_arn))
+        return {r[0] for r in rows}
 
     def in_status_outside(self, statuses, queue_arns) -> list:
         """Jobs in `statuses` (one or several) whose queue is none of `queue_arns`, oldest first."""
