@@ -100,6 +100,9 @@ class Scheduler:
             # only went SUBMITTED -> RUNNABLE/PENDING needs none: the per-submit tick (bench/).
             if not (again or self._woken):
                 break
+        else:
+            if self._woken:  # passes ran out with jobs still to look at: tick again at once
+                deadlines.append(self.clock())
         return min(deadlines) if deadlines else None
 
     def _observe(self, doc: dict, old_status: str) -> None:

@@ -154,3 +154,24 @@ def test_array_children_without_dependencies_become_runnable_after_spawning(size
     h.tick()
     assert {h.status(f"{parent}:{i}") for i in range(size)} == {"RUNNABLE"}
     assert h.status(parent) == "PENDING"
+
+
+def test_a_chain_longer_than_one_ticks_passes_fails_to_its_end_without_another_event():
+    """Each link fails one pass after the one before; when a tick runs out of passes it asks
+    to be run again at once (its deadline is now), as the engine does, instead of leaving the
+    rest PENDING until something else happens."""
+    h = Harness(runner=False)
+    h.setup()
+    chain = [h.submit("head")]
+    for i in range(15):
+        chain.append(h.submit(f"link-{i}", dependsOn=[{"jobId": chain[-1]}]))
+    h.tick()
+    h.call("TerminateJob", jobId=chain[0], reason="stop")
+    ticks = 0
+    while True:
+        ticks += 1
+        deadline = h.tick()
+        if deadline is None or deadline > h.now:
+            break
+    assert ticks > 1
+    assert [h.status(j) for j in chain] == ["FAILED"] * len(chain)
