@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import servers as srv  # noqa: E402
 from bench import thin  # noqa: E402
+from bench.run import save  # noqa: E402
 from bench.stats import percentile, summary  # noqa: E402
 
 NAMES = ("dependants", "arrays")
@@ -242,12 +243,7 @@ def main(argv=None) -> int:
             print(f"{name} [{label}]: {json.dumps(result)[:400]}", file=sys.stderr, flush=True)
     doc["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     doc["duration_s"] = round(time.perf_counter() - t0, 1)
-    text = json.dumps(doc, indent=2)
-    results = Path(args.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"scale-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(text + "\n")
-    print(text)
+    path = save(doc, args.results_dir, f"scale-{started.strftime('%Y%m%dT%H%M%SZ')}")
     print(f"saved {path} ({doc['duration_s']} s)", file=sys.stderr)
     return 0
 
