@@ -173,6 +173,17 @@ def _num(x, unit: str = "") -> str:
     return f"{x:.4g}{(' ' + unit) if unit and not unit.startswith('/') else unit}"
 
 
+def save(doc: dict, results_dir: str, stem: str) -> Path:
+    """Print the document to stdout and save the same text as <results_dir>/<stem>.json."""
+    text = json.dumps(doc, indent=2)
+    results = Path(results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{stem}.json"
+    path.write_text(text + "\n")
+    print(text)
+    return path
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     size = QUICK if args.quick else FULL
@@ -189,12 +200,7 @@ def main(argv=None) -> int:
     doc["duration_s"] = round(time.perf_counter() - t0, 1)
     judged = [r["met"] for r in doc["measurements"].values() if r.get("met") is not None]
     doc["all_met"] = bool(judged) and all(judged)
-    text = json.dumps(doc, indent=2)
-    results = Path(args.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(text + "\n")
-    print(text)
+    path = save(doc, args.results_dir, started.strftime('%Y%m%dT%H%M%SZ'))
     print(table(doc["measurements"]), file=sys.stderr)
     print(f"saved {path} ({doc['duration_s']} s; load average {doc['machine']['load_average_start']} -> "
           f"{doc['machine']['load_average_end']})", file=sys.stderr)

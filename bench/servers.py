@@ -41,13 +41,14 @@ def free_port() -> int:
 class ServerProcess:
     """One server subprocess; `stop()` ends only this process (by its pid)."""
 
-    def __init__(self, name: str, argv: list, port: int, env: dict | None = None):
+    def __init__(self, name: str, argv: list, port: int, env: dict | None = None, cwd: Path = REPO):
         self.name = name
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+        # `python -m` puts cwd first on sys.path: cwd decides which batchemu runs.
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self._wait_ready()
 

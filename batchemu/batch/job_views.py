@@ -11,6 +11,7 @@ or this rendering changes. No HTTP here; the wire layer writes the text as it is
 
 from __future__ import annotations
 
+import functools
 import json
 
 import botocore
@@ -128,8 +129,14 @@ def forget_stale(store: Store) -> None:
 
 
 def _render(view: dict, shape_name: str) -> str:
-    shape = wire_spec.load("batch").model.shape_for(shape_name)
-    return json.dumps(restjson.filter_to_shape(view, shape), separators=(",", ":"))
+    return json.dumps(restjson.filter_to_shape(view, _shape(shape_name)), separators=(",", ":"))
+
+
+@functools.cache
+def _shape(name: str):
+    """The model's shape, looked up once: shape_for() builds a new Shape on every call, a fifth
+    of rendering a job (DescribeJobs of 100 unkept array children, bench/scale.py)."""
+    return wire_spec.load("batch").model.shape_for(name)
 
 
 def _status_summary(jobs: Jobs, parent: dict) -> dict:

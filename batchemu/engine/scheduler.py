@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import copy
 import logging
+import threading
 import uuid
 
 from batchemu.engine import actions, capacity, consumables, ordering, retry, states, time_limits
@@ -36,6 +37,7 @@ LOST_ON_RESTART = ("Host EC2 (batchemu) terminated: the server restarted and the
                    "was gone")
 TIME_LIMIT = "Canceled by JobStateTimeLimit action due to reason: {}"  # ref §11.5
 MAX_PASSES = 8
+DECIDE_BATCH = 200  # PENDING jobs decided per transaction (_advance); the store waits that long
 
 
 class Scheduler:
@@ -48,8 +50,17 @@ class Scheduler:
         self.extra_env = extra_env or (lambda job: {})
         self.logs = LogSink(store)
         self._events = collections.deque()
-        # Live queue ARNs when RUNNABLE jobs were last searched for orphans (None: search again).
+        # Live queue ARNs when RUNNABLE/PENDING jobs were last searched for orphans (None: search again).
         self._orphans_checked_for = None
+        # What can move a PENDING job on, gathered from every status write (any thread) until the
+        # next pass reads it: jobs that ended (their dependants and array parent are looked at
+        # again) and arrays that spawned children. A PENDING job nothing woke is not decoded, so
+        # a tick costs the same with 10,000 dependants waiting as with none (bench/scale.py).
+        # The first pass after start looks at every PENDING job.
+        self._woken_lock = threading.Lock()
+        self._woken = _Woken()
+        self._all_pending = True
+        store.job_observers.append(self._observe)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
@@ -70,55 +81,109 @@ class Scheduler:
             # runs was created before the read, so it is never scheduledAt before its createdAt.
             # RUNNABLE jobs wait for _place: _advance only needs those whose queue is gone, so a
             # tick (one per submit) does not decode the whole RUNNABLE backlog twice (bench/).
-            active = self.jobs.active(but=states.RUNNABLE)
+            # PENDING jobs only when something they wait on changed (_pending).
+            active = self._pending() + self.jobs.active(but=(states.RUNNABLE, states.PENDING))
             now = self.clock()
             world = World(self.store, now)
-            active += self._orphans(world)
-            changed = self._advance(active, world, now, deadlines)
-            active = self.jobs.active() if self.runner is not None else []  # else _place does nothing
+            active = _oldest_first(active + self._orphans(world))
+            again = self._advance(active, world, now, deadlines)
+            # PENDING jobs cannot start: placement needs only their share identifiers, read when
+            # a fair-share reservation asks (_within_reservation), not their documents.
+            active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
             now = self.clock()
-            changed |= self._place(active, world, now, deadlines)
-            changed |= self.service_jobs.tick(deadlines)
+            again |= self._place(active, world, now, deadlines)
+            again |= self.service_jobs.tick(deadlines)
             if world.next_settle is not None:
                 deadlines.append(world.next_settle)
-            if not changed:
+            # Another pass only when this one can have made work for it: a job ended or an array
+            # spawned (PENDING jobs to look at), or placement or service jobs moved. A job that
+            # only went SUBMITTED -> RUNNABLE/PENDING needs none: the per-submit tick (bench/).
+            if not (again or self._woken):
                 break
+        else:
+            if self._woken:  # passes ran out with jobs still to look at: tick again at once
+                deadlines.append(self.clock())
         return min(deadlines) if deadlines else None
 
+    def _observe(self, doc: dict, old_status: str) -> None:
+        """store.job_observers entry: note what a status write can wake (see __init__)."""
+        if doc["status"] in states.TERMINAL:
+            with self._woken_lock:
+                self._woken.ended.add(doc["jobId"])
+                if doc.get("_parent"):
+                    self._woken.parents.add(doc["_parent"])
+
+    def _pending(self) -> list:
+        """The PENDING jobs this pass must look at: every one after a start, else those whose
+        dependency or child ended since the last pass, and the children of new arrays."""
+        with self._woken_lock:
+            woken, self._woken = self._woken, _Woken()
+            everything, self._all_pending = self._all_pending, False
+        if everything:
+            return self.jobs.in_statuses((states.PENDING,))
+        if not woken:
+            return []
+        return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
+
     def _orphans(self, world: World) -> list:
-        """RUNNABLE jobs whose queue is gone, for _advance to fail (ref §4.4). The search reads
-        every RUNNABLE row, so it runs only when it can find something: the set of live queues
-        changed, a job went back to RUNNABLE for a retry, or the last search found some."""
+        """RUNNABLE and PENDING jobs whose queue is gone, for _advance to fail (ref §4.4). The
+        search reads the status index of every such job, so it runs only when it can find
+        something: the set of live queues changed, a job went back to RUNNABLE for a retry, or
+        the last search found some."""
         live = frozenset(arn for arn in world.queues if world.queue(arn))
         if live == self._orphans_checked_for:
             return []
-        found = self.jobs.in_status_outside(states.RUNNABLE, live)
+        found = self.jobs.in_status_outside((states.RUNNABLE, states.PENDING), live)
         self._orphans_checked_for = None if found else live
         return found
 
     def _advance(self, active: list, world: World, now: int, deadlines: list) -> bool:
-        changed = False
+        """Move SUBMITTED/PENDING jobs on and supervise running ones; True when a lost
+        compare-and-set asks for another pass."""
+        again = False
         known = {j["jobId"]: j for j in active}
-        for job in active:
-            try:
-                changed |= self._advance_one(job, known, world, now, deadlines)
-            except _Retry:
-                changed = True
-            except Exception:  # one broken job must not stall every other one
-                log.exception("could not advance job %s", job["jobId"])
-        return changed
+        start = 0
+        while start < len(active):
+            # A run of PENDING dependants is decided in one transaction per DECIDE_BATCH jobs
+            # (they only write their own status, nothing nests): a blocker's end fails all of
+            # them, and a commit each was most of the time for 10,000 (bench/scale.py).
+            end = start
+            while end < len(active) and end - start < DECIDE_BATCH and _plain_pending(active[end]):
+                end += 1
+            if end - start > 1:
+                with self.store.transaction():
+                    for job in active[start:end]:
+                        again |= self._advance_guarded(job, known, world, now, deadlines)
+            else:
+                end = start + 1
+                again |= self._advance_guarded(active[start], known, world, now, deadlines)
+            start = end
+        return again
+
+    def _advance_guarded(self, job: dict, known: dict, world: World, now: int, deadlines: list) -> bool:
+        try:
+            return self._advance_one(job, known, world, now, deadlines)
+        except _Retry:
+            return True
+        except Exception:  # one broken job must not stall every other one
+            log.exception("could not advance job %s", job["jobId"])
+            return False
 
     def _advance_one(self, job: dict, known: dict, world: World, now: int, deadlines: list) -> bool:
+        """True when another pass is needed beyond what _observe notes (a deleted queue's
+        jobs). What SUBMITTED and PENDING moves free is in self._woken, and a job they make
+        RUNNABLE is placed by this pass's _place."""
         status = job["status"]
         if world.queue(job["jobQueue"]) is None:
             return self._queue_gone(job, now)
         if status == states.SUBMITTED:
-            return self._submitted(job, known, now)
-        if status == states.PENDING:
+            self._submitted(job, known, now)
+        elif status == states.PENDING:
             if actions.is_array_parent(job):
-                return self._settle_parent(job, now)
-            return self._check_dependencies(job, known, now)
-        if status in (states.STARTING, states.RUNNING):
+                self._settle_parent(job, now)
+            else:
+                self._check_dependencies(job, known, now)
+        elif status in (states.STARTING, states.RUNNING):
             self._supervise(job, now, deadlines)
         return False
 
@@ -148,7 +213,11 @@ class Scheduler:
             dep_id = dep.get("jobId")
             if not dep_id:
                 continue
-            other = known.get(dep_id) or self.jobs.get(dep_id)
+            other = known.get(dep_id)
+            if other is None:
+                other = self.jobs.get(dep_id)
+                if other is not None and other["status"] in states.TERMINAL:
+                    known[dep_id] = other  # final: its 10,000 dependants need not read it again
             status = other["status"] if other else states.FAILED
             if status == states.FAILED:
                 return "failed"
@@ -190,6 +259,8 @@ class Scheduler:
             moved = states.transition(self.jobs, parent, states.PENDING, now, _summaryAt=now)
             if moved is None:
                 raise _Retry()
+        with self._woken_lock:  # born PENDING: the next pass looks at them
+            self._woken.spawned.add(parent["jobId"])
         return True
 
     def _settle_parent(self, parent: dict, now: int) -> bool:
@@ -366,7 +437,8 @@ class Scheduler:
             return None  # waits at the head for its consumable resources (ref §13.1)
         for ce in ces:
             if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
-                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active):
+                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active,
+                                                                     self.jobs):
                     return None
                 return ce
         return None
@@ -417,7 +489,7 @@ class Scheduler:
         STARTING attempt the runner has no trace of (it never ran), or record the attempt as
         lost and retry per the job's strategy (DESIGN principle 4)."""
         now = self.clock()
-        busy = [j for j in self.jobs.active() if j["status"] in (states.STARTING, states.RUNNING)]
+        busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
         wanted.update(self.service_jobs.busy())
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted) if self.runner else [])}
@@ -458,13 +530,35 @@ class _Retry(Exception):
     """A compare-and-set lost inside a transaction; the next tick decides again."""
 
 
+class _Woken:
+    """Job ids gathered between two passes (Scheduler._observe): `ended` reached SUCCEEDED or
+    FAILED, `parents` are the array parents of ended children, `spawned` arrays just made their
+    children."""
+
+    def __init__(self):
+        self.ended, self.parents, self.spawned = set(), set(), set()
+
+    def __bool__(self) -> bool:
+        return bool(self.ended or self.parents or self.spawned)
+
+
+def _plain_pending(job: dict) -> bool:
+    return job["status"] == states.PENDING and not actions.is_array_parent(job)
+
+
+def _oldest_first(jobs: list) -> list:
+    """Each job once, by creation time (a job can come from two reads of one pass)."""
+    unique = {j["jobId"]: j for j in jobs}
+    return sorted(unique.values(), key=lambda j: j["createdAt"])
+
+
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
 # -- fair share (ref §11.4) ------------------------------------------------------------------
 
-def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list) -> bool:
+def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list, jobs: Jobs) -> bool:
     """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are
     not active yet (ref §11.4)."""
     reservation = policy.get("computeReservation") or 0
@@ -473,6 +567,7 @@ def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, 
     shares = {j.get("shareIdentifier") for j in active
               if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in actions.PRE_START + (
                   states.STARTING, states.RUNNING)}
+    shares |= jobs.shares_in(states.PENDING, queue["jobQueueArn"])  # not in `active` (tick)
     reserved = capacity.vcpu_capacity(ce) * (reservation / 100.0) ** max(len(shares), 1)
     in_use = usage.vcpus.get(ce["computeEnvironmentArn"], 0.0)
     return in_use + need["vcpus"] <= capacity.vcpu_capacity(ce) - reserved + 1e-9

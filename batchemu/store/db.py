@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from batchemu.store import checkpoint
 from batchemu.store.migrations import MIGRATIONS
 
 
@@ -25,15 +26,20 @@ class Store:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        self._checkpointer = None
         if path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints happen on their own thread (store.checkpoint); this is the backstop.
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={checkpoint.BACKSTOP_PAGES}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._depth = 0
         # Called as observer(new_job_doc, old_status) after every job status change
         # (engine.states.transition); e.g. the EventBridge "Batch Job State Change" events.
         self.job_observers: list = []
         self._migrate()
+        if path != ":memory:":
+            self._checkpointer = checkpoint.Checkpointer(path)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -70,6 +76,7 @@ class Store:
             self._depth -= 1
             if outer:
                 self._conn.execute("COMMIT")
+                self._wrote()
 
     @contextlib.contextmanager
     def consistent(self):
@@ -80,11 +87,20 @@ class Store:
 
     def execute(self, sql: str, args=()):
         with self._lock:
-            return self._conn.execute(sql, args)
+            cursor = self._conn.execute(sql, args)
+            if not self._depth:  # committed on its own
+                self._wrote()
+            return cursor
 
     def executemany(self, sql: str, rows) -> None:
         with self._lock:
             self._conn.executemany(sql, rows)
+            if not self._depth:
+                self._wrote()
+
+    def _wrote(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     def query(self, sql: str, args=()) -> list:
         with self._lock:
@@ -98,6 +114,8 @@ class Store:
             return cursor.execute(sql, args).fetchall()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock:
             self._conn.close()
 

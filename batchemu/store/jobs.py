@@ -56,10 +56,15 @@ class Jobs:
 
     def insert(self, doc: dict) -> None:
         doc["_v"] = 0
-        self.store.execute(
-            f"INSERT INTO jobs (account, region, {_COLUMNS}, version, doc) "
-            f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc["_account"], doc["_region"], *_values(doc), 0, _dump(doc)))
+        deps = [(d["jobId"], doc["jobId"]) for d in doc.get("dependsOn") or () if d.get("jobId")]
+        row = f"INSERT INTO jobs (account, region, {_COLUMNS}, version, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        values = (doc["_account"], doc["_region"], *_values(doc), 0, _dump(doc))
+        if not deps:
+            self.store.execute(row, values)
+            return
+        with self.store.transaction():  # the job and who it waits on, or neither
+            self.store.execute(row, values)
+            self.store.executemany("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?,?)", deps)
 
     def insert_many(self, docs: list) -> None:
         with self.store.transaction():
@@ -143,21 +148,47 @@ class Jobs:
         self.store.execute("UPDATE jobs SET summary_json=NULL, detail_json=NULL "
                            "WHERE summary_json IS NOT NULL OR detail_json IS NOT NULL")
 
-    def active(self, but: str | None = None) -> list:
-        """Every job not yet SUCCEEDED/FAILED (nor in status `but`), oldest first (the
-        scheduler's snapshot)."""
+    def active(self, but=()) -> list:
+        """Every job not yet SUCCEEDED/FAILED (nor in the status or statuses `but`), oldest first
+        (the scheduler's snapshot)."""
         # Statuses named (IN, not NOT IN) so SQLite reads them through jobs_by_status instead of
         # scanning every finished job on every tick.
-        wanted = tuple(s for s in ACTIVE if s != but)
-        rows = self.store.query(f"SELECT doc FROM jobs WHERE status IN ({','.join('?' * len(wanted))}) "
-                                "ORDER BY created_at, seq", wanted)
+        but = (but,) if isinstance(but, str) else tuple(but)
+        return self.in_statuses(tuple(s for s in ACTIVE if s not in but))
+
+    def in_statuses(self, statuses: tuple) -> list:
+        """Every job in one of `statuses`, oldest first."""
+        rows = self.store.query(f"SELECT doc FROM jobs WHERE status IN ({','.join('?' * len(statuses))}) "
+                                "ORDER BY created_at, seq", statuses)
         return [json.loads(r["doc"]) for r in rows]
 
-    def in_status_outside(self, status: str, queue_arns) -> list:
-        """Jobs in `status` whose queue is none of `queue_arns`, oldest first."""
-        rows = self.store.query("SELECT doc FROM jobs WHERE status=? AND queue_arn NOT IN "
-                                "(SELECT value FROM json_each(?)) ORDER BY created_at, seq",
-                                (status, json.dumps(list(queue_arns))))
+    def pending_woken(self, ids=(), dependants_of=(), children_of=()) -> list:
+        """PENDING jobs among `ids`, waiting on one of `dependants_of` (job_deps), or children of
+        one of `children_of`; oldest first. What the scheduler looks at again when jobs end or
+        arrays spawn, instead of every PENDING job."""
+        # `+status`: through the job_id and parent indexes (one look-up per id), never a scan
+        # of every PENDING job through jobs_by_status.
+        rows = self.store.query(
+            "SELECT doc FROM jobs WHERE +status='PENDING' AND ("
+            "job_id IN (SELECT value FROM json_each(?)) "
+            "OR job_id IN (SELECT job_id FROM job_deps WHERE dep_id IN (SELECT value FROM json_each(?))) "
+            "OR (parent_id IN (SELECT value FROM json_each(?)) AND status='PENDING')) ORDER BY created_at, seq",
+            tuple(json.dumps(list(x)) for x in (ids, dependants_of, children_of)))
+        return [json.loads(r["doc"]) for r in rows]
+
+    def shares_in(self, status: str, queue_arn: str) -> set:
+        """The shareIdentifiers of the jobs of one queue in `status`."""
+        rows = self.store.tuples("SELECT DISTINCT share_id FROM jobs WHERE status=? AND queue_arn=?",
+                                 (status, queue_arn))
+        return {r[0] for r in rows}
+
+    def in_status_outside(self, statuses, queue_arns) -> list:
+        """Jobs in `statuses` (one or several) whose queue is none of `queue_arns`, oldest first."""
+        statuses = (statuses,) if isinstance(statuses, str) else tuple(statuses)
+        # The filter reads jobs_by_status (status, queue_arn) alone: only matches are fetched.
+        rows = self.store.query(f"SELECT doc FROM jobs WHERE status IN ({','.join('?' * len(statuses))}) "
+                                "AND queue_arn NOT IN (SELECT value FROM json_each(?)) ORDER BY created_at, seq",
+                                (*statuses, json.dumps(list(queue_arns))))
         return [json.loads(r["doc"]) for r in rows]
 
     def children(self, parent_id: str) -> list:

@@ -42,3 +42,34 @@ def test_quick_submit_run_prints_and_saves_the_documented_json(tmp_path):
         assert thin["met"] is (thin["ratio"]["value"] >= 3.0)
     assert doc["all_met"] is all(f["met"] for f in doc["measurements"].values())
     assert "submit.1_thread" in run.stderr and "saved" in run.stderr
+
+
+def test_quick_scale_run_prints_the_documented_json(tmp_path):
+    """bench/scale.py --quick: dependants, arrays with DescribeJobs and a kill -9 restart."""
+    run = subprocess.run([sys.executable, str(REPO / "bench" / "scale.py"), "--quick", "--results-dir",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(run.stdout)
+    (saved,) = tmp_path.glob("scale-*.json")
+    assert json.loads(saved.read_text()) == doc
+    assert doc["suite"] == "batchemu-scale" and doc["quick"] is True
+    assert set(doc["trees"]) == {"current"}
+    size = doc["sizes"]
+    deps = doc["measurements"]["dependants"]["current"]
+    assert "error" not in deps, deps
+    assert len(deps["checkpoints"]) == size["checkpoints"] + 1
+    for point in deps["checkpoints"]:
+        for kind in ("dependant", "independent"):
+            assert STATS | {"p99"} <= set(point[kind]) and point[kind]["n"] == size["timed_per_checkpoint"]
+    assert deps["pending_dependants"] == size["dependants"]
+    assert deps["failed_after_terminate"] == size["dependants"] + 1  # the blocker too
+    for key in ("p50_growth", "p99_over_p50_at_max", "cpu_growth", "terminate_fails_all_s"):
+        assert isinstance(deps[key], (int, float)), key
+    arrays = doc["measurements"]["arrays"]["current"]
+    assert "error" not in arrays, arrays
+    assert arrays["jobs"] == size["arrays"] * (size["array_size"] + 1)
+    assert arrays["describe"]["n"] == size["describe_calls"] and arrays["describe"]["wrong_answers"] == 0
+    restart = arrays["restart"]
+    assert restart["answered_first"] == min(100, size["arrays"] * size["array_size"])
+    assert restart["children_kept"] == size["arrays"] * size["array_size"]
+    assert restart["serving_s"] > 0 and restart["rss_mib_after_restart"] > 0
