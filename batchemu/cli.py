@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("waitress").setLevel(logging.WARNING)  # "client disconnected" is routine
     from batchemu.app import create_app
     from batchemu.server import ListenError, Server
 
