@@ -62,7 +62,8 @@ IDLE_TIMEOUT = 120.0
 # Seconds a connection the server closes keeps reading (and dropping) what the client still
 # sends, so a response is not destroyed by the RST that closing over unread data causes.
 LINGER_SECONDS = 2.0
-# Open connections served at once; more wait in the listen backlog until one closes.
+# Open connections served at once; more wait in the listen backlog until one closes
+# (Config.max_connections, --max-connections, has the same default).
 MAX_CONNECTIONS = 256
 # Workers for ordinary requests, and how many streaming responses (text/event-stream) may be
 # open besides them: a stream holds its worker while it lasts, so streams get workers of their
@@ -112,6 +113,8 @@ class _Parser(HTTPRequestParser):
                 raise ParsingError(f"Content-Length must be one number of bytes (digits only), "
                                    f"got {length!r}") from None
             raise
+        if self.version not in ("1.0", "1.1"):  # waitress would answer "HTTP/2.0" as 1.0
+            raise ParsingError(f"HTTP version {self.version or '(none)'!s} is not served; use HTTP/1.1")
         # waitress takes chunked over Content-Length (1.1) or ignores Transfer-Encoding (1.0);
         # either way one side of a proxy could read the body differently: refuse both.
         if self.chunked and "CONTENT_LENGTH" in self.headers:
@@ -356,15 +359,24 @@ class Server:
             clear_untrusted_proxy_headers=False,  # the app sees the headers that were sent
             log_socket_errors=False,  # a client that hangs up is not a server error
             ident="batchemu")
+        # waitress's default too, set here because it matters: without it Nagle's algorithm
+        # holds a response's last segment until the client's delayed ACK, ~40 ms per request.
+        adj.socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
         self._map: dict = {}
         self._dispatcher = ThreadedTaskDispatcher()
         self._server = _WSGIServer(_StreamSlots(app, max_streams), map=self._map, adj=adj,
                                    sockinfo=_address(host, port), dispatcher=self._dispatcher,
                                    head_timeout=head_timeout, _start=False)
-        self._server.accept_connections()
+        try:
+            self._server.accept_connections()
+        except OSError as exc:
+            self._server.close()
+            raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         self._dispatcher.set_thread_count(adj.threads)
         self.port = int(self._server.effective_port)
         self._stopping = False
+        self._closed = False
+        self._close_lock = threading.Lock()  # the wake-up pipe is never written once closed
         self._thread = None
 
     @property
@@ -376,9 +388,15 @@ class Server:
             while not self._stopping and self._map:
                 wasyncore.loop(timeout=self._tick, map=self._map, use_poll=True, count=1)
         finally:
-            # In the loop's own thread: nothing else touches the sockets while they close.
+            self._close()  # in the loop's own thread: nothing else touches the sockets meanwhile
+
+    def _close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
             self._server.close_channels()
-            self._server.close()
+            self._server.close()  # the listening socket and the wake-up pipe
             self._dispatcher.set_thread_count(0)  # workers end after their current request
 
     def start(self) -> "Server":
@@ -389,10 +407,9 @@ class Server:
     def stop(self) -> None:
         self._stopping = True
         if self._thread is None:
-            self.serve_forever()  # never served: closes at once
+            self._close()  # never served
             return
-        try:
-            self._server.pull_trigger()  # wake the loop now
-        except OSError:
-            pass  # already closed
+        with self._close_lock:
+            if not self._closed:
+                self._server.pull_trigger()  # wake the loop now rather than at its next tick
         self._thread.join(5)

@@ -6,6 +6,7 @@ hangs up mid-body is not a server error, and open event streams leave the API an
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import socket
@@ -18,7 +19,7 @@ import pytest
 from batchemu import events
 from batchemu.app import create_app
 from batchemu.config import Config
-from batchemu.server import Server
+from batchemu.server import ListenError, Server
 from batchemu.testing import RunningServer
 
 # SigV4-shaped, so the requests look like an SDK's (no server option checks signatures here).
@@ -159,7 +160,11 @@ def test_transfer_encoding_in_http_1_0_is_refused(server):
     (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nno colon here\r\n\r\n", 400),
     (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: x\nContent-Length: 2\r\n\r\n{}", 400),
     (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nContent-Length: 9999999999\r\n\r\n", 413),
-], ids=["no request line", "header without colon", "bare LF", "body over the limit"])
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400),
+    (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+    (b"GET /\r\n\r\n", 400),
+], ids=["no request line", "header without colon", "bare LF", "body over the limit", "HTTP/2.0",
+        "HTTP/2 preface", "no version"])
 def test_unframeable_requests_get_a_json_error_and_a_closed_connection(server, data, status):
     got = exchange(server.port, data)
     assert len(got) == 1
@@ -335,3 +340,12 @@ def test_stopping_the_server_ends_open_streams():
                 pass
         assert time.monotonic() - started < 6
         sock.close()
+
+
+def test_a_port_in_use_is_a_listen_error_that_leaves_nothing_running(server):
+    before = threading.active_count()
+    with pytest.raises(ListenError) as caught:
+        Server(server.app, "127.0.0.1", server.port)
+    assert caught.value.__cause__.errno == errno.EADDRINUSE  # cli.py's hint depends on it
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+    assert threading.active_count() == before
