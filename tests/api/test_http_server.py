@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from batchemu import events
+from batchemu import server as server_module
 from batchemu.app import create_app
 from batchemu.config import Config
 from batchemu.server import ListenError, Server
@@ -180,6 +181,25 @@ def test_a_valid_request_after_a_valid_one_still_runs(server):
         b"Content-Type", b"Connection: close\r\nContent-Type"))
     assert [status for status, _, _ in got] == [200, 200]
     assert ce_exists(server, name)
+
+
+def test_a_response_leaves_in_one_send(monkeypatch):
+    """Status line, headers and body in one send: each send is a TCP segment of its own
+    (TCP_NODELAY), and on loopback a second one costs the stack's work again."""
+    sends = []
+    real_send = server_module._Channel.send
+
+    def send(self, data, do_close=True):
+        sends.append(bytes(data))
+        return real_send(self, data, do_close)
+
+    monkeypatch.setattr(server_module._Channel, "send", send)
+    with serving() as s:
+        s.client().describe_compute_environments()
+        got = exchange(s.port, request(s.port, "POST", "/v1/describecomputeenvironments", b"{}",
+                                       b"Connection: close\r\n"))
+    assert got[0][0] == 200
+    assert sends and all(data.startswith(b"HTTP/1.1 200") and data.endswith(b"]}") for data in sends)
 
 
 # -- item 7: a client that hangs up mid-body ---------------------------------------------------------
