@@ -209,7 +209,11 @@ class _Channel(HTTPChannel):
 
     def write_soon(self, data):
         if self.held_head and data:
-            data, self.held_head = self.held_head + bytes(data), b""
+            head, self.held_head = self.held_head, b""
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                data = head + bytes(data)
+            else:  # a file (wsgi.file_wrapper) goes out from its own buffer, after the head
+                super().write_soon(head)
         return super().write_soon(data)
 
     def received(self, data):
