@@ -123,7 +123,24 @@ class _Parser(HTTPRequestParser):
             raise ParsingError("Transfer-Encoding is not allowed in an HTTP/1.0 request")
 
 
-class _ErrorTask(ErrorTask):
+class _AppHeaderNames:
+    """Response header names as the app wrote them. waitress capitalizes each one
+    (x-amzn-RequestId becomes X-Amzn-Requestid); AWS sends them as batchemu writes them, and
+    scripts that copy headers into a plain dict look them up that way."""
+
+    def build_response_header(self):
+        renamed = {}
+        for name, _ in self.response_headers:
+            capitalized = "-".join(part.capitalize() for part in name.split("-"))  # waitress's rule
+            if capitalized != name:
+                renamed[capitalized] = name
+        head = super().build_response_header()
+        for capitalized, name in renamed.items():
+            head = head.replace(f"\r\n{capitalized}:".encode("latin-1"), f"\r\n{name}:".encode("latin-1"), 1)
+        return head
+
+
+class _ErrorTask(_AppHeaderNames, ErrorTask):
     """A request that could not be framed: answered in JSON like every other error of the
     API, and the connection closes (its next bytes cannot be trusted to start a request)."""
 
@@ -139,7 +156,7 @@ class _ErrorTask(ErrorTask):
         self.write(body)
 
 
-class _Task(WSGITask):
+class _Task(_AppHeaderNames, WSGITask):
     """One request through the app. Its status line and headers wait for the body's first
     bytes and leave with them in one send: each send is its own TCP segment (TCP_NODELAY) and
     on loopback costs the whole stack's work once more."""

@@ -202,6 +202,21 @@ def test_a_response_leaves_in_one_send(monkeypatch):
     assert sends and all(data.startswith(b"HTTP/1.1 200") and data.endswith(b"]}") for data in sends)
 
 
+def test_header_names_are_sent_as_written(server):
+    """As AWS sends them (x-amzn-RequestId), for answers and for framing errors alike: scripts
+    that copy headers into a plain dict look them up that way."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request(server.port, "POST", "/v1/describecomputeenvironments", b"{}",
+                             b"Connection: close\r\n"))
+        answer = read_until_closed(sock)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request(server.port, "POST", "/v1/describecomputeenvironments", b"{}",
+                             b"Content-Length: +2\r\n"))
+        refusal = read_until_closed(sock)
+    assert b"\r\nx-amzn-RequestId: " in answer
+    assert b"\r\nx-amzn-RequestId: " in refusal and b"\r\nx-amzn-ErrorType: ClientException\r\n" in refusal
+
+
 # -- item 7: a client that hangs up mid-body ---------------------------------------------------------
 
 @pytest.mark.parametrize("reset", [False, True], ids=["FIN", "RST"])
