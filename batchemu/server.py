@@ -163,6 +163,11 @@ class _Task(_AppHeaderNames, WSGITask):
 
     def build_response_header(self):
         self.channel.held_head = super().build_response_header()
+        # Logged before the response leaves, so a client that saw it finds it in the log.
+        if access_log.isEnabledFor(logging.DEBUG):
+            size = "-" if self.content_length is None else self.content_length
+            access_log.debug('%s "%s" %s %s', self.channel.addr[0], self.request.first_line.decode("latin-1"),
+                             self.status.split(" ", 1)[0], size)
         return b""  # write_soon(b"") sends nothing; _Channel.write_soon prepends the head to the body
 
     def finish(self):
@@ -170,13 +175,6 @@ class _Task(_AppHeaderNames, WSGITask):
         head, self.channel.held_head = self.channel.held_head, b""
         if head:  # a response without body bytes (204, HEAD, empty)
             self.channel.write_soon(head)
-
-    def service(self):
-        super().service()
-        if access_log.isEnabledFor(logging.DEBUG):
-            access_log.debug('%s "%s" %s %s', self.channel.addr[0],
-                             self.request.first_line.decode("latin-1"), self.status.split(" ", 1)[0],
-                             self.content_bytes_written)
 
 
 class _Channel(HTTPChannel):
