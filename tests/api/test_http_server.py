@@ -383,4 +383,4 @@ def test_a_port_in_use_is_a_listen_error_that_leaves_nothing_running(server):
         Server(server.app, "127.0.0.1", server.port)
     assert caught.value.__cause__.errno == errno.EADDRINUSE  # cli.py's hint depends on it
     assert f"127.0.0.1:{server.port}" in str(caught.value)
-    assert threading.active_count() == before
+    assert threading.active_count() <= before  # (threads of earlier tests may still be ending)
