@@ -18,8 +18,8 @@ Why waitress, not cheroot (both judged 2026-12-07, waitress 3.0, cheroot 11.1; f
 - Extension points: waitress's error answer is a class attribute (`error_task_class`), so JSON
   errors need no patch; cheroot writes its plain-text errors from inside the request reader.
 - Speed (bench/README.md, "The HTTP server alone"): per kept-alive DescribeComputeEnvironments
-  over loopback, against the werkzeug server this replaces, waitress 1.04-1.07x p50 and
-  1.11-1.15x server CPU, cheroot 1.19-1.28x and 1.28-1.36x (two runs). Both pay a thread
+  over loopback, against the werkzeug server this replaces, waitress 1.02-1.07x p50 and
+  1.04-1.15x server CPU, cheroot 1.13-1.28x and 1.15-1.36x (three runs). Both pay a thread
   hand-off per request that the thread-per-connection server did not: the price of idle
   clients holding no thread.
 
