@@ -19,14 +19,17 @@ Why waitress, not cheroot (both judged 2026-12-07, waitress 3.0, cheroot 11.1; f
   errors need no patch; cheroot writes its plain-text errors from inside the request reader.
 - Speed (bench/README.md, "The HTTP server alone"): per kept-alive DescribeComputeEnvironments
   over loopback, against the werkzeug server this replaces, waitress 1.02-1.07x p50 and
-  1.04-1.15x server CPU, cheroot 1.13-1.28x and 1.15-1.36x (three runs). Both pay a thread
-  hand-off per request that the thread-per-connection server did not: the price of idle
-  clients holding no thread.
+  1.04-1.15x server CPU, cheroot 1.13-1.28x and 1.15-1.36x (three runs with both; over five
+  runs waitress reached 1.21x and 1.47x on this shared machine). Both pay a thread hand-off
+  per request that the thread-per-connection server did not: the price of idle clients
+  holding no thread.
 
-What this module adds to waitress: JSON errors, refusing Transfer-Encoding with
-Content-Length, a deadline for a request's head, responses that leave in one send, a bound on
-streaming responses (each holds a worker while it lasts), and a stop that ends every open
-connection.
+What this module adds to waitress: JSON errors; refusing Transfer-Encoding with
+Content-Length, Transfer-Encoding in HTTP/1.0 and versions other than 1.0/1.1; 414 for an
+over-long request line; a deadline for a request's head; a lingering close, so an error
+answer is not lost to a reset; responses that leave in one send, with header names as the app
+wrote them; a bound on streaming responses (each holds a worker while it lasts); and a stop
+that ends every open connection.
 """
 
 from __future__ import annotations
