@@ -25,6 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="batchemu", description="A local AWS Batch.")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; BATCHEMU_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000; BATCHEMU_PORT)")
+    parser.add_argument("--max-connections", type=int,
+                        help="open HTTP connections served at once; more wait until one closes "
+                             "(default 256; BATCHEMU_MAX_CONNECTIONS)")
     parser.add_argument("--data-dir", help="where state is kept (default ~/.local/share/batchemu; "
                                            "BATCHEMU_DATA_DIR)")
     parser.add_argument("--ephemeral", action="store_true", default=None,
@@ -89,6 +92,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("waitress").setLevel(logging.WARNING)  # "client disconnected" is routine
     from batchemu.app import create_app
     from batchemu.server import ListenError, Server
 
@@ -104,7 +108,7 @@ def main(argv=None) -> int:
         print(f"batchemu: {exc}", file=sys.stderr)
         return 1
     try:
-        server = Server(app, config.host, config.port)
+        server = Server(app, config.host, config.port, max_connections=config.max_connections)
     except ListenError as exc:
         in_use = getattr(exc.__cause__, "errno", None) == errno.EADDRINUSE
         hint = " (another program is using the port; choose another with --port)" if in_use else ""

@@ -20,6 +20,8 @@ def default_data_dir() -> Path:
 class Config:
     host: str = "127.0.0.1"
     port: int = 8000
+    # Open HTTP connections served at once; further clients wait until one closes.
+    max_connections: int = 256
     data_dir: Path = dataclasses.field(default_factory=default_data_dir)
     # Keep every resource in memory only: nothing is written to disk.
     ephemeral: bool = False

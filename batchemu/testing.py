@@ -43,7 +43,7 @@ def running_server(config: Config | None = None, **overrides):
         overrides.setdefault("runner", "none")
         config = Config(**overrides)
     app = create_app(config)
-    server = Server(app, config.host, config.port)
+    server = Server(app, config.host, config.port, max_connections=config.max_connections)
     app.config["batchemu"]["job_endpoint"].bound(server.port)  # jobs reach the ephemeral port
     server.start()
     try:

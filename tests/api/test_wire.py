@@ -319,18 +319,23 @@ def test_client_asking_to_close_is_honoured(server):
     assert data.startswith(b"HTTP/1.1 200") and b"Connection: close" in data
 
 
-def test_a_chunked_request_is_answered_in_one_piece_and_its_connection_closes(server):
-    """A body not read up front (chunked) cannot leave the socket at a request boundary, so
-    that connection closes after its response; status line, headers and body arrive whole."""
+def test_a_chunked_request_is_answered_in_one_piece_and_its_connection_stays_open(server):
+    """The server reads a chunked body whole before the app runs, so the socket is at a request
+    boundary after the response: status line, headers and body arrive in one piece, and the
+    same connection serves the next request."""
+    request = (b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: localhost\r\n" + AUTH_LINE +
+               b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /v1/describecomputeenvironments HTTP/1.1\r\nHost: localhost\r\n" + AUTH_LINE +
-                     b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        sock.sendall(request)
+        first = sock.recv(65536)
+        sock.sendall(request.replace(b"Host: localhost", b"Host: localhost\r\nConnection: close"))
         data = b""
-        while chunk := sock.recv(65536):  # ends only because the server closes
+        while chunk := sock.recv(65536):  # ends because the second request asked to close
             data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    head, _, body = first.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" not in head
     assert "computeEnvironments" in json.loads(body)
+    assert data.startswith(b"HTTP/1.1 200") and b"computeEnvironments" in data
 
 
 def test_stopping_the_server_ends_idle_connections():
