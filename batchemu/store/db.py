@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from batchemu.store import documents
 from batchemu.store.migrations import MIGRATIONS
 
 
@@ -134,7 +135,7 @@ class Store:
 
     def put(self, account: str, region: str, kind: str, key: str, arn: str, doc: dict) -> None:
         """Insert or replace; a replaced document keeps its place in creation order."""
-        text = json.dumps(doc, separators=(",", ":"))
+        text = documents.dump(doc)
         with self.transaction():
             updated = self.execute(
                 "UPDATE resources SET arn=?, doc=? WHERE account=? AND region=? AND kind=? AND key=?",
