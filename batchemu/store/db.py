@@ -43,9 +43,12 @@ class Store:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 with self.transaction():
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
+                    if callable(script):  # a repair SQL cannot express (migrations.py)
+                        script(self._conn)
+                    else:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version={number}")
 
     @property
