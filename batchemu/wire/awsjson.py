@@ -36,7 +36,7 @@ def parse(op: OperationModel, body: bytes, error_code: str) -> dict:
     shape = op.input_shape
     if shape is None or not body.strip():
         return {}
-        doc = jsonbody.load(body, error_code)  # UTF-8, finite numbers, no lone surrogates, bounded depth
+    doc = jsonbody.load(body, error_code)  # UTF-8, finite numbers, no lone surrogates, bounded depth
     if not isinstance(doc, dict):
         raise ApiError("The request body must be a JSON object", code=error_code, status=400)
     return _read(doc, shape, error_code, "")
