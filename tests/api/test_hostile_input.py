@@ -5,7 +5,6 @@ and AWS's own limits and name patterns. Sent raw, as an attacker would, over rea
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -210,4 +209,3 @@ def test_a_refused_request_leaves_the_server_healthy(raw):
     raw.post("/v1/describejobs", "[" * 100_000)
     status, _, body = raw.post("/v1/describejobqueues", {})
     assert status == 200 and body == {"jobQueues": []}
-    assert json.dumps(body)

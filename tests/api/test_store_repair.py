@@ -12,14 +12,15 @@ import sqlite3
 
 import pytest
 
-from batchemu.store.migrations import MIGRATIONS
+from batchemu.store import db
+from batchemu.store.migrations import MIGRATIONS, repair_non_json
 from batchemu.testing import running_server
 
 CE = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
       "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]}
 CONTAINER = {"image": "busybox", "command": ["true"],
              "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}]}
-REPAIR_VERSION = MIGRATIONS.index(MIGRATIONS[-1]) + 1  # the repair is the last migration so far
+REPAIR_VERSION = MIGRATIONS.index(repair_non_json) + 1
 
 
 def _setup(batch):
@@ -41,7 +42,7 @@ def _setup(batch):
 
 def _poison(path, bad_job_id):
     """Write what the earlier version wrote (json.dumps allows NaN; a tag escape kept a lone
-    surrogate) and set the schema back to before the repair."""
+    surrogate) into a database of the schema before the repair."""
     conn = sqlite3.connect(path)
     (text,) = conn.execute("SELECT doc FROM jobs WHERE job_id=?", (bad_job_id,)).fetchone()
     doc = json.loads(text)
@@ -55,7 +56,6 @@ def _poison(path, bad_job_id):
         doc = json.loads(text)
         change(doc)
         conn.execute("UPDATE resources SET doc=? WHERE seq=?", (json.dumps(doc), seq))
-    conn.execute(f"PRAGMA user_version={REPAIR_VERSION - 1}")
     conn.commit()
     # The premise: SQLite's JSON functions cannot read such a row.
     with pytest.raises(sqlite3.OperationalError, match="malformed JSON"):
@@ -89,9 +89,11 @@ def _check_answers(batch, good, bad):
     assert ce["tags"] == {"owner": "me\ufffd"}
 
 
-def test_a_poisoned_database_is_repaired_and_stays_repaired(tmp_path):
-    with running_server(data_dir=str(tmp_path)) as server:
-        good, bad = _setup(server.client("batch"))
+def test_a_poisoned_database_is_repaired_and_stays_repaired(tmp_path, monkeypatch):
+    with monkeypatch.context() as earlier:  # the schema as it was before the repair
+        earlier.setattr(db, "MIGRATIONS", MIGRATIONS[:REPAIR_VERSION - 1])
+        with running_server(data_dir=str(tmp_path)) as server:
+            good, bad = _setup(server.client("batch"))
     _poison(tmp_path / "batchemu.sqlite3", bad)
     for _restart in range(2):
         with running_server(data_dir=str(tmp_path)) as server:
