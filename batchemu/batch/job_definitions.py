@@ -204,6 +204,7 @@ def _validated_body(ctx: RequestContext, p: dict) -> dict:
     fargate = platform == ["FARGATE"]
     eks = _uses_eks(p)
     body = {"type": job_type, "parameters": p.get("parameters") or {}}
+    job_spec.check_no_nul(body["parameters"].values(), "parameters")  # they end up in commands
     if job_type == "container":
         block = _single_block(p)
         if block == "containerProperties":
@@ -318,6 +319,7 @@ def _container(ctx: RequestContext, cp: dict, where: str, fargate: bool, node: b
     vcpus, memory = _resources(ctx, cp, where, fargate)
     if vcpus is None:
         raise wrapped(ctx, "vCPU is not provided.")  # ref §5.3, Appendix A
+    job_spec.check_no_nul(cp.get("command"), f"{where}.command")
     _check_mounts(cp.get("mountPoints"), cp.get("volumes"), where, f"{where}.volumes")
     if fargate:
         _check_fargate_container(cp, where)

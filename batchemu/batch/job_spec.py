@@ -28,7 +28,9 @@ LEGACY_OVERRIDE_CONFLICT = ("This value was submitted in a deprecated key and ma
 
 
 def merge_parameters(definition: dict, submitted: dict | None) -> dict:
-    """ref §6.8: the job's parameters are the definition's, overridden key by key."""
+    """ref §6.8: the job's parameters are the definition's, overridden key by key. Values end
+    up in the command, so they hold no NUL (see check_no_nul)."""
+    check_no_nul((submitted or {}).values(), "parameters")
     merged = dict(definition.get("parameters") or {})
     merged.update(submitted or {})
     return merged
@@ -50,6 +52,7 @@ def check_overrides(overrides: dict | None, definition_container: dict) -> None:
     check_environment(overrides.get("environment"), "containerOverrides.environment")
     if any(arg == "" for arg in overrides.get("command") or []):
         raise ClientException("containerOverrides.command can't contain an empty string")
+    check_no_nul(overrides.get("command"), "containerOverrides.command")
     uses_requirements = bool(definition_container.get("resourceRequirements"))
     if uses_requirements and (overrides.get("vcpus") is not None or overrides.get("memory") is not None):
         raise ClientException(LEGACY_OVERRIDE_CONFLICT)  # ref §6.1
@@ -67,10 +70,21 @@ def check_environment(entries: list | None, where: str) -> None:
         name = entry.get("name")
         if not name:
             raise ClientException(f"{where}[{i}].name is required: an environment variable needs a name")
+        check_no_nul([name, entry.get("value") or ""], f"{where}[{i}]")
+        if "=" in name:  # `NAME=value` is how the environment is passed: a name can't hold one
+            raise ClientException(f"{where}[{i}].name can't contain '=': {name!r}")
         if name.startswith(RESERVED_ENV_PREFIX):
             raise ClientException(
                 f"{where}: variable names can't start with {RESERVED_ENV_PREFIX} (reserved by AWS "
                 f"Batch), got {name!r}")
+
+
+def check_no_nul(texts, where: str) -> None:
+    """A NUL character cannot be passed to a process (arguments and environment are C strings):
+    a job holding one could be accepted but never started, so it is refused up front."""
+    for text in texts or []:
+        if isinstance(text, str) and "\x00" in text:
+            raise ClientException(f"{where} can't contain a NUL character (\\u0000): {text!r}")
 
 
 def requirement_value(kind: str, text: str, where: str) -> float:

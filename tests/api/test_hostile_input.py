@@ -209,3 +209,22 @@ def test_a_refused_request_leaves_the_server_healthy(raw):
     raw.post("/v1/describejobs", "[" * 100_000)
     status, _, body = raw.post("/v1/describejobqueues", {})
     assert status == 200 and body == {"jobQueues": []}
+
+
+@pytest.mark.parametrize("overrides", [
+    {"command": ["echo", "a\u0000b"]},
+    {"environment": [{"name": "A", "value": "x\u0000y"}]},
+    {"environment": [{"name": "A\u0000B", "value": "x"}]},
+    {"environment": [{"name": "A=B", "value": "x"}]},
+])
+def test_what_no_process_can_be_given_is_refused_at_submit(queue, overrides):
+    # Accepted, such a job could never start (a runner cannot exec it) and held its vCPUs.
+    assert "containerOverrides." in client_error(submit(queue, containerOverrides=overrides))
+
+
+def test_nul_in_parameters_or_a_definitions_command_is_refused(queue):
+    assert "parameters" in client_error(submit(queue, parameters={"x": "a\u0000"}))
+    for extra in ({"parameters": {"x": "\u0000"}},
+                  {"containerProperties": {**CONTAINER, "command": ["echo", "\u0000"]}}):
+        body = {"jobDefinitionName": "nul", "type": "container", "containerProperties": CONTAINER, **extra}
+        client_error(queue.post("/v1/registerjobdefinition", body))
