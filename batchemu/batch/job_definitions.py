@@ -11,7 +11,7 @@ import copy
 import json
 import re
 
-from batchemu.batch import arns, host_access
+from batchemu.batch import arns, host_access, job_spec
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_describe_list, check_list_or_max, check_name, check_tags, save
 from batchemu.batch.errors import ClientException, wrapped
@@ -25,7 +25,7 @@ MANAGED_INSTANCES = "MANAGED_INSTANCES"  # a PlatformCapability
 NODE_BLOCKS = ("container", "ecsProperties", "eksProperties")
 # ref §5.2: the real service echoes these ContainerProperties lists as [] when absent.
 ECHOED_LISTS = ("environment", "mountPoints", "ulimits", "volumes")
-MIN_MEMORY_MIB = 4  # ref §5.3
+MIN_MEMORY_MIB = job_spec.MIN_MEMORY_MIB  # ref §5.3
 MAX_PRIORITY = 9999  # ref §5.1
 MAX_ATTEMPTS, MAX_EVALUATE_ON_EXIT, MAX_PATTERN = 10, 5, 512  # ref §9
 MIN_TIMEOUT_SECONDS = 60  # ref §10
@@ -47,7 +47,8 @@ FARGATE_MEMORY = {
 }
 FARGATE_LOG_DRIVERS = ("awslogs", "splunk")  # ref §5.3
 FARGATE_FORBIDDEN_LINUX = ("devices", "sharedMemorySize", "tmpfs", "maxSwap", "swappiness")
-WHOLE_NUMBER = re.compile(r"[0-9]+")
+WHOLE_NUMBER = job_spec.WHOLE_NUMBER
+MAX_REQUIREMENT = job_spec.MAX_REQUIREMENT
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -206,6 +207,7 @@ def _validated_body(ctx: RequestContext, p: dict) -> dict:
     fargate = platform == ["FARGATE"]
     eks = _uses_eks(p)
     body = {"type": job_type, "parameters": p.get("parameters") or {}}
+    job_spec.check_no_nul(body["parameters"].values(), "parameters")  # they end up in commands
     if job_type == "container":
         block = _single_block(p)
         if block == "containerProperties":
@@ -345,6 +347,7 @@ def _container(ctx: RequestContext, cp: dict, where: str, fargate: bool, node: b
     vcpus, memory = _resources(ctx, cp, where, fargate)
     if vcpus is None:
         raise wrapped(ctx, "vCPU is not provided.")  # ref §5.3, Appendix A
+    job_spec.check_no_nul(cp.get("command"), f"{where}.command")
     _check_mounts(cp.get("mountPoints"), cp.get("volumes"), where, f"{where}.volumes")
     if fargate:
         _check_fargate_container(cp, where)
@@ -400,8 +403,7 @@ def _eks(eks: dict, where: str) -> dict:
     for group in ("containers", "initContainers"):
         for i, c in enumerate(pod.get(group) or []):
             c_where = f"{where}.podProperties.{group}[{i}]"
-            for var in c.get("env") or []:
-                _check_env_name(var.get("name"), c_where + ".env")
+            job_spec.check_environment(c.get("env"), c_where + ".env")
             for mount in c.get("volumeMounts") or []:
                 if mount.get("name") not in volumes:
                     raise ClientException(f"{c_where}.volumeMounts: name {mount.get('name')!r} doesn't "
@@ -433,7 +435,7 @@ def _resources(ctx: RequestContext, c: dict, where: str, fargate: bool) -> tuple
     if "GPU" in given:
         if fargate:
             raise ClientException(f"{where}.resourceRequirements: GPU isn't available on Fargate resources")
-        if not WHOLE_NUMBER.fullmatch(given["GPU"]) or int(given["GPU"]) < 1:
+        if not WHOLE_NUMBER.fullmatch(given["GPU"]) or not 1 <= int(given["GPU"]) <= MAX_REQUIREMENT:
             raise ClientException(f"{where}.resourceRequirements: GPU must be a whole number of at least 1, "
                                   f"got {given['GPU']!r}")
     return vcpus, memory
@@ -444,7 +446,7 @@ def _vcpu_value(ctx: RequestContext, text: str, fargate: bool) -> float:
     invalid = wrapped(ctx, f"Value {text} for type VCPU in resourceRequirement is not valid. "
                            "Please provide a numeric value.")
     if not fargate:
-        if not WHOLE_NUMBER.fullmatch(text) or int(text) < 1:
+        if not WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= MAX_REQUIREMENT:
             raise invalid
         return float(text)
     try:
@@ -458,23 +460,16 @@ def _vcpu_value(ctx: RequestContext, text: str, fargate: bool) -> float:
 
 
 def _memory_value(text: str, where: str) -> int:
-    if not WHOLE_NUMBER.fullmatch(text):
-        raise ClientException(f"{where}.resourceRequirements: MEMORY must be a whole number of MiB, "
-                              f"got {text!r}")
+    if not WHOLE_NUMBER.fullmatch(text) or int(text) > MAX_REQUIREMENT:
+        raise ClientException(f"{where}.resourceRequirements: MEMORY must be a whole number of MiB "
+                              f"up to {MAX_REQUIREMENT}, got {text!r}")
     return int(text)
 
 
 def _environment(variables: list | None, where: str) -> list:
-    for var in variables or []:
-        _check_env_name(var.get("name"), f"{where}.environment")
+    job_spec.check_environment(variables, f"{where}.environment")
     # ref §5.3: the service drops variables with an empty value.
     return [v for v in variables or [] if v.get("value")]
-
-
-def _check_env_name(name: str | None, where: str) -> None:
-    if (name or "").startswith("AWS_BATCH"):
-        raise ClientException(f"{where}: variable names can't start with AWS_BATCH (reserved for the "
-                              f"variables AWS Batch sets), got {name!r}")  # ref §5.3
 
 
 def _check_mounts(mount_points: list | None, volumes: list | None, where: str, volumes_where: str) -> None:

@@ -202,8 +202,13 @@ def _service_order(b: Backend, ctx: RequestContext, se_order: list) -> list:
 
 
 def _check_distinct_orders(items: list, field: str) -> None:
+    """Each environment's `order` is its own, and not negative: environments are tried in
+    ascending order (ref §4.1) and AWS's examples count from 1; the model only says integer (the
+    wire keeps it within 32 bits), a negative position is refused as an emulator choice."""
     seen = set()
-    for item in items:
+    for i, item in enumerate(items):
+        if item["order"] < 0:
+            raise ClientException(f"{field}[{i}].order must be 0 or greater, got {item['order']}")
         if item["order"] in seen:
             raise ClientException(f"{field}: order {item['order']} is used more than once; each "
                                   "environment needs its own order value")

@@ -16,12 +16,21 @@ from batchemu.batch.errors import ClientException
 # whole (`Ref::in` never matches inside `Ref::input`, a bug of moto's; peers §1.3).
 _PLACEHOLDER = re.compile(r"Ref::([A-Za-z0-9_\-]+)")
 RESERVED_ENV_PREFIX = "AWS_BATCH"
+MIN_MEMORY_MIB = 4  # ref §5.3
+# An emulator choice: requirement values are strings, so the model sets no bound; AWS parses
+# them as numbers and refuses what no instance has. The deprecated `vcpus`/`memory` members are
+# 32-bit integers, so nothing larger can be meant.
+MAX_REQUIREMENT = 2 ** 31 - 1
+WHOLE_NUMBER = re.compile(r"[0-9]+")
+DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
 LEGACY_OVERRIDE_CONFLICT = ("This value was submitted in a deprecated key and may conflict with the "
                             "value provided by the job definition's resource requirements.")
 
 
 def merge_parameters(definition: dict, submitted: dict | None) -> dict:
-    """ref §6.8: the job's parameters are the definition's, overridden key by key."""
+    """ref §6.8: the job's parameters are the definition's, overridden key by key. Values end
+    up in the command, so they hold no NUL (see check_no_nul)."""
+    check_no_nul((submitted or {}).values(), "parameters")
     merged = dict(definition.get("parameters") or {})
     merged.update(submitted or {})
     return merged
@@ -40,13 +49,10 @@ def substitute(command: list, parameters: dict) -> list:
 
 def check_overrides(overrides: dict | None, definition_container: dict) -> None:
     overrides = overrides or {}
-    for entry in overrides.get("environment") or []:
-        if (entry.get("name") or "").startswith(RESERVED_ENV_PREFIX):
-            raise ClientException(
-                f"containerOverrides.environment: variable names can't start with "
-                f"{RESERVED_ENV_PREFIX} (reserved by AWS Batch): {entry.get('name')}")
+    check_environment(overrides.get("environment"), "containerOverrides.environment")
     if any(arg == "" for arg in overrides.get("command") or []):
         raise ClientException("containerOverrides.command can't contain an empty string")
+    check_no_nul(overrides.get("command"), "containerOverrides.command")
     uses_requirements = bool(definition_container.get("resourceRequirements"))
     if uses_requirements and (overrides.get("vcpus") is not None or overrides.get("memory") is not None):
         raise ClientException(LEGACY_OVERRIDE_CONFLICT)  # ref §6.1
@@ -54,11 +60,45 @@ def check_overrides(overrides: dict | None, definition_container: dict) -> None:
     if len(types) != len(set(types)):
         raise ClientException("containerOverrides.resourceRequirements: each type can be given only once")
     for req in overrides.get("resourceRequirements") or []:
-        try:
-            float(req["value"])
-        except (TypeError, ValueError):
-            raise ClientException(f"containerOverrides.resourceRequirements: value {req.get('value')!r} "
-                                  f"for type {req.get('type')} is not a number")
+        requirement_value(req["type"], req["value"], "containerOverrides.resourceRequirements")
+
+
+def check_environment(entries: list | None, where: str) -> None:
+    """ref §5.3: every variable has a name (the model does not mark it required, but a variable
+    without one cannot be set), and no name starts with AWS_BATCH (reserved)."""
+    for i, entry in enumerate(entries or []):
+        name = entry.get("name")
+        if not name:
+            raise ClientException(f"{where}[{i}].name is required: an environment variable needs a name")
+        check_no_nul([name, entry.get("value") or ""], f"{where}[{i}]")
+        if "=" in name:  # `NAME=value` is how the environment is passed: a name can't hold one
+            raise ClientException(f"{where}[{i}].name can't contain '=': {name!r}")
+        if name.startswith(RESERVED_ENV_PREFIX):
+            raise ClientException(
+                f"{where}: variable names can't start with {RESERVED_ENV_PREFIX} (reserved by AWS "
+                f"Batch), got {name!r}")
+
+
+def check_no_nul(texts, where: str) -> None:
+    """A NUL character cannot be passed to a process (arguments and environment are C strings):
+    a job holding one could be accepted but never started, so it is refused up front."""
+    for text in texts or []:
+        if isinstance(text, str) and "\x00" in text:
+            raise ClientException(f"{where} can't contain a NUL character (\\u0000): {text!r}")
+
+
+def requirement_value(kind: str, text: str, where: str) -> float:
+    """A resourceRequirements value (ref §5.3) as a number: VCPU a positive decimal (Fargate
+    sizes are fractions), MEMORY (MiB, >= 4) and GPU whole numbers; none beyond MAX_REQUIREMENT,
+    so that `1e999`, `nan` or 400 digits never become an infinite or undefined stored number."""
+    pattern = DECIMAL if kind == "VCPU" else WHOLE_NUMBER
+    lowest = {"VCPU": 0, "MEMORY": MIN_MEMORY_MIB, "GPU": 0}.get(kind, 0)
+    if not isinstance(text, str) or not pattern.fullmatch(text) or len(text) > 24 \
+            or not lowest <= float(text) <= MAX_REQUIREMENT or (kind == "VCPU" and float(text) == 0):
+        rule = "a number greater than 0" if kind == "VCPU" else f"a whole number of at least {lowest}"
+        raise ClientException(f"{where}: value {text!r} for type {kind} is not valid; it must be "
+                              f"{rule} and at most {MAX_REQUIREMENT}")
+    return float(text)
 
 
 def resolve_container(definition_container: dict, overrides: dict | None, parameters: dict) -> dict:

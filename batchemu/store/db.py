@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from batchemu.store import checkpoint
+from batchemu.store import checkpoint, documents
 from batchemu.store.migrations import MIGRATIONS
 
 
@@ -48,9 +48,12 @@ class Store:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 with self.transaction():
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
+                    if callable(script):  # a repair SQL cannot express (migrations.py)
+                        script(self._conn)
+                    else:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                self._conn.execute(statement)
                     self._conn.execute(f"PRAGMA user_version={number}")
 
     @property
@@ -152,7 +155,7 @@ class Store:
 
     def put(self, account: str, region: str, kind: str, key: str, arn: str, doc: dict) -> None:
         """Insert or replace; a replaced document keeps its place in creation order."""
-        text = json.dumps(doc, separators=(",", ":"))
+        text = documents.dump(doc)
         with self.transaction():
             updated = self.execute(
                 "UPDATE resources SET arn=?, doc=? WHERE account=? AND region=? AND kind=? AND key=?",

@@ -1,7 +1,86 @@
 """Schema versions. Each entry upgrades the database by one version (PRAGMA user_version).
 
-Never edit a released migration; append a new one.
+Never edit a released migration; append a new one. An entry is SQL (statements separated by
+`;`) or, for a repair SQL cannot express, a function of the sqlite3 connection, run in the
+same transaction.
 """
+
+import json
+import math
+import time
+
+from batchemu.store import documents
+
+
+# -- repairs (Python migrations, listed in MIGRATIONS below) ---------------------------------
+
+# JSON-text columns and a cheap pre-filter for rows that may need repair (LIKE ignores case:
+# `nan` and `infinity` inside strings pass it too, and are then left as they are).
+_JSON_COLUMNS = (("resources", "doc"), ("jobs", "doc"), ("service_jobs", "doc"), ("log_groups", "tags"))
+_SUSPECT = "({col} LIKE '%NaN%' OR {col} LIKE '%Infinity%' OR {col} LIKE '%\\ud%')"
+_REPAIRED_REASON = ("batchemu: this job held a value that is not a finite number (accepted by an "
+                    "earlier version, which AWS Batch refuses); it was failed when the store was "
+                    "repaired")
+
+
+def repair_non_json(conn) -> None:
+    """Rewrite every stored JSON text that holds NaN, Infinity or a lone surrogate: a member whose
+    value is not a finite number is dropped (as if never sent; in a list it becomes null), a lone
+    surrogate becomes U+FFFD. A job that held such a number and had not finished is FAILED with a
+    statusReason saying why: it could never have been scheduled (AWS would have refused it), and
+    its row's vcpus column is recomputed. Cached wire views of a repaired job are dropped."""
+    now_ms = int(time.time() * 1000)
+    for table, column in _JSON_COLUMNS:
+        rows = conn.execute(f"SELECT rowid, {column} FROM {table} WHERE "
+                            + _SUSPECT.format(col=column)).fetchall()
+        for rowid, text in rows:
+            doc = json.loads(text)  # Python reads NaN/Infinity and lone surrogate escapes
+            fixed, lost_number = _repaired(doc)
+            if fixed == doc and not lost_number:
+                continue  # the words were inside strings: nothing to repair
+            if table == "jobs":
+                if lost_number and fixed.get("status") not in ("SUCCEEDED", "FAILED"):
+                    fixed.update(status="FAILED", statusReason=_REPAIRED_REASON, stoppedAt=now_ms)
+                vcpus = (fixed.get("_need") or {}).get("vcpus") or 0
+                conn.execute("UPDATE jobs SET doc=?, status=?, vcpus=?, summary_json=NULL, "
+                             "detail_json=NULL, version=version+1 WHERE rowid=?",
+                             (documents.dump(fixed), fixed["status"], float(vcpus), rowid))
+            else:
+                conn.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?",
+                             (documents.dump(fixed), rowid))
+    # A vcpus column of infinity (REAL accepts it) whose document was already repaired above.
+    conn.execute("UPDATE jobs SET vcpus=0 WHERE vcpus > 1e308 OR vcpus < -1e308")
+
+
+def _repaired(value):
+    """(value without non-finite numbers and lone surrogates, whether a number was dropped)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, True
+    if isinstance(value, str):
+        return value if _encodes(value) else "".join(
+            "\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value), False
+    if isinstance(value, list):
+        items = [_repaired(v) for v in value]
+        return [v for v, _ in items], any(lost for _, lost in items)
+    if isinstance(value, dict):
+        out, lost_any = {}, False
+        for key, item in value.items():
+            fixed, lost = _repaired(item)
+            lost_any |= lost
+            if fixed is None and lost:
+                continue  # a member that was not a number is a member not sent
+            out[_repaired(key)[0]] = fixed
+        return out, lost_any
+    return value, False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
 
 MIGRATIONS = [
     # 1: control-plane resources (compute environments, job queues, job definitions,
@@ -144,7 +223,12 @@ MIGRATIONS = [
     DROP INDEX jobs_by_parent;
     CREATE INDEX jobs_by_parent ON jobs (parent_id, status, created_at, job_id)
     """,
-    # (scale) 8: who waits on whom. One row per dependency of a job (dependsOn, array children's
+    # 8: documents stored before the wire and the store refused values JSON cannot carry
+    #    (SubmitJob VCPU "1e999" stored Infinity, a tag value "\ud800" a lone surrogate) are
+    #    repaired: SQLite's JSON functions failed on them, so ListJobs and its filters answered
+    #    500 for good.
+    repair_non_json,
+    # 9 (after 8, whose repair makes every document readable by json_each): who waits on whom. One row per dependency of a job (dependsOn, array children's
     #    N_TO_N and SEQUENTIAL links), so when a job ends the scheduler reads just its dependants
     #    instead of every PENDING job on every tick (bench/scale.py "dependants"). Filled from the
     #    jobs that can still wait; finished jobs never look at their dependencies again. The

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from batchemu.store import documents
 from batchemu.store.db import Store
 
 TERMINAL = ("SUCCEEDED", "FAILED")
@@ -19,7 +20,7 @@ def _values(doc: dict) -> tuple:
 
 
 def _dump(doc: dict) -> str:
-    return json.dumps(doc, separators=(",", ":"))
+    return documents.dump(doc)  # NaN, Infinity, lone surrogates refused
 
 
 class ServiceJobs:

@@ -19,6 +19,7 @@ from flask import Request, Response
 
 from batchemu.context import RequestContext
 from batchemu.wire.auth import identify
+from batchemu.wire import jsonbody
 from batchemu.wire.errors import ApiError
 from batchemu.wire.spec import ServiceSpec
 from batchemu.wire.validate import Validator
@@ -35,10 +36,7 @@ def parse(op: OperationModel, body: bytes, error_code: str) -> dict:
     shape = op.input_shape
     if shape is None or not body.strip():
         return {}
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(f"The request body is not valid JSON: {exc}", code=error_code, status=400)
+    doc = jsonbody.load(body, error_code)  # UTF-8, finite numbers, no lone surrogates, bounded depth
     if not isinstance(doc, dict):
         raise ApiError("The request body must be a JSON object", code=error_code, status=400)
     return _read(doc, shape, error_code, "")

@@ -7,10 +7,12 @@ Keys stay as the model's member names (camelCase). Knows no Batch semantics.
 from __future__ import annotations
 
 import json
+import math
 from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape
 
+from batchemu.wire import jsonbody
 from batchemu.wire.errors import ApiError
 
 JSON = "application/json"
@@ -25,10 +27,7 @@ def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
     body_members = {m.serialization.get("name", n): n for n, m in shape.members.items()
                     if not m.serialization.get("location")}
     if body_members and body.strip():
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(f"The request body is not valid JSON: {exc}", code=error_code, status=400)
+        doc = jsonbody.load(body, error_code)  # UTF-8, finite numbers, no lone surrogates, bounded depth
         if not isinstance(doc, dict):
             raise ApiError("The request body must be a JSON object", code=error_code, status=400)
         for wire_name, value in doc.items():
@@ -171,7 +170,10 @@ def _scalar(raw: str, member: Shape, error_code: str, name: str):
         if kind in ("integer", "long"):
             return int(raw)
         if kind in ("double", "float"):
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):  # "nan", "inf": not JSON numbers (see jsonbody)
+                raise ValueError(raw)
+            return number
     except ValueError:
         raise ApiError(f"Invalid value for parameter {name}: {raw!r} is not a number",
                        code=error_code, status=400)

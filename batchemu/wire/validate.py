@@ -9,6 +9,7 @@ keeps working. Raises ApiError(validation_code, message naming the member and th
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 from botocore.model import Shape
@@ -17,6 +18,8 @@ from botocore.validate import ParamValidator
 from batchemu.wire.errors import ApiError
 
 _botocore = ParamValidator()
+# Half the range of each Java integer type: valid values are -w <= v < w.
+_WIDTHS = {"integer": 2 ** 31, "long": 2 ** 63}
 
 
 class Validator:
@@ -86,6 +89,19 @@ class Validator:
             if isinstance(value, bool):
                 problems.append(f"Invalid type for parameter {path}, value: {value}, "
                                 f"type: <class 'bool'>, valid types: <class 'int'>")
+                return
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                                "Member must be a finite number")
+                return
+            if isinstance(value, int) and kind in _WIDTHS and not (
+                    -_WIDTHS[kind] <= value < _WIDTHS[kind]):
+                # AWS services are typed in Java: an `integer` is 32-bit and a `long` 64-bit, and
+                # a wider number is refused, not stored (SQLite holds at most 64 bits either).
+                bits = 32 if kind == "integer" else 64
+                problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                                f"Member must be a {bits}-bit {kind} (between {-_WIDTHS[kind]} "
+                                f"and {_WIDTHS[kind] - 1})")
                 return
             if isinstance(value, (int, float)):
                 lo, hi = meta.get("min"), meta.get("max")

@@ -132,9 +132,9 @@ def test_the_migration_records_the_dependencies_of_jobs_that_still_wait(tmp_path
     blocker = h.submit("blocker")
     dependant = h.submit("dependant", dependsOn=[{"jobId": blocker}])
     h.tick()
-    # The database as version 7 left it: no job_deps table.
+    # The database as version 8 left it: no job_deps table.
     h.store.execute("DROP TABLE job_deps")
-    h.store.execute("PRAGMA user_version=7")
+    h.store.execute("PRAGMA user_version=8")
     h.store.close()
     monkeypatch.undo()
     monkeypatch.setattr(harness_module, "Store", lambda: Store(path))
