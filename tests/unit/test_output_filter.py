@@ -1,4 +1,4 @@
-"""The response filter (wire.restjson): a value reduced to its output shape, Nones dropped, for
+"""The response filter (wire.render, used by restjson.serialize): a value reduced to its output shape, Nones dropped, for
 every Batch operation; compiled once per shape (a new Shape object from shape_for() must not
 add another compiled filter, or memory grows with every job event)."""
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from batchemu.wire import restjson, spec
+from batchemu.wire import render, spec
 
 MODEL = spec.load("batch").model
 
@@ -50,20 +50,20 @@ def test_filter_matches_the_plain_walk(operation):
     rng = random.Random(operation)
     for _ in range(20):
         value = generate(shape, rng)
-        assert restjson.filter_to_shape(value, shape) == reference(value, shape)
+        assert render.to_shape(value, shape) == reference(value, shape)
 
 
 def test_internal_keys_and_nones_are_dropped():
     shape = MODEL.shape_for("JobDetail")
     doc = {"jobId": "j", "status": "RUNNABLE", "statusReason": None, "_account": "1",
            "container": {"image": "busybox", "exitCode": None, "environment": [], "_secret": 1}}
-    assert restjson.filter_to_shape(doc, shape) == {
+    assert render.to_shape(doc, shape) == {
         "jobId": "j", "status": "RUNNABLE", "container": {"image": "busybox", "environment": []}}
 
 
 def test_fresh_shape_objects_reuse_one_compiled_filter():
-    restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
-    before = len(restjson._PLANS)
+    render.to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    before = len(render._PLANS)
     for _ in range(50):
-        restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
-    assert len(restjson._PLANS) == before
+        render.to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    assert len(render._PLANS) == before
