@@ -53,7 +53,7 @@ class Emulator:
                  clock=wall_clock_ms, make_runner=select.make_runner, lock_data_dir: bool = False):
         self.config = config = config or Config()
         self.clock = clock
-        # Held for the life of the process (released by the OS on any exit).
+        # Held until stop(), or for the life of the process (the OS releases it on any exit).
         self.data_dir_lock = (_lock(config.data_dir)
                               if lock_data_dir and not config.ephemeral else None)
         self.store = store = store or Store(config.db_path)
@@ -109,11 +109,15 @@ class Emulator:
         self.server.serve_forever()
 
     def stop(self) -> None:
-        """Stop serving (every connection closed), then the engine and the event hub."""
+        """Stop serving (every connection closed), then the engine and the event hub; the
+        data dir is released last, once nothing runs against it."""
         if self.server is not None:
             self.server.stop()
         self.engine.stop()
         self._stop_events()
+        if self.data_dir_lock is not None:
+            self.data_dir_lock.close()
+            self.data_dir_lock = None
 
     @property
     def url(self) -> str:
