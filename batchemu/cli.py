@@ -3,19 +3,18 @@
     batchemu [--host H] [--port N] [--data-dir DIR] [--ephemeral] [--settle-seconds S]
              [--runner auto|docker|process|none] [--job-network NET] [--pull-policy P] ...
 
-The port is bound and the data dir locked before the engine starts, so a second server can
-never run restart recovery against jobs a first one is still running.
+The data dir is locked before the store opens and the port bound before the engine starts, so
+a second server can never run restart recovery against jobs a first one is still running.
+Builds nothing itself: emulator.Emulator is the composition root.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
-import fcntl
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from batchemu import __version__
 from batchemu.config import Config
@@ -74,15 +73,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def lock_data_dir(data_dir):
-    """An exclusive lock held for the life of the process (released by the OS on any exit)."""
-    path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    handle = open(path / "batchemu.lock", "w")
-    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return handle
-
-
 def config_from_args(args: argparse.Namespace) -> Config:
     return Config.from_env(**{k: v for k, v in vars(args).items() if v is not None})
 
@@ -93,35 +83,29 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("waitress").setLevel(logging.WARNING)  # "client disconnected" is routine
-    from batchemu.app import create_app
-    from batchemu.server import ListenError, Server
+    from batchemu.emulator import DataDirInUse, Emulator
+    from batchemu.server import ListenError
 
     try:
-        lock = None if config.ephemeral else lock_data_dir(config.data_dir)
-    except BlockingIOError:
-        print(f"batchemu: another batchemu server is using {config.data_dir}; stop it or choose "
-              "another --data-dir", file=sys.stderr)
-        return 1
-    try:
-        app = create_app(config, start_engine=False)
-    except (ValueError, OSError) as exc:  # e.g. --verify-signatures without readable keys
+        emulator = Emulator(config, lock_data_dir=True)  # the lock first, then the store
+    except (DataDirInUse, ValueError, OSError) as exc:  # e.g. --verify-signatures without readable keys
         print(f"batchemu: {exc}", file=sys.stderr)
         return 1
     try:
-        server = Server(app, config.host, config.port, max_connections=config.max_connections)
+        # Before the engine starts: relaunched jobs need the real port, and a server that
+        # cannot listen must not recover jobs.
+        server = emulator.listen()
     except ListenError as exc:
         in_use = getattr(exc.__cause__, "errno", None) == errno.EADDRINUSE
         hint = " (another program is using the port; choose another with --port)" if in_use else ""
         print(f"batchemu: {exc}{hint}", file=sys.stderr)
         return 1
-    app.config["batchemu"]["job_endpoint"].bound(server.port)  # the real port when --port 0
-    app.config["batchemu"]["engine"].start()
-    app.config["batchemu"]["data_dir_lock"] = lock
+    emulator.start(serve=False)
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path
     print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        server.serve_forever()
+        emulator.serve_forever()
     except KeyboardInterrupt:
         pass
     return 0

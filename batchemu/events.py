@@ -22,7 +22,7 @@ from flask import Response
 from batchemu import services
 from batchemu.batch.job_views import detail as job_detail
 from batchemu.store.jobs import Jobs
-from batchemu.wire import restjson
+from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.auth import identify
 from batchemu.wire.guard import ACCESS_DENIED, refusal
@@ -57,7 +57,7 @@ def state_change_event(jobs: Jobs, doc: dict, at_s: float) -> dict:
         "time": iso_seconds(at_s),
         "region": doc["_region"],
         "resources": [doc["jobArn"]],
-        "detail": restjson.filter_to_shape(job_detail(jobs, doc), shape),
+        "detail": render.to_shape(job_detail(jobs, doc), shape),
     }
 
 

@@ -1,17 +1,14 @@
 """Every non-Batch AWS call (S3, SQS, SNS, DynamoDB, EventBridge, IAM, STS, ...) on the same
-endpoint, answered by moto's in-process backends through moto's own dispatcher; and the
-environment that points job containers back at this server. Decides only *whether* a request
-is moto's, and in which account; moto does the routing. Moto state lives in memory only.
+endpoint, answered by moto's in-process backends through moto's own dispatcher. Decides only
+*whether* a request is moto's, and in which account; moto does the routing. Moto state lives in
+memory only. (The environment that points jobs back here is job_endpoint.py's.)
 Must not answer Batch or Logs requests (those frontends come first in app.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
-import logging
 import threading
 import uuid
 
@@ -19,8 +16,6 @@ from botocore.model import OperationNotFoundError
 from flask import Response
 
 from batchemu.wire.auth import identify
-
-log = logging.getLogger("batchemu.services")
 
 _lock = threading.Lock()
 _dispatcher = None
@@ -162,99 +157,3 @@ def _environ(req, account: str) -> dict:
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
     return environ
-
-
-# -- jobs reach this server ---------------------------------------------------------------------
-
-_LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
-_SECRET = "batchemu"  # the jobs' secret while signatures are not verified
-
-
-class JobEndpoint:
-    """job -> extra environment for its container: AWS_ENDPOINT_URL back at this server (as
-    seen from the job's network), the job's region, and test credentials whose access key is
-    the job's account, so SDK calls from a job land in that job's account.
-
-    The port is the bound one: `bound(port)` is called once the server listens (a server
-    started on port 0 only knows its port then).
-
-    With a `signing_key` (signatures verified), each account's secret is derived from it, so
-    only this server's job containers hold a secret the server accepts for their account."""
-
-    def __init__(self, config, signing_key: bytes | None = None):
-        self.config = config
-        self.signing_key = signing_key
-        self.port = config.port or None
-        self._url = None
-        self._url_lock = threading.Lock()
-
-    def bound(self, port: int) -> None:
-        with self._url_lock:
-            self.port = port
-            self._url = None
-
-    def url(self) -> str | None:
-        with self._url_lock:
-            if self._url is None:
-                self._url = self._resolve()
-            return self._url
-
-    def _resolve(self) -> str | None:
-        config = self.config
-        if config.advertise_url:
-            return config.advertise_url.rstrip("/")
-        if not self.port:
-            return None
-        network = config.job_network
-        if config.runner == "process" or network in ("host", "none") or network.startswith("container:"):
-            # On the host's network stack (or none at all: an unreachable loopback URL still
-            # keeps SDKs away from real AWS).
-            host = "127.0.0.1" if config.host in _LOOPBACK_HOSTS else config.host
-        else:
-            if config.host in ("127.0.0.1", "localhost", "::1"):
-                log.warning("jobs on Docker network %r cannot reach a server listening on %s; "
-                            "listen with --host 0.0.0.0 or set --advertise-url", network, config.host)
-            if network in ("bridge", "default"):
-                # The Docker runner maps host.docker.internal to the host gateway there.
-                host = "host.docker.internal"
-            else:
-                host = network_gateway(network) or "host.docker.internal"
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
-
-    def secret_for(self, account: str) -> str:
-        if self.signing_key is None:
-            return _SECRET
-        return hmac.new(self.signing_key, account.encode(), hashlib.sha256).hexdigest()[:40]
-
-    def __call__(self, job: dict) -> dict:
-        env = {"AWS_REGION": job["_region"], "AWS_DEFAULT_REGION": job["_region"],
-               "AWS_ACCESS_KEY_ID": job["_account"],
-               "AWS_SECRET_ACCESS_KEY": self.secret_for(job["_account"])}
-        url = self.url()
-        if url:
-            env["AWS_ENDPOINT_URL"] = url
-        return env
-
-
-def network_gateway(name: str) -> str | None:
-    """The host's address on a user-defined Docker network (its IPAM gateway), or None."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        try:
-            for pool in client.networks.get(name).attrs.get("IPAM", {}).get("Config") or []:
-                if pool.get("Gateway"):
-                    return pool["Gateway"].split("/")[0]
-        finally:
-            client.close()
-    except Exception as exc:  # no engine, no such network: jobs get the fallback name
-        log.warning("cannot find the gateway of Docker network %s: %s", name, exc)
-    return None
-
-
-def job_environment(config, signing_key: bytes | None = None) -> JobEndpoint:
-    """A callable job -> extra environment variables (the job's own settings win)."""
-    return JobEndpoint(config, signing_key)

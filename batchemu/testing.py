@@ -2,6 +2,7 @@
 server on an ephemeral loopback port and `server.client("batch")` a boto3 client for it.
 
 Also usable from users' own test suites (pytest fixtures in tests/conftest.py build on it).
+`server.emulator` holds the parts (store, engine, provider, ...: emulator.Emulator).
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import contextlib
 
 import boto3
 
-from batchemu.app import create_app
 from batchemu.config import Config
-from batchemu.server import Server
+from batchemu.emulator import Emulator
 
 
 class RunningServer:
-    def __init__(self, server: Server, app):
-        self.server = server
-        self.app = app
+    def __init__(self, emulator: Emulator):
+        self.emulator = emulator
+        self.server = emulator.server
+        self.app = emulator.app
 
     @property
     def url(self) -> str:
@@ -42,14 +43,9 @@ def running_server(config: Config | None = None, **overrides):
         overrides.setdefault("port", 0)
         overrides.setdefault("runner", "none")
         config = Config(**overrides)
-    app = create_app(config)
-    server = Server(app, config.host, config.port, max_connections=config.max_connections)
-    app.config["batchemu"]["job_endpoint"].bound(server.port)  # jobs reach the ephemeral port
-    server.start()
+    emulator = Emulator(config)
     try:
-        yield RunningServer(server, app)
+        emulator.start()
+        yield RunningServer(emulator)
     finally:
-        server.stop()
-        stop = app.config["batchemu"].get("shutdown")
-        if stop:
-            stop()
+        emulator.stop()

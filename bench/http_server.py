@@ -51,14 +51,16 @@ def serve(module_file: str, workload: str, port: int) -> None:
     """The subprocess: `module_file`'s Server on `port`, serving the workload's app."""
     import importlib.util
 
-    from batchemu.app import create_app
     from batchemu.config import Config
+    from batchemu.emulator import Emulator
 
     spec = importlib.util.spec_from_file_location("server_under_test", module_file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if workload == "api":
-        app = create_app(Config(ephemeral=True, port=0, runner="none"))
+        emulator = Emulator(Config(ephemeral=True, port=0, runner="none"))
+        emulator.engine.start()
+        app = emulator.app
     else:
         def app(environ, start_response):
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

@@ -5,21 +5,20 @@ A rendered view is kept with the job's row until the job next changes (store.job
 on every update), so describing or listing unchanged jobs, as pollers do, neither decodes
 documents nor encodes answers: most of those calls' server time (bench/). Array parents are
 never kept, because their statusSummary counts live children. Views are kept as the wire's
-text (restjson.RawJson) of the pinned botocore model; `forget_stale` drops them when the model
+text (wire.render.Rendered) of the pinned botocore model; `forget_stale` drops them when the model
 or this rendering changes. No HTTP here; the wire layer writes the text as it is.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 
 import botocore
 
 from batchemu.engine import states
 from batchemu.store.db import Store
 from batchemu.store.jobs import Jobs
-from batchemu.wire import restjson
+from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
 
 # Bump the first part when detail() or summary() change what they show.
@@ -85,7 +84,7 @@ def is_array_parent(doc: dict) -> bool:
     return bool((doc.get("arrayProperties") or {}).get("size")) and not doc.get("_parent")
 
 
-def details(jobs: Jobs, account: str, region: str, job_ids: list) -> restjson.RawJson:
+def details(jobs: Jobs, account: str, region: str, job_ids: list) -> render.Rendered:
     """The JSON list of the found jobs' JobDetails, in the order of `job_ids` (unknown ids left
     out)."""
     found, keep = {}, []
@@ -96,11 +95,11 @@ def details(jobs: Jobs, account: str, region: str, job_ids: list) -> restjson.Ra
                 keep.append((kept, job_id, version))
         found[job_id] = kept
     jobs.keep_views("detail", keep)
-    return restjson.RawJson("[" + ",".join(found[i] for i in job_ids if i in found) + "]")
+    return render.json_list(found[i] for i in job_ids if i in found)
 
 
 def summary_page(jobs: Jobs, account: str, region: str, where: str, args: tuple, order: str,
-                 limit: int) -> tuple[restjson.RawJson, tuple | None]:
+                 limit: int) -> tuple[render.Rendered, tuple | None]:
     """(the JSON list of a page's JobSummaries in `order`, (created_at, job_id) of its last job
     when more follow, else None)."""
     kept = jobs.kept_summaries(account, region, where, args, order, limit)
@@ -117,7 +116,7 @@ def summary_page(jobs: Jobs, account: str, region: str, where: str, args: tuple,
                     keep.append((texts[i], job_id, version))
         jobs.keep_views("summary", keep)
         last = (rows[limit - 1][2], rows[limit - 1][0]) if len(rows) > limit else None
-    return restjson.RawJson("[" + ",".join(texts) + "]"), last
+    return render.json_list(texts), last
 
 
 def forget_stale(store: Store) -> None:
@@ -129,7 +128,7 @@ def forget_stale(store: Store) -> None:
 
 
 def _render(view: dict, shape_name: str) -> str:
-    return json.dumps(restjson.filter_to_shape(view, _shape(shape_name)), separators=(",", ":"))
+    return render.to_json(view, _shape(shape_name))
 
 
 @functools.cache

@@ -1,39 +1,26 @@
 """Job output as CloudWatch Logs (json-1.1, X-Amz-Target `Logs_20140328.*`) on the same
-endpoint: wires the protocol (wire.awsjson) to the operations (service.py) and registers the
-job observer that gives each attempt its log group and stream (jobs.py).
+endpoint: wires the protocol (wire.endpoint with json-1.1) to the operations (service.py) and
+registers the job observer that gives each attempt its log group and stream (jobs.py).
 Operations of the model without a function here answer 501 NotImplemented, never a 500.
 """
 
 from __future__ import annotations
 
-from botocore import xform_name
-
 from batchemu.logs import service
 from batchemu.logs.backend import LogsBackend
 from batchemu.logs.jobs import stream_observer
 from batchemu.wire import spec as wire_spec
-from batchemu.wire.awsjson import AwsJsonEndpoint
-from batchemu.wire.errors import NotImplementedOperation
+from batchemu.wire.endpoint import AWS_JSON_1_1, Endpoint
+from batchemu.wire.handlers import Handlers
 from batchemu.wire.validate import Validator
 
 
-class LogsProvider:
+class LogsProvider(Handlers):
     """Maps each model operation to the function of the same snake_case name in service.py."""
 
     def __init__(self, backend: LogsBackend, spec):
-        self.backend = backend
-        self.handlers = {name: getattr(service, xform_name(name)) for name in spec.operation_names
-                         if callable(getattr(service, xform_name(name), None))}
-
-    def __call__(self, ctx, operation: str, params: dict) -> dict:
-        fn = self.handlers.get(operation)
-        if fn is None:
-            raise NotImplementedOperation(f"batchemu does not implement CloudWatch Logs {operation}")
-        return fn(self.backend, ctx, params) or {}
-
-    @property
-    def implemented(self):
-        return sorted(self.handlers)
+        super().__init__(spec, [service], backend,
+                         unimplemented="batchemu does not implement CloudWatch Logs {operation}")
 
 
 def make_frontend(store, config, clock, runner, gate=None):
@@ -43,9 +30,9 @@ def make_frontend(store, config, clock, runner, gate=None):
     store.job_observers.append(stream_observer(backend.tables, clock))
     spec = wire_spec.load("logs")
     # The Logs model's generic server error (HTTP 500) is ServiceUnavailableException.
-    endpoint = AwsJsonEndpoint(spec, LogsProvider(backend, spec),
-                               Validator("InvalidParameterException", patterns=True), config, clock,
-                               server_error_code="ServiceUnavailableException")
+    endpoint = Endpoint(spec, AWS_JSON_1_1, LogsProvider(backend, spec),
+                        Validator("InvalidParameterException", patterns=True), config, clock,
+                        server_error_code="ServiceUnavailableException")
 
     def frontend(request):
         name = endpoint.match(request)

@@ -139,7 +139,7 @@ def create_kwargs(spec: LaunchSpec, server_id: str, default_network: str) -> dic
     else:
         kw["network"] = network                      # a user-defined network, by name
     if network in ("bridge", "default"):
-        # Jobs reach the server as host.docker.internal there (services.JobEndpoint), as on
+        # Jobs reach the server as host.docker.internal there (job_endpoint.JobEndpoint), as on
         # Docker Desktop; on Linux engines that name needs this mapping (Docker >= 20.10).
         kw["extra_hosts"] = {"host.docker.internal": "host-gateway"}
     return kw

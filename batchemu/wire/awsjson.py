@@ -1,6 +1,7 @@
 """json-1.1 protocol (e.g. CloudWatch Logs): the operation named by `X-Amz-Target:
 <targetPrefix>.<Operation>`, a JSON body parsed against the operation's input shape, a result
-filtered to its output shape, and errors as `{"__type", "message"}` + x-amzn-ErrorType.
+filtered to its output shape. The request skeleton and errors are wire.endpoint's
+(`Endpoint` with `AWS_JSON_1_1`).
 
 Driven by the botocore model only: knows no operation and no service rule.
 """
@@ -11,20 +12,11 @@ import base64
 import binascii
 import datetime
 import json
-import logging
-import uuid
 
 from botocore.model import OperationModel, Shape
-from flask import Request, Response
 
-from batchemu.context import RequestContext
-from batchemu.wire.auth import identify
 from batchemu.wire import jsonbody
 from batchemu.wire.errors import ApiError
-from batchemu.wire.spec import ServiceSpec
-from batchemu.wire.validate import Validator
-
-log = logging.getLogger("batchemu.wire")
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET = "X-Amz-Target"
@@ -47,10 +39,6 @@ def serialize(op: OperationModel, result: dict | None) -> bytes:
     if shape is None or not result:
         return b"{}"
     return json.dumps(_write(result, shape), separators=(",", ":")).encode()
-
-
-def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"__type": code, "message": message}).encode()
 
 
 def _read(value, shape: Shape, error_code: str, path: str):
@@ -99,61 +87,3 @@ def _write(value, shape: Shape):
     if kind == "timestamp" and isinstance(value, datetime.datetime):
         return value.timestamp()  # json protocol: epoch seconds
     return value
-
-
-class AwsJsonEndpoint:
-    """One json-1.1 service on the shared endpoint. `handler(ctx, operation, params) -> dict`
-    raises ApiError for service errors."""
-
-    def __init__(self, spec: ServiceSpec, handler, validator: Validator, config, clock,
-                 server_error_code: str = "InternalFailure"):
-        self.spec = spec
-        self.prefix = spec.model.metadata["targetPrefix"]
-        self.handler = handler
-        self.validator = validator
-        self.config = config
-        self.clock = clock  # () -> epoch milliseconds
-        self.server_error_code = server_error_code
-
-    def match(self, request: Request) -> str | None:
-        """The operation name the request targets, if it is addressed to this service."""
-        if request.method != "POST":
-            return None
-        prefix, _, name = request.headers.get(TARGET, "").partition(".")
-        return name if prefix == self.prefix and name else None
-
-    def __call__(self, request: Request, name: str) -> Response:
-        request_id = str(uuid.uuid4())
-        if name not in self.spec.operation_names:
-            # What AWS json services answer for a target they do not know.
-            return self.error(400, "UnknownOperationException",
-                              f"{self.prefix}.{name} is not an operation of this service", request_id)
-        op = self.spec.operation(name)
-        try:
-            caller = identify(request.headers, request.args,
-                              self.config.default_account, self.config.default_region)
-            ctx = RequestContext(account=caller.account, region=caller.region,
-                                 request_id=request_id, now_ms=self.clock())
-            params = parse(op, request.get_data(), self.validator.error_code)
-            self.validator.validate(params, op.input_shape)
-            result = self.handler(ctx, op.name, params)
-            return self._response(200, serialize(op, result), request_id)
-        except ApiError as err:
-            return self.error(err.status, err.code, err.message, request_id)
-        except Exception:  # a bug of ours: say so in JSON, keep the traceback in the log
-            log.exception("unexpected error in %s (request %s)", name, request_id)
-            return self.error(500, self.server_error_code,
-                              f"Internal error while handling {name}; see the server log "
-                              f"(request id {request_id})", request_id)
-
-    @classmethod
-    def error(cls, status: int, code: str, message: str, request_id: str) -> Response:
-        resp = cls._response(status, error_body(code, message), request_id)
-        resp.headers["x-amzn-ErrorType"] = code
-        return resp
-
-    @staticmethod
-    def _response(status: int, body: bytes, request_id: str) -> Response:
-        resp = Response(body, status=status, content_type=CONTENT_TYPE)
-        resp.headers["x-amzn-RequestId"] = request_id
-        return resp

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Response
 
 from batchemu.wire.auth import MISSING_TOKEN, has_credentials
-from batchemu.wire.endpoint import RestJsonEndpoint
+from batchemu.wire.endpoint import json_error
 
 FORBIDDEN = 403
 # What botocore reads as the error code of a JSON 403 (AWS's own codes for these cases).
@@ -27,7 +27,7 @@ _EXPOSED = "x-amzn-RequestId, x-amzn-ErrorType, x-amz-request-id, ETag"
 
 def refusal(code: str, message: str) -> Response:
     """A 403 in the JSON error shape every AWS JSON protocol uses (botocore reads its code)."""
-    return RestJsonEndpoint.error(FORBIDDEN, code, message)
+    return json_error(FORBIDDEN, code, message)
 
 
 def split_names(value: str | Iterable[str]) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """rest-json protocol (AWS Batch): parse a request into a params dict, serialize a result
 filtered to the output shape, and shape errors the way botocore parses them (ref §1.3, §1.4).
 
-Keys stay as the model's member names (camelCase). Knows no Batch semantics.
+Keys stay as the model's member names (camelCase). The output filter is wire.render's (public:
+views and events render with it too). Knows no Batch semantics.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape
 
-from batchemu.wire import jsonbody
+from batchemu.wire import jsonbody, render
 from batchemu.wire.errors import ApiError
 
 JSON = "application/json"
@@ -50,103 +51,20 @@ def parse(op: OperationModel, body: bytes, uri_params: dict, query, headers,
     return params
 
 
-class RawJson(str):
-    """JSON text that is already what the wire sends for its shape (filtered, no nulls), e.g. a
-    page of JobSummaries kept from earlier answers. serialize() writes it as it is, without
-    decoding and encoding it again. Only as the value of a top-level member of a result."""
-
-    __slots__ = ()
-
-
 def serialize(op: OperationModel, result: dict | None) -> bytes:
     shape = op.output_shape
     if shape is None or not result:
         return b"{}"
-    out = _filter(result, shape)  # a RawJson value passes the filter as it is (it is a str)
-    if not any(isinstance(v, RawJson) for v in out.values()):
+    out = render.to_shape(result, shape)  # a Rendered value passes the filter as it is (a str)
+    if not any(isinstance(v, render.Rendered) for v in out.values()):
         return json.dumps(out, separators=(",", ":")).encode()
-    return ("{" + ",".join(json.dumps(k) + ":" + (v if isinstance(v, RawJson) else
+    return ("{" + ",".join(json.dumps(k) + ":" + (v if isinstance(v, render.Rendered) else
                                                   json.dumps(v, separators=(",", ":")))
                            for k, v in out.items()) + "}").encode()
 
 
 def error_body(code: str, message: str) -> bytes:
     return json.dumps({"__type": code, "message": message}).encode()
-
-
-def filter_to_shape(value, shape: Shape):
-    """`value` reduced to what `shape` defines, Nones dropped: what the wire would send (used
-    outside responses too, e.g. the JobDetail inside EventBridge events)."""
-    return _filter(value, shape)
-
-
-def _filter(value, shape: Shape):
-    """Keep only what the shape defines; drop None. Output is exactly the model's shape."""
-    return _plan(shape)(value)
-
-
-# (model, shape name) -> (model's shape resolver, filter function). A filter is compiled once
-# per shape, because walking the model for every value made the output filter most of
-# DescribeJobs/ListJobs time (bench/). Keyed by name, not by Shape object: `shape_for()` makes
-# a new Shape on every call. The resolver is kept alive with its plans so its id is not reused.
-_PLANS: dict = {}
-
-
-def _plan(shape: Shape):
-    resolver = getattr(shape, "_shape_resolver", shape)
-    key = (id(resolver), shape.name)
-    entry = _PLANS.get(key)
-    if entry is None:
-        entry = _PLANS[key] = (resolver, _compile(shape, {}) or _same)
-    return entry[1]
-
-
-def _same(value):
-    return value
-
-
-def _compile(shape: Shape, seen: dict):
-    """A function value -> filtered value for `shape`, or None when the value passes as it is
-    (scalars). `seen` ties recursive structures to the function being built."""
-    kind = shape.type_name
-    if kind == "structure":
-        if shape.name in seen:
-            return seen[shape.name]
-        members = {}
-
-        def structure(value):
-            if not isinstance(value, dict):
-                return value
-            out = {}
-            for name, item in value.items():
-                member = members.get(name)
-                if member is not None and item is not None:
-                    out[member[0]] = item if member[1] is None else member[1](item)
-            return out
-
-        seen[shape.name] = structure
-        for name, member in shape.members.items():
-            members[name] = (member.serialization.get("name", name), _compile(member, seen))
-        return structure
-    if kind == "list":
-        inner = _compile(shape.member, seen)
-
-        def listing(value):
-            if not isinstance(value, list):
-                return value
-            if inner is None or not value:
-                return list(value)
-            return [inner(v) for v in value]
-        return listing
-    if kind == "map":
-        inner = _compile(shape.value, seen)
-
-        def mapping(value):
-            if not isinstance(value, dict):
-                return value
-            return dict(value) if inner is None else {k: inner(v) for k, v in value.items()}
-        return mapping
-    return None
 
 
 def _without_nulls(value, shape: Shape):

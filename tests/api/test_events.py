@@ -202,7 +202,7 @@ def test_sse_every_region_of_an_account_and_region_filter(server, acct):
 
 def test_sse_keepalive_and_disconnected_clients_are_dropped(server, monkeypatch):
     monkeypatch.setattr(events_module, "KEEPALIVE_SECONDS", 0.1)
-    hub = events_module._hubs[server.app.config["batchemu"]["store"]]
+    hub = events_module._hubs[server.emulator.store]
     # Follow this stream's own subscriber: earlier tests' closed streams leave the hub at their
     # own next keep-alive, at any moment during this test, so counts would race.
     before = hub.subscribers

@@ -18,8 +18,8 @@ import pytest
 
 from batchemu import events
 from batchemu import server as server_module
-from batchemu.app import create_app
 from batchemu.config import Config
+from batchemu.emulator import Emulator
 from batchemu.server import ListenError, Server
 from batchemu.testing import RunningServer
 
@@ -32,13 +32,12 @@ AUTH = (b"Authorization: AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTEST/20261207/u
 def serving(**options):
     """A server on a free loopback port with these Server options."""
     config = Config(ephemeral=True, port=0, runner="none")
-    app = create_app(config)
-    server = Server(app, "127.0.0.1", 0, **options).start()
+    emulator = Emulator(config)
     try:
-        yield RunningServer(server, app)
+        emulator.start(**options)
+        yield RunningServer(emulator)
     finally:
-        server.stop()
-        app.config["batchemu"]["shutdown"]()
+        emulator.stop()
 
 
 def request(port: int, method: str, path: str, body: bytes = b"", headers: bytes = b"",

@@ -5,9 +5,8 @@ import contextlib
 import pytest
 from botocore.exceptions import ClientError
 
-from batchemu.app import create_app
+from batchemu.emulator import Emulator
 from batchemu.config import Config
-from batchemu.server import Server
 from batchemu.testing import RunningServer
 
 EC2 = {"type": "EC2", "maxvCpus": 16, "subnets": ["subnet-1"], "instanceRole": "ecsInstanceRole",
@@ -277,15 +276,12 @@ def test_pagination_covers_every_item_once(batch):
 def clocked_server(settle_seconds):
     now = [1_700_000_000_000]
     config = Config(ephemeral=True, port=0, runner="none", settle_seconds=settle_seconds)
-    app = create_app(config, clock=lambda: now[0])
-    server = Server(app, config.host, config.port).start()
+    emulator = Emulator(config, clock=lambda: now[0])
     try:
-        yield RunningServer(server, app), now
+        emulator.start()
+        yield RunningServer(emulator), now
     finally:
-        server.stop()
-        stop = app.config["batchemu"].get("shutdown")
-        if stop:
-            stop()
+        emulator.stop()
 
 
 def test_settle_delay_shows_transitional_status():

@@ -347,7 +347,7 @@ def test_verify_checks_s3_browser_upload_forms(verifying):
 def test_verify_accepts_the_credentials_given_to_job_containers(verifying):
     """A job's container gets its account as the key and a secret derived per server and
     account; only those pairs pass (tests/e2e covers a real container calling home)."""
-    endpoint = verifying.app.config["batchemu"]["job_endpoint"]
+    endpoint = verifying.emulator.job_endpoint
     env = endpoint({"_account": "333344445555", "_region": "us-east-1"})
     assert env["AWS_SECRET_ACCESS_KEY"] not in ("batchemu", endpoint.secret_for("333344445555x"))
     job = client(verifying, "batch", env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])

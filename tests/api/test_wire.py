@@ -132,7 +132,7 @@ def unimplemented(server):
     """An operation the model has and the provider cannot answer. Every operation is built
     today, so one takes no required input loses its handler for this test: the 501 path is what
     a newer botocore's new operations take until they are built."""
-    handlers = server.app.config["batchemu"]["provider"].handlers
+    handlers = server.emulator.provider.handlers
     name = next(n for n in SPEC.operation_names
                 if n in handlers and not (SPEC.operation(n).input_shape
                                           and SPEC.operation(n).input_shape.required_members))
@@ -189,7 +189,7 @@ def test_boto3_request_id_is_the_header(batch):
 # -- our own bugs ---------------------------------------------------------------------------------------
 
 def test_unexpected_exception_is_a_json_500_with_the_traceback_logged(server, monkeypatch, caplog):
-    handlers = server.app.config["batchemu"]["provider"].handlers
+    handlers = server.emulator.provider.handlers
 
     def broken(backend, ctx, params):
         raise RuntimeError("deliberately broken for the test")

@@ -30,8 +30,8 @@ def client():
 @pytest.fixture(scope="module")
 def server(client):
     with running_server(runner="docker", stop_grace_seconds=2) as server:
-        server.server_id = server.app.config["batchemu"]["server_id"]
-        server.store = server.app.config["batchemu"]["store"]
+        server.server_id = server.emulator.server_id
+        server.store = server.emulator.store
         yield server
     # Whatever a failed test left: remove it so the next run starts clean (test_nothing_left
     # is the assertion).
@@ -280,7 +280,7 @@ def test_an_ephemeral_server_takes_its_containers_with_it(client):
     """An ephemeral server keeps no state, so nothing could ever re-attach a container it left
     running: stopping it stops and removes its containers."""
     with running_server(runner="docker", stop_grace_seconds=1) as other:
-        server_id = other.app.config["batchemu"]["server_id"]
+        server_id = other.emulator.server_id
         batch = other.client("batch", access_key=new_account())
         make_queue(batch, "q", max_vcpus=1)
         make_definition(batch, "long", ["sleep", "600"])

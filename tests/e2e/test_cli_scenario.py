@@ -25,7 +25,7 @@ def server():
     client = docker_client()
     with running_server(runner="docker", stop_grace_seconds=2) as server:
         yield server
-    wait_until(lambda: not own_containers(client, server.app.config["batchemu"]["server_id"]), 15,
+    wait_until(lambda: not own_containers(client, server.emulator.server_id), 15,
                "the server's containers to be removed")
     client.close()
 

@@ -17,4 +17,4 @@ def test_process_runner_runs_a_job():
         job = wait_done(batch, job_id, timeout=30)
         assert job["status"] == "SUCCEEDED", job.get("statusReason")
         assert job["container"]["exitCode"] == 0
-        assert output(server.app.config["batchemu"]["store"], account, job) == ["hi 1"]
+        assert output(server.emulator.store, account, job) == ["hi 1"]

@@ -17,7 +17,7 @@ from batchemu.logs import LogsProvider, errors, service
 from batchemu.logs.errors import ResourceNotFound
 from batchemu.wire import awsjson
 from batchemu.wire import spec as wire_spec
-from batchemu.wire.awsjson import AwsJsonEndpoint
+from batchemu.wire.endpoint import AWS_JSON_1_1, Endpoint
 from batchemu.wire.errors import NotImplementedOperation
 from batchemu.wire.validate import Validator
 
@@ -40,9 +40,9 @@ class Recorder:
         return self.answer
 
 
-def endpoint(handler) -> AwsJsonEndpoint:
-    return AwsJsonEndpoint(SPEC, handler, Validator("InvalidParameterException", patterns=True), Config(),
-                           lambda: 1_700_000_000_000, server_error_code="ServiceUnavailableException")
+def endpoint(handler) -> Endpoint:
+    return Endpoint(SPEC, AWS_JSON_1_1, handler, Validator("InvalidParameterException", patterns=True), Config(),
+                    lambda: 1_700_000_000_000, server_error_code="ServiceUnavailableException")
 
 
 def botocore_request(operation: str, params: dict):

@@ -1,11 +1,12 @@
-"""The environment that points a job back at this server (services.JobEndpoint): the URL per
+"""The environment that points a job back at this server (job_endpoint.JobEndpoint): the URL per
 job network and runner, the bound port, --advertise-url, and the job's own settings winning
 (engine.launch)."""
 
 from __future__ import annotations
 
-from batchemu import services
+from batchemu import job_endpoint
 from batchemu.config import Config
+from batchemu.job_endpoint import JobEndpoint
 from batchemu.engine.launch import launch_spec
 from batchemu.runners.base import LaunchSpec
 from batchemu.runners.docker import create_kwargs
@@ -14,7 +15,7 @@ JOB = {"_region": "eu-west-1", "_account": "111122223333"}
 
 
 def env(**config):
-    endpoint = services.job_environment(Config(**config))
+    endpoint = JobEndpoint(Config(**config))
     return endpoint(JOB)
 
 
@@ -26,7 +27,7 @@ def test_host_network_gets_loopback_region_and_the_jobs_account_as_key():
 
 
 def test_port_zero_uses_the_bound_port():
-    endpoint = services.job_environment(Config(port=0))
+    endpoint = JobEndpoint(Config(port=0))
     assert "AWS_ENDPOINT_URL" not in endpoint(JOB)      # not listening yet: no URL to give
     endpoint.bound(40123)
     assert endpoint(JOB)["AWS_ENDPOINT_URL"] == "http://127.0.0.1:40123"
@@ -46,7 +47,7 @@ def test_bridge_network_uses_host_docker_internal_which_the_runner_maps():
 
 
 def test_user_defined_network_uses_its_gateway(monkeypatch):
-    monkeypatch.setattr(services, "network_gateway", lambda name: {"jobs": "172.30.0.1"}.get(name))
+    monkeypatch.setattr(job_endpoint, "network_gateway", lambda name: {"jobs": "172.30.0.1"}.get(name))
     assert env(job_network="jobs", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://172.30.0.1:8000"
 
 
@@ -65,7 +66,7 @@ def test_job_settings_win_over_the_endpoint_environment():
            "_region": "eu-west-1", "_need": {"vcpus": 1, "memory": 64, "gpus": 0},
            "container": {"image": "busybox", "command": ["true"],
                          "environment": [{"name": "AWS_REGION", "value": "ap-south-1"}]}}
-    spec = launch_spec(job, "ce", services.job_environment(Config(port=8000))(job))
+    spec = launch_spec(job, "ce", JobEndpoint(Config(port=8000))(job))
     assert spec.environment["AWS_REGION"] == "ap-south-1"
     assert spec.environment["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert spec.environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8000"

@@ -1,12 +1,14 @@
-"""The response filter (wire.restjson): a value reduced to its output shape, Nones dropped, for
-every Batch operation; compiled once per shape (a new Shape object from shape_for() must not
-add another compiled filter, or memory grows with every job event)."""
+"""The response filter (wire.render, used by restjson.serialize): a value reduced to its output
+shape, Nones dropped, for every Batch operation; compiled once per shape (a new Shape object
+from shape_for() must not add another compiled filter, or memory grows with every job event);
+kept renderings written as they are."""
 
+import json
 import random
 
 import pytest
 
-from batchemu.wire import restjson, spec
+from batchemu.wire import render, restjson, spec
 
 MODEL = spec.load("batch").model
 
@@ -50,20 +52,31 @@ def test_filter_matches_the_plain_walk(operation):
     rng = random.Random(operation)
     for _ in range(20):
         value = generate(shape, rng)
-        assert restjson.filter_to_shape(value, shape) == reference(value, shape)
+        assert render.to_shape(value, shape) == reference(value, shape)
 
 
 def test_internal_keys_and_nones_are_dropped():
     shape = MODEL.shape_for("JobDetail")
     doc = {"jobId": "j", "status": "RUNNABLE", "statusReason": None, "_account": "1",
            "container": {"image": "busybox", "exitCode": None, "environment": [], "_secret": 1}}
-    assert restjson.filter_to_shape(doc, shape) == {
+    assert render.to_shape(doc, shape) == {
         "jobId": "j", "status": "RUNNABLE", "container": {"image": "busybox", "environment": []}}
 
 
 def test_fresh_shape_objects_reuse_one_compiled_filter():
-    restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
-    before = len(restjson._PLANS)
+    render.to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    before = len(render._PLANS)
     for _ in range(50):
-        restjson.filter_to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
-    assert len(restjson._PLANS) == before
+        render.to_shape({"jobId": "j"}, MODEL.shape_for("JobDetail"))
+    assert len(render._PLANS) == before
+
+
+def test_a_kept_rendering_is_sent_as_it_is_and_equals_a_fresh_one():
+    detail = {"jobId": "j", "status": "RUNNABLE", "statusReason": None, "_account": "1"}
+    text = render.to_json(detail, MODEL.shape_for("JobDetail"))
+    assert text == '{"jobId":"j","status":"RUNNABLE"}'
+    op = MODEL.operation_model("DescribeJobs")
+    kept = restjson.serialize(op, {"jobs": render.json_list([text, text])})
+    fresh = restjson.serialize(op, {"jobs": [detail, detail]})
+    assert kept == fresh
+    assert json.loads(kept) == {"jobs": [{"jobId": "j", "status": "RUNNABLE"}] * 2}

@@ -17,7 +17,7 @@ import botocore.parsers
 import botocore.serialize
 import pytest
 
-from batchemu.app import create_app
+from batchemu.emulator import Emulator
 from batchemu.batch.provider import BatchProvider
 from batchemu.config import Config
 from batchemu.wire import spec as wire_spec
@@ -133,8 +133,16 @@ def conforms(value, shape, path="output"):
 # -- fixtures ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def app():
-    return create_app(Config(ephemeral=True, runner="none"))
+def emulator():
+    emulator = Emulator(Config(ephemeral=True, runner="none"))
+    emulator.engine.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def app(emulator):
+    return emulator.app
 
 
 @pytest.fixture()
@@ -168,7 +176,7 @@ def test_the_model_has_48_operations():
 
 
 @pytest.mark.parametrize("op_name", OPERATIONS)
-def test_every_operation_round_trips(op_name, app, client, calls):
+def test_every_operation_round_trips(op_name, emulator, client, calls):
     op = SPEC.operation(op_name)
     params = value_for(op.input_shape) if op.input_shape else {}
     method, target, headers, body = botocore_request(op_name, params)
@@ -184,7 +192,7 @@ def test_every_operation_round_trips(op_name, app, client, calls):
 
     parsed = parse_response(op_name, response)
     assert parsed["ResponseMetadata"]["RequestId"] == response.headers["x-amzn-RequestId"]
-    implemented = op_name in app.config["batchemu"]["provider"].implemented
+    implemented = op_name in emulator.provider.implemented
     if response.status_code == 200:
         assert implemented
         assert "Error" not in parsed
