@@ -1,7 +1,10 @@
-"""Backend: what every Batch operation needs besides the request (store, config, clock hooks).
+"""Backend: the dependencies every Batch operation is handed as its first argument (`b`): the
+store, the config, and a `changed` callback. Despite the name it is not a backend in moto's
+sense: it holds no state and does no work; the operations in batch/ do, through these.
 
 `changed()` tells the scheduler that something it cares about moved (a job was submitted, a
-queue or CE changed); it is a no-op until the engine registers itself.
+queue or CE changed); it is a no-op until the engine registers itself. The name stays because
+every operation module imports it; `settle_ms` is the config's settle time in milliseconds.
 """
 
 from __future__ import annotations

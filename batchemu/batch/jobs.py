@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import (arns, bulk, consumable_resources, host_access, job_definitions, job_spec,
-                            job_views)
+from batchemu.batch import (arns, bulk, consumable_resources, host_access, job_definition_rules,
+                            job_definitions, job_spec, job_views)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
@@ -61,8 +61,8 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     job_spec.check_overrides(overrides, definition_container)
     # Submit-time timeout and retryStrategy replace the definition's wholesale (ref §6.8) and
     # follow the same rules (ref §9, §10).
-    timeout = job_definitions.check_timeout(p.get("timeout")) or definition.get("timeout")
-    retry = job_definitions.check_retry_strategy(p.get("retryStrategy")) or definition.get("retryStrategy")
+    timeout = job_definition_rules.check_timeout(p.get("timeout")) or definition.get("timeout")
+    retry = job_definition_rules.check_retry_strategy(p.get("retryStrategy")) or definition.get("retryStrategy")
     share = _share_identifier(b, ctx, queue, p)
     priority = p.get("schedulingPriorityOverride")
     if priority is None:

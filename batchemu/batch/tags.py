@@ -40,10 +40,9 @@ def _save_resource(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: di
     b.store.put(ctx.account, ctx.region, kind, _KEYS[kind](doc), arn, doc)
 
 
-# kind -> (load(b, ctx, kind, arn) -> doc | None, save(b, ctx, kind, arn, doc)).
-# Jobs live in a table of their own; tagging them is one more entry here, e.g.
-#   arns.JOB: (jobs.load_for_tags, jobs.save_tags),
-# until then a job ARN "does not exist".
+# kind -> (load(b, ctx, kind, arn) -> doc | None, save(b, ctx, kind, arn, doc)). Jobs and
+# service jobs live in tables of their own and a quota share has its own key and lifecycle, so
+# those modules bring their own pair; a kind missing here "does not exist" to the tag operations.
 TAGGABLE = {kind: (_load_resource, _save_resource) for kind in _KEYS}
 TAGGABLE[arns.JOB] = (jobs.load_for_tags, jobs.save_tags)
 TAGGABLE[arns.SERVICE_JOB] = (service_jobs.load_for_tags, service_jobs.save_tags)

@@ -42,9 +42,10 @@ def jobs_requiring(store, arn: str) -> list:
     return [json.loads(r["doc"]) for r in rows]
 
 
-class Ledger:
-    """One placement pass's view: every resource's total and what is held; `take` records a job
-    the pass has just started, so the next job in the same pass sees it."""
+class ConsumableStock:
+    """The consumable resources as one placement pass sees them: each resource's total and what
+    STARTING/RUNNING jobs hold; `take` records a job the pass has just started, so the next job
+    in the same pass sees it. Read once per pass, never written back."""
 
     def __init__(self, store):
         rows = store.query("SELECT arn, doc FROM resources WHERE kind=?", (arns.CONSUMABLE_RESOURCE,))

@@ -36,8 +36,10 @@ def share_order(waiting: list) -> list:
     return out
 
 
-class Ledger:
-    """Capacity per (share, instance type) of one quota-management queue during one pass."""
+class QuotaShareCapacity:
+    """Capacity per (quota share, instance type) of one quota-management queue during one
+    placement pass: each share's own, what is in use, what may be borrowed; `take` records a
+    job the pass has just placed."""
 
     def __init__(self, environment: dict, shares: dict, busy: list, cost):
         self.limit = {c["capacityUnit"]: c.get("maxCapacity") or 0 for c in environment.get("capacityLimits") or []}

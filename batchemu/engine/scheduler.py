@@ -395,7 +395,7 @@ class Scheduler:
         if self.runner is None:
             return False  # nothing can run: jobs wait in RUNNABLE
         usage = capacity.Usage(j for j in active if j["status"] in (states.STARTING, states.RUNNING))
-        ledger = consumables.Ledger(self.store)
+        ledger = consumables.ConsumableStock(self.store)
         host_gpus = self.runner.gpus()
         runnable = collections.defaultdict(list)
         for job in active:

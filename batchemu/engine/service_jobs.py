@@ -244,7 +244,7 @@ class ServiceScheduler:
         """A quota-management queue (ref §13.4): each quota share is a queue of its own whose
         head may wait while other shares' jobs start."""
         busy = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in BUSY]
-        ledger = quota.Ledger(environment, world.shares.get(queue["jobQueueArn"], {}), busy, instances)
+        ledger = quota.QuotaShareCapacity(environment, world.shares.get(queue["jobQueueArn"], {}), busy, instances)
         held, changed = set(), False
         for job in quota.share_order(waiting):
             share = job.get("quotaShareName")

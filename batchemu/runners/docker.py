@@ -1,18 +1,19 @@
 """The Docker runner: one container per attempt, labelled batchemu.server/job-id/attempt, so
-this server only ever touches its own containers. It owns pull/create/start/stop/remove and
-reports what happened as RunnerEvents; it never writes the store and knows no Batch rules.
-Threads: a small launch pool, a small ops pool, one Docker-events thread, one timer thread.
+this server only ever touches its own containers. It owns the attempts' lifecycle (start, stop,
+exit, re-attach after a restart, remove) and reports what happened as RunnerEvents; it never
+writes the store and knows no Batch rules. Threads: a small launch pool, a small ops pool, one
+engine-events thread (docker_events), one timer thread (timers).
+
+Beside it: docker_create turns a LaunchSpec into an image and a container's create arguments,
+docker_parse reads Docker's timestamps and log output.
 """
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import glob
-import heapq
 import logging
 import re
-import secrets
 import shutil
 import threading
 import time
@@ -20,22 +21,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker
 import docker.errors
-from docker.types import DeviceRequest, LogConfig, Ulimit
-from docker.utils import parse_repository_tag
 
 from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor,
                                    deliver)
+# The labels, create_kwargs and the parsers are part of this module's public face (tests and
+# the e2e suite import them from here); they live with the step they belong to.
+from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
+                                            PULL_POLICIES, create_kwargs,
+                                            daemon_message, ensure_image, pull_message)
+from batchemu.runners.docker_events import EngineEvents
+from batchemu.runners.docker_parse import parse_docker_time, parse_log_output  # noqa: F401
+from batchemu.runners.timers import Timers
 
 log = logging.getLogger(__name__)
 
-LABEL_SERVER = "batchemu.server"
-LABEL_JOB = "batchemu.job-id"
-LABEL_ATTEMPT = "batchemu.attempt"
-
 FAILED_TO_START = "Task failed to start"                           # §6.5
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"  # §6.5
-PULL_POLICIES = ("missing", "always", "never")
-_BUILTIN_NETWORK_MODES = ("host", "none", "bridge", "default")
 
 
 def engine_available(client=None) -> bool:
@@ -56,124 +57,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def parse_docker_time(text: str | None) -> int | None:
-    """RFC3339Nano as Docker writes it ("2024-01-02T03:04:05.123456789Z", always UTC) -> epoch
-    ms. Parsed by hand: datetime.fromisoformat only takes nanoseconds from Python 3.11 on."""
-    if not text or text.startswith("0001-"):        # Docker's zero time: never happened
-        return None
-    try:
-        whole, _, frac = text.rstrip("Z").partition(".")
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-        return seconds * 1000 + int((frac + "000")[:3])
-    except ValueError:
-        return None
-
-
-def parse_log_output(raw: bytes) -> list:
-    """`docker logs --timestamps` output -> [(epoch_ms, text)] in time order. Docker stamps each
-    stream's chunks when it reads them, so sorting (stable) interleaves stdout and stderr."""
-    lines = []
-    last_ms = 0
-    for line in raw.decode("utf-8", errors="replace").split("\n"):
-        stamp, sep, text = line.partition(" ")
-        ms = parse_docker_time(stamp) if sep else None
-        if ms is None:
-            # A continuation of a partial (>16 KiB) message has no stamp of its own.
-            if not line:
-                continue
-            ms, text = last_ms, line
-        last_ms = ms
-        lines.append((ms, text.rstrip("\r")))
-    lines.sort(key=lambda item: item[0])
-    return lines
-
-
-def container_name(spec: LaunchSpec) -> str:
-    """Docker allows [a-zA-Z0-9][a-zA-Z0-9_.-]*; the random suffix keeps retries and
-    re-submitted jobs with the same name from colliding with a container not yet removed."""
-    base = re.sub(r"[^a-zA-Z0-9_.-]+", "-", spec.name).strip("-_.")[:100] or "job"
-    return f"{base}-{spec.attempt}-{secrets.token_hex(3)}"
-
-
-def create_kwargs(spec: LaunchSpec, server_id: str, default_network: str) -> dict:
-    """LaunchSpec -> docker SDK `containers.create` keyword arguments."""
-    kw = {
-        "image": spec.image,
-        "command": list(spec.command) or None,          # None: the image's CMD
-        "name": container_name(spec),
-        "labels": {**spec.labels, LABEL_SERVER: server_id, LABEL_JOB: spec.job_id,
-                   LABEL_ATTEMPT: str(spec.attempt)},
-        "environment": dict(spec.environment),
-        # json-file whatever the daemon default is: the runner reads exit logs back from Docker.
-        "log_config": LogConfig(type="json-file"),
-        "privileged": bool(spec.privileged),
-        "read_only": bool(spec.readonly_root),
-    }
-    if spec.vcpus:
-        kw["nano_cpus"] = int(spec.vcpus * 1e9)
-    if spec.memory_mib:
-        # Swap limit equal to the memory limit: no swap, so exceeding memory is a real OOM kill.
-        kw["mem_limit"] = kw["memswap_limit"] = f"{int(spec.memory_mib)}m"
-    if spec.gpus:
-        kw["device_requests"] = [DeviceRequest(count=int(spec.gpus), capabilities=[["gpu"]])]
-    if spec.user:
-        kw["user"] = spec.user
-    if spec.ulimits:
-        kw["ulimits"] = [Ulimit(name=u["name"], soft=int(u["softLimit"]), hard=int(u["hardLimit"]))
-                         for u in spec.ulimits]
-    if spec.shared_memory_mib:
-        kw["shm_size"] = f"{int(spec.shared_memory_mib)}m"
-    if spec.tmpfs:
-        kw["tmpfs"] = {t["containerPath"]: _tmpfs_options(t) for t in spec.tmpfs}
-    if spec.devices:
-        kw["devices"] = [_device(d) for d in spec.devices]
-    if spec.init_process:
-        kw["init"] = True
-    if spec.mounts:
-        # Binds (not Mounts): like ECS host volumes, Docker creates a missing source directory.
-        kw["volumes"] = {m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                         for m in spec.mounts}
-    network = spec.network or default_network
-    if network in _BUILTIN_NETWORK_MODES or network.startswith("container:"):
-        kw["network_mode"] = network
-    else:
-        kw["network"] = network                      # a user-defined network, by name
-    if network in ("bridge", "default"):
-        # Jobs reach the server as host.docker.internal there (job_endpoint.JobEndpoint), as on
-        # Docker Desktop; on Linux engines that name needs this mapping (Docker >= 20.10).
-        kw["extra_hosts"] = {"host.docker.internal": "host-gateway"}
-    return kw
-
-
-def _tmpfs_options(t: dict) -> str:
-    options = [f"size={int(t['size'])}m"] if t.get("size") else []
-    return ",".join(options + list(t.get("mountOptions") or []))
-
-
-def _device(d: dict) -> str:
-    perms = {"READ": "r", "WRITE": "w", "MKNOD": "m"}
-    mode = "".join(perms[p] for p in d.get("permissions") or () if p in perms) or "rwm"
-    return f"{d['hostPath']}:{d.get('containerPath') or d['hostPath']}:{mode}"
-
-
-def _daemon_message(exc: Exception) -> str:
-    """The daemon's own words, as `docker` prints them (and as ECS shows them in reasons)."""
-    explanation = getattr(exc, "explanation", None)
-    if explanation:
-        return f"Error response from daemon: {explanation}"
-    return str(exc) or type(exc).__name__
-
-
 class _StartAborted(Exception):
     """stop() arrived before the container was started."""
-
-
-class _PullNever(Exception):
-    """The image is missing and the pull policy forbids pulling it."""
-
-
-class _PullError(Exception):
-    """An error reported inside Docker's pull progress stream."""
 
 
 @dataclasses.dataclass
@@ -187,45 +72,6 @@ class _Attempt:
     oom_seen: bool = False           # an `oom` event arrived (belt and braces for OOMKilled)
     running_sent: bool = False       # guarded by _emit_lock, like exited_sent
     exited_sent: bool = False
-
-
-class _Timers:
-    """One thread that runs callbacks at deadlines (SIGKILL after a stop's grace period), so a
-    stop never holds a pool worker for its grace period and no thread is made per stop."""
-
-    def __init__(self):
-        self._heap = []
-        self._seq = 0
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="batchemu-docker-timers", daemon=True)
-        self._thread.start()
-
-    def call_later(self, delay: float, fn) -> None:
-        with self._cond:
-            self._seq += 1
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), self._seq, fn))
-            self._cond.notify()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
-                if self._closed:
-                    return
-                _, _, fn = heapq.heappop(self._heap)
-            try:
-                fn()
-            except Exception:
-                log.exception("timer callback failed")
 
 
 class DockerRunner:
@@ -252,18 +98,15 @@ class DockerRunner:
         self._emit_lock = threading.RLock()    # orders RUNNING before LOG/EXITED per attempt
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._closing = threading.Event()
-        self._stream = None
         # Pulls can take minutes: they get their own pool, so kills and removals never queue
         # behind them.
         self._launch = ThreadPoolExecutor(launch_workers, thread_name_prefix="batchemu-docker-launch")
         self._ops = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-ops")
-        self._timers = _Timers()
-        self._connected = threading.Event()
-        self._events_thread = threading.Thread(target=self._follow_events,
-                                               name="batchemu-docker-events", daemon=True)
-        self._events_thread.start()
-        # Subscribe before anything is started, so no die event can be missed.
-        self._connected.wait(timeout=10)
+        self._timers = Timers()
+        # Subscribed before anything is started, so no die event can be missed.
+        self._events = EngineEvents(self.client, server_id,
+                                    on_event=lambda event: self._guarded(self._on_event, event),
+                                    on_connect=self._check_running)
 
     # ---- the Runner interface -------------------------------------------------------------
 
@@ -338,13 +181,7 @@ class DockerRunner:
         """Stop following Docker. Running job containers are left alone on purpose, so the next
         server start re-attaches them (reattach), unless remove_on_close: then they go too."""
         self._closing.set()
-        stream = self._stream
-        if stream is not None:
-            try:
-                stream.close()
-            except Exception:
-                pass
-        self._events_thread.join(timeout=5)
+        self._events.close()
         self._timers.close()
         # Launches in flight give up before creating a container (_abort_if_stopped); wait for
         # them when removing, so none creates one after the sweep below.
@@ -364,9 +201,9 @@ class DockerRunner:
                                   "on this server (--deny-host-access)")
             return
         try:
-            self._ensure_image(spec.image, spec.pull_policy or self.pull_policy)
+            ensure_image(self.client, spec.image, spec.pull_policy or self.pull_policy)
         except Exception as exc:
-            self._fail_start(rec, f"CannotPullContainerError: {_pull_message(exc)}")
+            self._fail_start(rec, f"CannotPullContainerError: {pull_message(exc)}")
             return
         container_id = None
         try:
@@ -381,7 +218,7 @@ class DockerRunner:
             self._fail_start(rec, "stopped before start", container_id)
             return
         except Exception as exc:
-            self._fail_start(rec, f"CannotStartContainerError: {_daemon_message(exc)}", container_id)
+            self._fail_start(rec, f"CannotStartContainerError: {daemon_message(exc)}", container_id)
             return
         with self._lock:
             rec.started = True
@@ -395,20 +232,6 @@ class DockerRunner:
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
         self._send_running(rec, started_ms)
-
-    def _ensure_image(self, image: str, policy: str) -> None:
-        if policy != "always":
-            try:
-                self.client.images.get(image)
-                return
-            except docker.errors.ImageNotFound as exc:
-                if policy == "never":
-                    raise _PullNever(f"No such image: {image} (pull policy is never)") from exc
-        repository, tag = parse_repository_tag(image)
-        # Errors during a pull arrive inside the progress stream, not as an HTTP status.
-        for message in self.client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
-            if isinstance(message, dict) and message.get("error"):
-                raise _PullError(message["error"])
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
@@ -451,31 +274,6 @@ class DockerRunner:
             pass
 
     # ---- exits -------------------------------------------------------------------------
-
-    def _follow_events(self) -> None:
-        """Follow Docker's event stream for our containers' die/oom; reconnect when it breaks
-        (the SDK ends the iteration quietly on a dropped connection) and, after every
-        (re)connect, inspect every container we think is running so no exit is missed."""
-        backoff = 0.2
-        while not self._closing.is_set():
-            try:
-                stream = self._stream = self.client.events(decode=True, filters={
-                    "type": "container", "event": ["die", "oom"],
-                    "label": f"{LABEL_SERVER}={self.server_id}"})
-                if self._closing.is_set():   # close() may have looked before the line above
-                    stream.close()
-                    break
-                self._connected.set()
-                self._check_running()
-                backoff = 0.2
-                for event in stream:
-                    self._guarded(self._on_event, event)
-            except Exception:
-                if not self._closing.is_set():
-                    log.warning("docker event stream failed; reconnecting", exc_info=True)
-            if self._closing.wait(backoff):
-                break
-            backoff = min(backoff * 2, 5.0)
 
     def _on_event(self, event: dict) -> None:
         """die -> report the exit; oom -> remember it for the die that follows."""
@@ -599,12 +397,6 @@ class DockerRunner:
             fn(*args)
         except Exception:
             log.exception("docker runner: %s failed", getattr(fn, "__name__", fn))
-
-
-def _pull_message(exc: Exception) -> str:
-    if isinstance(exc, (_PullNever, _PullError)):
-        return f"Error response from daemon: {exc}"
-    return _daemon_message(exc)
 
 
 def _int(text) -> int | None:

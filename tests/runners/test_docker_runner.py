@@ -323,7 +323,7 @@ def test_exit_reported_after_the_event_stream_breaks(runner):
     job = job_id()
     runner.start(spec(job, ["sleep", "30"]))
     runner.events.running(job)
-    runner._stream.close()          # as if dockerd dropped the connection
+    runner._events.stream.close()   # as if dockerd dropped the connection
     runner.stop(job, 1, 0)
     assert runner.events.exited(job).exit_code == 137
 

@@ -3,6 +3,7 @@ called directly on an in-memory store: no server, no threads."""
 
 import pytest
 
+from batchemu.batch import job_definition_rules as rules
 from batchemu.batch import job_definitions as jd
 from batchemu.batch.backend import Backend
 from batchemu.batch.errors import ClientException
@@ -112,10 +113,10 @@ def test_accounts_do_not_see_each_other(env):
     ("0:0", 1, (0, 0)),
 ])
 def test_parse_target_nodes(text, num_nodes, expected):
-    assert jd.parse_target_nodes(text, num_nodes) == expected
+    assert rules.parse_target_nodes(text, num_nodes) == expected
 
 
 @pytest.mark.parametrize("text", ["", "a:b", "1:2:3", "3:1", "0:4", "4:", "-1:2", " 0:1"])
 def test_parse_target_nodes_rejects(text):
     with pytest.raises(ClientException):
-        jd.parse_target_nodes(text, 4)
+        rules.parse_target_nodes(text, 4)
