@@ -86,7 +86,7 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
 
     # Asked in order; the first that answers wins.
     frontends = [batch_frontend,
-                 logs.make_frontend(store, config, clock, runner, gate=guard.require_credentials),
+                 logs.make_frontend(store, config, clock, gate=guard.require_credentials),
                  events.make_frontend(store, config),
                  services.make_frontend(config)]
     frontends = [f for f in frontends if f is not None]

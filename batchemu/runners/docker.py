@@ -1,12 +1,13 @@
 """The Docker runner: one container per attempt, labelled batchemu.server/job-id/attempt, so
 this server only ever touches its own containers. It owns pull/create/start/stop/remove and
-reports what happened as RunnerEvents; it never writes the store and knows no Batch rules.
-Threads: a small launch pool, a small ops pool, one Docker-events thread, one timer thread.
+reports what happened as RunnerEvents, output included while a container runs (docker_output);
+it never writes the store and knows no Batch rules.
+Threads: a small launch pool, a small ops pool, one Docker-events thread, one timer thread,
+one output thread.
 """
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import glob
 import heapq
@@ -25,6 +26,7 @@ from docker.utils import parse_repository_tag
 
 from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor,
                                    deliver)
+from batchemu.runners.docker_output import OutputFollower, parse_docker_time_ns
 
 log = logging.getLogger(__name__)
 
@@ -57,35 +59,9 @@ def now_ms() -> int:
 
 
 def parse_docker_time(text: str | None) -> int | None:
-    """RFC3339Nano as Docker writes it ("2024-01-02T03:04:05.123456789Z", always UTC) -> epoch
-    ms. Parsed by hand: datetime.fromisoformat only takes nanoseconds from Python 3.11 on."""
-    if not text or text.startswith("0001-"):        # Docker's zero time: never happened
-        return None
-    try:
-        whole, _, frac = text.rstrip("Z").partition(".")
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-        return seconds * 1000 + int((frac + "000")[:3])
-    except ValueError:
-        return None
-
-
-def parse_log_output(raw: bytes) -> list:
-    """`docker logs --timestamps` output -> [(epoch_ms, text)] in time order. Docker stamps each
-    stream's chunks when it reads them, so sorting (stable) interleaves stdout and stderr."""
-    lines = []
-    last_ms = 0
-    for line in raw.decode("utf-8", errors="replace").split("\n"):
-        stamp, sep, text = line.partition(" ")
-        ms = parse_docker_time(stamp) if sep else None
-        if ms is None:
-            # A continuation of a partial (>16 KiB) message has no stamp of its own.
-            if not line:
-                continue
-            ms, text = last_ms, line
-        last_ms = ms
-        lines.append((ms, text.rstrip("\r")))
-    lines.sort(key=lambda item: item[0])
-    return lines
+    """RFC3339Nano as Docker writes it -> epoch ms (None for Docker's zero time)."""
+    ns = parse_docker_time_ns(text)
+    return None if ns is None else ns // 1_000_000
 
 
 def container_name(spec: LaunchSpec) -> str:
@@ -230,12 +206,10 @@ class _Timers:
 
 class DockerRunner:
     name = "docker"
-    # Output goes out as one LOG event at exit; until then logs() reads the live container.
-    streams_output_live = False
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
                  client=None, launch_workers: int = 4, remove_on_close: bool = False,
-                 deny_host_access: bool = False):
+                 deny_host_access: bool = False, output_interval: float = 0.5):
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
@@ -258,6 +232,7 @@ class DockerRunner:
         self._launch = ThreadPoolExecutor(launch_workers, thread_name_prefix="batchemu-docker-launch")
         self._ops = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-ops")
         self._timers = _Timers()
+        self._output = OutputFollower(self.client, self._report_output, output_interval)
         self._connected = threading.Event()
         self._events_thread = threading.Thread(target=self._follow_events,
                                                name="batchemu-docker-events", daemon=True)
@@ -287,21 +262,12 @@ class DockerRunner:
         if container_id:
             self._submit_op(self._terminate, container_id, grace_seconds)
 
-    def logs(self, job_id: str, attempt: int) -> list:
-        with self._lock:
-            rec = self._attempts.get((job_id, attempt))
-            container_id = rec.container_id if rec else None
-        if not container_id:
-            return []
-        try:
-            return self._read_logs(container_id)
-        except docker.errors.NotFound:
-            return []
-
-    def reattach(self, wanted: dict) -> list[Survivor]:
+    def reattach(self, wanted: dict, stored_output: dict | None = None) -> list[Survivor]:
         """Adopt our wanted containers, collect those that finished while we were away (their
-        output goes out as a LOG event) and remove every other own container. One that dies
-        while being adopted is reported running, and its EXITED event follows."""
+        output after `stored_output` goes out as a LOG event) and remove every other own
+        container. One that dies while being adopted is reported running, and its EXITED event
+        follows."""
+        marks = stored_output or {}
         survivors = []
         for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
             labels = container.labels
@@ -311,9 +277,10 @@ class DockerRunner:
                 continue
             if container.status in ("running", "paused", "restarting"):
                 started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
-                survivors.append(self._adopt_running(job_id, attempt, container.id, started))
+                survivors.append(self._adopt_running(job_id, attempt, container.id, started,
+                                                     marks.get(job_id)))
             elif container.status in ("exited", "dead"):
-                survivors.append(self._collect_finished(job_id, attempt, container))
+                survivors.append(self._collect_finished(job_id, attempt, container, marks.get(job_id)))
             else:
                 # "created": the server died between create and start, so nothing ran. Removed
                 # now, before the engine launches the attempt again (reported as no trace), so
@@ -345,6 +312,7 @@ class DockerRunner:
             except Exception:
                 pass
         self._events_thread.join(timeout=5)
+        self._output.close()       # output not reported yet is read again after a restart
         self._timers.close()
         # Launches in flight give up before creating a container (_abort_if_stopped); wait for
         # them when removing, so none creates one after the sweep below.
@@ -395,6 +363,9 @@ class DockerRunner:
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
         self._send_running(rec, started_ms)
+        with self._emit_lock:        # not once the exit is reported (a quick container)
+            if not rec.exited_sent:
+                self._output.follow((rec.job_id, rec.attempt), container_id)
 
     def _ensure_image(self, image: str, policy: str) -> None:
         if policy != "always":
@@ -506,7 +477,6 @@ class DockerRunner:
     def _handle_exit(self, rec: _Attempt, container_id: str) -> None:
         try:
             attrs = self.client.api.inspect_container(container_id)
-            lines = self._read_logs(container_id)
         except docker.errors.NotFound:
             self._lose(rec)
             return
@@ -518,6 +488,11 @@ class DockerRunner:
         with self._emit_lock:
             self._send_running(rec, started_ms)
             if rec.exited_sent:
+                return
+            try:             # the output not reported yet, under the lock: LOG before EXITED
+                lines = self._output.finish((rec.job_id, rec.attempt), container_id)
+            except docker.errors.NotFound:
+                self._lose(rec)
                 return
             self._send_lines(rec, lines)
             self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, finished_ms,
@@ -532,20 +507,22 @@ class DockerRunner:
         self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,
                                          reason="CannotInspectContainerError: the container disappeared"))
 
-    def _read_logs(self, container_id: str) -> list:
-        return parse_log_output(self.client.api.logs(container_id, stdout=True, stderr=True, timestamps=True))
-
     def _forget(self, rec: _Attempt) -> None:
         with self._lock:
-            if self._attempts.get((rec.job_id, rec.attempt)) is rec:
+            mine = self._attempts.get((rec.job_id, rec.attempt)) is rec
+            if mine:
                 del self._attempts[(rec.job_id, rec.attempt)]
+        if mine:
+            self._output.forget((rec.job_id, rec.attempt))
 
     # ---- re-attaching ------------------------------------------------------------------
 
-    def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None) -> Survivor:
+    def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None,
+                       mark=None) -> Survivor:
         rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True)
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
+        self._output.follow((job_id, attempt), container_id, mark)   # from where the store left off
         # It may have died between the listing and the line above, unseen by the events thread.
         try:
             if not self.client.api.inspect_container(container_id)["State"].get("Running"):
@@ -554,10 +531,10 @@ class DockerRunner:
             self._lose(rec)
         return Survivor(job_id, attempt, running=True, started_ms=started_ms)
 
-    def _collect_finished(self, job_id: str, attempt: int, container) -> Survivor:
+    def _collect_finished(self, job_id: str, attempt: int, container, mark=None) -> Survivor:
         state = container.attrs["State"]
         oom = bool(state.get("OOMKilled"))
-        lines = self._read_logs(container.id)
+        lines = self._output.finish((job_id, attempt), container.id, mark)
         rec = _Attempt(job_id, attempt, container_id=container.id, started=True, running_sent=True)
         self._send_lines(rec, lines)
         self._remove(container.id)
@@ -575,6 +552,11 @@ class DockerRunner:
     def _send_lines(self, rec: _Attempt, lines: list) -> None:
         if lines:
             self._emit(RunnerEvent(LOG, rec.job_id, rec.attempt, lines[-1][0], lines=tuple(lines)))
+
+    def _report_output(self, key: tuple, lines: list) -> None:
+        """A running container's new lines, from the output thread. No _emit_lock (the exit
+        path holds it while waiting for this read): docker_output orders them before the exit."""
+        self._emit(RunnerEvent(LOG, key[0], key[1], lines[-1][0], lines=tuple(lines)))
 
     def _send_exit(self, rec: _Attempt, event: RunnerEvent) -> None:
         with self._emit_lock:
