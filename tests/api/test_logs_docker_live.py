@@ -38,6 +38,16 @@ def read_all(logs, stream: str) -> list:
         token = out["nextForwardToken"]
 
 
+def start_numbered(server, account: str):
+    """Submit the NUMBERED job and wait until it runs: (batch, logs, job id, its log stream)."""
+    batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
+    make_queue(batch, "q", max_vcpus=2)
+    make_definition(batch, "numbered", ["sh", "-c", NUMBERED])
+    job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="numbered")["jobId"]
+    job = wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
+    return batch, logs, job_id, job["container"]["logStreamName"]
+
+
 class DockerCalls:
     """Every HTTP request any docker SDK client in this process sends, with the name of the
     thread that sent it, while `recording`."""
@@ -58,13 +68,7 @@ def test_reading_a_running_jobs_output_never_calls_docker_from_a_request(monkeyp
     docker_client().close()  # skips (or fails under BATCHEMU_REQUIRE_DOCKER=1) without an engine
     calls = DockerCalls(monkeypatch)
     with running_server(runner="docker", stop_grace_seconds=1) as server:
-        account = new_account()
-        batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
-        make_queue(batch, "q", max_vcpus=2)
-        make_definition(batch, "numbered", ["sh", "-c", NUMBERED])
-        job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="numbered")["jobId"]
-        job = wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
-        stream = job["container"]["logStreamName"]
+        batch, logs, job_id, stream = start_numbered(server, new_account())
         calls.recording = True
         seen = wait_until(lambda: messages(logs.get_log_events(logGroupName=JOB_GROUP, logStreamName=stream,
                                                                startFromHead=True)), 20, "a first line")
@@ -86,12 +90,7 @@ def test_a_restart_while_a_docker_job_runs_neither_loses_nor_repeats_a_line(tmp_
     docker_client().close()
     account = new_account()
     with running_server(runner="docker", data_dir=tmp_path, stop_grace_seconds=1) as server:
-        batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
-        make_queue(batch, "q", max_vcpus=2)
-        make_definition(batch, "numbered", ["sh", "-c", NUMBERED])
-        job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="numbered")["jobId"]
-        job = wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
-        stream = job["container"]["logStreamName"]
+        batch, logs, job_id, stream = start_numbered(server, account)
         before = wait_until(lambda: (lines := read_all(logs, stream)) and len(lines) >= 5 and lines, 20,
                             "five lines")
     assert before == EXPECTED[:len(before)] and len(before) < COUNT
