@@ -67,14 +67,10 @@ def parse_lines_ns(raw: bytes) -> list:
     return lines
 
 
-def parse_log_output(raw: bytes) -> list:
-    """`docker logs --timestamps` output -> [(epoch_ms, text)] in time order. Docker stamps each
-    stream's chunks when it reads them, so sorting (stable) interleaves stdout and stderr."""
-    return _in_time_order([(ns // _MS, text) for ns, text in parse_lines_ns(raw)])
-
-
-def _in_time_order(lines: list) -> list:
-    return sorted(lines, key=lambda item: item[0])
+def in_time_order(lines: list) -> list:
+    """[(ns, text)] -> [(epoch_ms, text)] as a reader sees them. Docker stamps each stream's
+    chunks when it reads them, so sorting (stable) interleaves stdout and stderr."""
+    return sorted(((ns // _MS, text) for ns, text in lines), key=lambda item: item[0])
 
 
 class _Cursor:
@@ -108,7 +104,8 @@ class _Cursor:
         for ns, text in lines:
             if ns < floor:
                 continue               # before the window: reported (or stored) before
-            key = text if self.newest_ns is None and ns // _MS == floor // _MS else (ns, text)
+            at_mark = self.newest_ns is None and self.mark is not None and ns // _MS == self.mark.ts_ms
+            key = text if at_mark else (ns, text)
             if seen[key]:
                 seen[key] -= 1         # reported (or stored) already
             else:
@@ -118,7 +115,7 @@ class _Cursor:
             self.newest_ns = max(ns for ns, _ in accounted)
             low = self.since_ns()
             self.recent = collections.Counter(line for line in accounted if line[0] >= low)
-        return _in_time_order([(ns // _MS, text) for ns, text in fresh])
+        return in_time_order(fresh)
 
 
 class OutputFollower:

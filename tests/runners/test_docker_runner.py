@@ -12,7 +12,7 @@ import pytest
 from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount, OutputMark
 from batchemu.runners.docker import (LABEL_JOB, LABEL_SERVER, OOM_REASON, DockerRunner,
                                      create_kwargs, parse_docker_time)
-from batchemu.runners.docker_output import parse_log_output
+from batchemu.runners.docker_output import in_time_order, parse_lines_ns
 from tests import docker_support
 from tests.runners.events import EventLog
 
@@ -84,6 +84,11 @@ def test_parse_docker_time():
     assert parse_docker_time("1970-01-01T00:00:01.234567891Z") == 1234
     assert parse_docker_time("1970-01-01T00:00:02Z") == 2000
     assert parse_docker_time("0001-01-01T00:00:00Z") is None
+
+
+def parse_log_output(raw: bytes) -> list:
+    """`docker logs --timestamps` output as a Logs reader sees it: [(epoch_ms, text)] by time."""
+    return in_time_order(parse_lines_ns(raw))
 
 
 def test_parse_log_output_sorts_streams_by_time():
