@@ -79,7 +79,7 @@ class Emulator:
                          Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
         # Asked in order; the first that answers wins.
         frontends = [_batch_frontend(batch, guard),
-                     logs.make_frontend(store, config, clock, self.runner, gate=guard.require_credentials),
+                     logs.make_frontend(store, config, clock, gate=guard.require_credentials),
                      events.make_frontend(store, config),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)

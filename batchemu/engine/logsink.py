@@ -17,6 +17,15 @@ class LogSink:
                 "INSERT INTO log_events (account, region, group_name, stream_name, ts, ingested, message) "
                 "VALUES (?,?,?,?,?,?,?)", rows)
 
+    def tail(self, account: str, region: str, group: str, stream: str) -> tuple[int, list] | None:
+        """(newest timestamp, [texts at it in arrival order]) of a stream, None when empty:
+        where a re-attached container's output resumes (runners.base.OutputMark)."""
+        where = "account=? AND region=? AND group_name=? AND stream_name=?"
+        key = (account, region, group, stream)
+        rows = self.store.query(f"SELECT ts, message FROM log_events WHERE {where} AND ts = "
+                                f"(SELECT MAX(ts) FROM log_events WHERE {where}) ORDER BY seq", key + key)
+        return (rows[0]["ts"], [r["message"] for r in rows]) if rows else None
+
     def read(self, account: str, region: str, group: str, stream: str) -> list:
         rows = self.store.query(
             "SELECT ts, message FROM log_events WHERE account=? AND region=? AND group_name=? "

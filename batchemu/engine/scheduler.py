@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 
-from batchemu.engine import actions, capacity, consumables, ordering, retry, states, time_limits
+from batchemu.engine import actions, capacity, consumables, ordering, output_marks, retry, states, time_limits
 from batchemu.engine.launch import launch_spec, log_names
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.service_jobs import ServiceScheduler
@@ -491,8 +491,12 @@ class Scheduler:
         now = self.clock()
         busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
-        wanted.update(self.service_jobs.busy())
-        survivors = {s.job_id: s for s in (self.runner.reattach(wanted) if self.runner else [])}
+        service_busy = self.service_jobs.busy()
+        wanted.update(service_busy)
+        # Where each one's stored output ends: a re-attached container's output resumes there.
+        service_docs = [self.service_jobs.jobs.get(job_id) for job_id in service_busy]
+        stored = output_marks.stored_output(self.logs, busy + service_docs)
+        survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
             job = self.jobs.get(job["jobId"])

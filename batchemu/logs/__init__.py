@@ -23,10 +23,10 @@ class LogsProvider(Handlers):
                          unimplemented="batchemu does not implement CloudWatch Logs {operation}")
 
 
-def make_frontend(store, config, clock, runner, gate=None):
+def make_frontend(store, config, clock, gate=None):
     """A frontend `(request) -> Response | None` for CloudWatch Logs requests; `gate(request)`
     may refuse a matched request with its own response (app.py: unsigned requests)."""
-    backend = LogsBackend(store, runner)
+    backend = LogsBackend(store)
     store.job_observers.append(stream_observer(backend.tables, clock))
     spec = wire_spec.load("logs")
     # The Logs model's generic server error (HTTP 500) is ServiceUnavailableException.

@@ -1,28 +1,21 @@
 """LogsBackend: what the Logs operations share: the tables, ARNs, resolving a log group by
-name or ARN, and where a stream's events come from (stored, plus a running container's lines
-when its runner only reports output at exit). No HTTP here."""
+name or ARN, and where a stream's events come from (the store, even for a running job). No HTTP
+here, and no runner: a request never reaches Docker."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import logging
 
-from batchemu.engine import states
 from batchemu.logs import reading
 from batchemu.logs.errors import InvalidParameter, group_not_found, invalid_token, stream_not_found
 from batchemu.logs.tables import LogTables
-from batchemu.store.jobs import Jobs
-
-log = logging.getLogger("batchemu.logs")
 
 
 class LogsBackend:
-    def __init__(self, store, runner=None):
+    def __init__(self, store):
         self.tables = LogTables(store)
-        self.jobs = Jobs(store)
-        self.runner = runner
 
     # -- names and ARNs ----------------------------------------------------------------------
 
@@ -74,42 +67,10 @@ class LogsBackend:
 
     # -- where events come from --------------------------------------------------------------
 
-    def _stores_output_late(self) -> bool:
-        """True when the runner reports a job's output only at exit (Docker), so a running
-        attempt's lines must be asked from it."""
-        return self.runner is not None and not getattr(self.runner, "streams_output_live", False)
-
-    def running_attempts(self) -> dict:
-        """job id -> attempt of every STARTING/RUNNING job whose output is not stored yet."""
-        if not self._stores_output_late():
-            return {}
-        return {j["jobId"]: j["_attempt"] for j in self.jobs.active()
-                if j["status"] in (states.STARTING, states.RUNNING)}
-
-    def _running_attempt(self, job_id: str) -> int | None:
-        if not self._stores_output_late():
-            return None
-        job = self.jobs.get(job_id)
-        return job["_attempt"] if job and job["status"] in (states.STARTING, states.RUNNING) else None
-
-    def source(self, ctx, stream: dict, running: dict | None = None):
-        """One stream's events: stored, plus a running attempt's output so far when its
-        runner has not reported it yet. `running` (running_attempts()) saves a job lookup per
-        stream when a whole group is read."""
-        key = (ctx.account, ctx.region, stream["group_name"], stream["name"])
-        job_id = stream.get("job_id")
-        if job_id is None:
-            return reading.StoredSource(self.tables, *key)
-        attempt = running.get(job_id) if running is not None else self._running_attempt(job_id)
-        if attempt is None or attempt != stream["attempt"]:
-            return reading.StoredSource(self.tables, *key)
-        try:
-            live = self.runner.logs(job_id, attempt)
-        except Exception:  # the engine is unreachable for a moment: serve what is stored
-            log.warning("could not read the live output of %s attempt %s", job_id, attempt, exc_info=True)
-            return reading.StoredSource(self.tables, *key)
-        stored = self.tables.events(*key, 0, reading.MAX_TS)
-        return reading.ListSource(reading.merge_live(stored, live, stream["name"]))
+    def source(self, ctx, stream: dict) -> reading.StoredSource:
+        """One stream's events. Runners report a running job's output as it is written (the
+        engine stores it), so the store has it all: a request never asks a runner (or Docker)."""
+        return reading.StoredSource(self.tables, ctx.account, ctx.region, stream["group_name"], stream["name"])
 
 
 # -- list paging (Describe*) ------------------------------------------------------------------

@@ -1,15 +1,12 @@
 """Reading a stream's events in order, by position, for GetLogEvents paging.
 
 An event's position is (timestamp, k): k counts the events of the same stream with the same
-timestamp that arrived before it. Positions never change as events are added, and a running
-container's lines get the same positions once they are stored, so a token stays valid across
-both. A token is a boundary between positions: `f/...` reads forward from it, `b/...` back.
+timestamp that arrived before it. Positions never change as events are added, so a token read
+while a job runs stays valid after it ends. A token is a boundary between positions: `f/...` reads forward from it, `b/...` back.
 """
 
 from __future__ import annotations
 
-import bisect
-import collections
 import re
 from typing import NamedTuple
 
@@ -58,33 +55,6 @@ def positioned(rows):
 
 def with_positions(rows) -> list[Event]:
     return list(positioned(rows))
-
-
-def merge_live(stored: list, live: list, stream: str) -> list[Event]:
-    """Stored rows plus a running container's lines [(ts, text)] that are not stored yet
-    (the runner reports them all when the container ends), in stream order."""
-    pending = collections.Counter((row[1], row[3]) for row in stored)
-    rows = list(stored)
-    for ts, text in live:
-        if pending[(ts, text)]:
-            pending[(ts, text)] -= 1
-        else:
-            rows.append((stream, ts, ts, text))
-    rows.sort(key=lambda r: r[1])  # stable: stored rows first within a timestamp
-    return with_positions(rows)
-
-
-class ListSource:
-    """Events already in memory (a running container's stream)."""
-
-    def __init__(self, events: list[Event]):
-        self.events = events
-        self.positions = [e.position for e in events]
-
-    def window(self, lower: tuple, upper: tuple, n: int, from_end: bool) -> list[Event]:
-        """Events with lower <= position < upper: the first n, or the last n."""
-        chosen = self.events[bisect.bisect_left(self.positions, lower):bisect.bisect_left(self.positions, upper)]
-        return chosen[-n:] if from_end else chosen[:n]
 
 
 class StoredSource:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import heapq
 import json
 
 from batchemu.logs import patterns, reading
@@ -229,18 +228,11 @@ def filter_log_events(b: LogsBackend, ctx, p):
     start = min(p.get("startTime") or 0, reading.MAX_TS)
     end = min(p.get("endTime", reading.MAX_TS), reading.MAX_TS)
     lo_ts = max(start, boundary[0]) if boundary else start
-    # Streams of running attempts whose runner has not reported their output yet are read
-    # whole (they are small); every other stream straight from the store, a chunk at a time.
-    live, live_names, running = [], set(), b.running_attempts()
-    for name, stream in streams.items():
-        source = b.source(ctx, stream, running)
-        if isinstance(source, reading.ListSource):
-            live_names.add(name)
-            live.append([e for e in source.events if lo_ts <= e.ts <= end])
+    # Straight from the store, a chunk at a time (running jobs' output is stored as it comes).
     stored = (e for e in reading.positioned(b.tables.group_events(ctx.account, ctx.region, group, lo_ts, end))
-              if e.stream in streams and e.stream not in live_names)
+              if e.stream in streams)
     limit, found, size, token = p.get("limit", MAX_EVENTS), [], 0, None
-    for event in heapq.merge(stored, *live, key=_filter_key):
+    for event in stored:
         if boundary and _filter_key(event) < boundary:
             continue
         if not matches(event.message):

@@ -1,5 +1,5 @@
 """The runner protocol: what the engine hands a runner (LaunchSpec), what a runner reports
-back (RunnerEvent), and the calls the engine makes (start / stop / reattach / logs).
+back (RunnerEvent), and the calls the engine makes (start / stop / reattach).
 
 Everything is asynchronous: `start` and `stop` return at once and the outcome arrives later
 as events through the listener the engine installs. No thread per job.
@@ -86,6 +86,15 @@ class Survivor:
     started_ms: int | None = None   # when it started, if the runner knows (its startedAt)
 
 
+@dataclasses.dataclass(frozen=True)
+class OutputMark:
+    """Where the store's copy of an attempt's output ends, handed to reattach so a runner that
+    can re-read output (Docker) resumes after it: the newest stored timestamp and the texts
+    stored at it, in order."""
+    ts_ms: int
+    texts: tuple = ()
+
+
 Listener = Callable[[RunnerEvent], None]
 
 
@@ -102,10 +111,9 @@ def deliver(listener: Listener | None, event: RunnerEvent, runner_name: str) -> 
 
 
 class Runner(Protocol):
+    """Output goes out as LOG events while an attempt runs, so the store always has what an
+    attempt wrote so far (give or take a moment): readers of job output never ask a runner."""
     name: str
-    # True: output arrives as LOG events while the attempt runs. False: only at exit, so a
-    # reader of a running attempt's output must also ask logs().
-    streams_output_live: bool
 
     def set_listener(self, listener: Listener) -> None: ...
 
@@ -113,15 +121,13 @@ class Runner(Protocol):
 
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None: ...
 
-    def reattach(self, wanted: dict) -> list[Survivor]:
-        """`wanted` maps job_id -> attempt for jobs the store says are STARTING/RUNNING.
+    def reattach(self, wanted: dict, stored_output: dict | None = None) -> list[Survivor]:
+        """`wanted` maps job_id -> attempt for jobs the store says are STARTING/RUNNING;
+        `stored_output` job_id -> OutputMark for those with output stored already (the lines a
+        runner reports for them start after it).
         Returns what is still there (or lost, see Survivor); removes every own container/process
         not wanted. A wanted attempt left out of the answer left no trace (it never started, so
         the engine starts it again): a runner must report every attempt it may have started."""
-        ...
-
-    def logs(self, job_id: str, attempt: int) -> list:
-        """Lines [(epoch_ms, text)] written so far by a live attempt (for live log reads)."""
         ...
 
     def gpus(self) -> int:

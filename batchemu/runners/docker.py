@@ -1,8 +1,9 @@
 """The Docker runner: one container per attempt, labelled batchemu.server/job-id/attempt, so
 this server only ever touches its own containers. It owns the attempts' lifecycle (start, stop,
 exit, re-attach after a restart, remove) and reports what happened as RunnerEvents; it never
-writes the store and knows no Batch rules. Threads: a small launch pool, a small ops pool, one
-engine-events thread (docker_events), one timer thread (timers).
+writes the store and knows no Batch rules. Output is reported while a container runs
+(docker_output). Threads: a small launch pool, a small ops pool, one engine-events thread
+(docker_events), one timer thread (timers), one output thread (docker_output).
 
 Beside it: docker_create turns a LaunchSpec into an image and a container's create arguments,
 docker_parse reads Docker's timestamps and log output.
@@ -30,7 +31,8 @@ from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERV
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
 from batchemu.runners.docker_events import EngineEvents
-from batchemu.runners.docker_parse import parse_docker_time, parse_log_output  # noqa: F401
+from batchemu.runners.docker_output import OutputFollower
+from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
 from batchemu.runners.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,10 @@ class _Attempt:
 
 class DockerRunner:
     name = "docker"
-    # Output goes out as one LOG event at exit; until then logs() reads the live container.
-    streams_output_live = False
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
                  client=None, launch_workers: int = 4, remove_on_close: bool = False,
-                 deny_host_access: bool = False):
+                 deny_host_access: bool = False, output_interval: float = 0.5):
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
@@ -103,6 +103,7 @@ class DockerRunner:
         self._launch = ThreadPoolExecutor(launch_workers, thread_name_prefix="batchemu-docker-launch")
         self._ops = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-ops")
         self._timers = Timers()
+        self._output = OutputFollower(self.client, self._report_output, output_interval)
         # Subscribed before anything is started, so no die event can be missed.
         self._events = EngineEvents(self.client, server_id,
                                     on_event=lambda event: self._guarded(self._on_event, event),
@@ -130,21 +131,12 @@ class DockerRunner:
         if container_id:
             self._submit_op(self._terminate, container_id, grace_seconds)
 
-    def logs(self, job_id: str, attempt: int) -> list:
-        with self._lock:
-            rec = self._attempts.get((job_id, attempt))
-            container_id = rec.container_id if rec else None
-        if not container_id:
-            return []
-        try:
-            return self._read_logs(container_id)
-        except docker.errors.NotFound:
-            return []
-
-    def reattach(self, wanted: dict) -> list[Survivor]:
+    def reattach(self, wanted: dict, stored_output: dict | None = None) -> list[Survivor]:
         """Adopt our wanted containers, collect those that finished while we were away (their
-        output goes out as a LOG event) and remove every other own container. One that dies
-        while being adopted is reported running, and its EXITED event follows."""
+        output after `stored_output` goes out as a LOG event) and remove every other own
+        container. One that dies while being adopted is reported running, and its EXITED event
+        follows."""
+        marks = stored_output or {}
         survivors = []
         for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
             labels = container.labels
@@ -154,9 +146,10 @@ class DockerRunner:
                 continue
             if container.status in ("running", "paused", "restarting"):
                 started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
-                survivors.append(self._adopt_running(job_id, attempt, container.id, started))
+                survivors.append(self._adopt_running(job_id, attempt, container.id, started,
+                                                     marks.get(job_id)))
             elif container.status in ("exited", "dead"):
-                survivors.append(self._collect_finished(job_id, attempt, container))
+                survivors.append(self._collect_finished(job_id, attempt, container, marks.get(job_id)))
             else:
                 # "created": the server died between create and start, so nothing ran. Removed
                 # now, before the engine launches the attempt again (reported as no trace), so
@@ -182,6 +175,7 @@ class DockerRunner:
         server start re-attaches them (reattach), unless remove_on_close: then they go too."""
         self._closing.set()
         self._events.close()
+        self._output.close()       # output not reported yet is read again after a restart
         self._timers.close()
         # Launches in flight give up before creating a container (_abort_if_stopped); wait for
         # them when removing, so none creates one after the sweep below.
@@ -232,6 +226,9 @@ class DockerRunner:
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
         self._send_running(rec, started_ms)
+        with self._emit_lock:        # not once the exit is reported (a quick container)
+            if not rec.exited_sent:
+                self._output.follow((rec.job_id, rec.attempt), container_id)
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
@@ -304,7 +301,6 @@ class DockerRunner:
     def _handle_exit(self, rec: _Attempt, container_id: str) -> None:
         try:
             attrs = self.client.api.inspect_container(container_id)
-            lines = self._read_logs(container_id)
         except docker.errors.NotFound:
             self._lose(rec)
             return
@@ -316,6 +312,11 @@ class DockerRunner:
         with self._emit_lock:
             self._send_running(rec, started_ms)
             if rec.exited_sent:
+                return
+            try:             # the output not reported yet, under the lock: LOG before EXITED
+                lines = self._output.finish((rec.job_id, rec.attempt), container_id)
+            except docker.errors.NotFound:
+                self._lose(rec)
                 return
             self._send_lines(rec, lines)
             self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, finished_ms,
@@ -330,20 +331,22 @@ class DockerRunner:
         self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,
                                          reason="CannotInspectContainerError: the container disappeared"))
 
-    def _read_logs(self, container_id: str) -> list:
-        return parse_log_output(self.client.api.logs(container_id, stdout=True, stderr=True, timestamps=True))
-
     def _forget(self, rec: _Attempt) -> None:
         with self._lock:
-            if self._attempts.get((rec.job_id, rec.attempt)) is rec:
+            mine = self._attempts.get((rec.job_id, rec.attempt)) is rec
+            if mine:
                 del self._attempts[(rec.job_id, rec.attempt)]
+        if mine:
+            self._output.forget((rec.job_id, rec.attempt))
 
     # ---- re-attaching ------------------------------------------------------------------
 
-    def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None) -> Survivor:
+    def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None,
+                       mark=None) -> Survivor:
         rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True)
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
+        self._output.follow((job_id, attempt), container_id, mark)   # from where the store left off
         # It may have died between the listing and the line above, unseen by the events thread.
         try:
             if not self.client.api.inspect_container(container_id)["State"].get("Running"):
@@ -352,10 +355,10 @@ class DockerRunner:
             self._lose(rec)
         return Survivor(job_id, attempt, running=True, started_ms=started_ms)
 
-    def _collect_finished(self, job_id: str, attempt: int, container) -> Survivor:
+    def _collect_finished(self, job_id: str, attempt: int, container, mark=None) -> Survivor:
         state = container.attrs["State"]
         oom = bool(state.get("OOMKilled"))
-        lines = self._read_logs(container.id)
+        lines = self._output.finish((job_id, attempt), container.id, mark)
         rec = _Attempt(job_id, attempt, container_id=container.id, started=True, running_sent=True)
         self._send_lines(rec, lines)
         self._remove(container.id)
@@ -373,6 +376,11 @@ class DockerRunner:
     def _send_lines(self, rec: _Attempt, lines: list) -> None:
         if lines:
             self._emit(RunnerEvent(LOG, rec.job_id, rec.attempt, lines[-1][0], lines=tuple(lines)))
+
+    def _report_output(self, key: tuple, lines: list) -> None:
+        """A running container's new lines, from the output thread. No _emit_lock (the exit
+        path holds it while waiting for this read): docker_output orders them before the exit."""
+        self._emit(RunnerEvent(LOG, key[0], key[1], lines[-1][0], lines=tuple(lines)))
 
     def _send_exit(self, rec: _Attempt, event: RunnerEvent) -> None:
         with self._emit_lock:

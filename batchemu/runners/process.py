@@ -70,7 +70,6 @@ class _Child:
     record: Path | None
     pidfd: int | None
     pipes: dict                                    # fd -> partial bytes not yet a full line
-    lines: list = dataclasses.field(default_factory=list)    # everything so far (guarded by _lock)
     unsent: list = dataclasses.field(default_factory=list)   # not yet emitted as LOG
 
     @property
@@ -80,7 +79,6 @@ class _Child:
 
 class ProcessRunner:
     name = "process"
-    streams_output_live = True   # LOG events as lines are read (batchemu.logs reads the store)
 
     def __init__(self, state_dir=None):
         # state_dir keeps one small record per live attempt, so that the next server start can
@@ -89,7 +87,7 @@ class ProcessRunner:
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         self._listener: Listener | None = None
-        self._lock = threading.Lock()              # guards _commands, _children, _Child.lines
+        self._lock = threading.Lock()              # guards _commands, _children
         self._commands = collections.deque()       # ("start", spec) | ("stop", key, grace) | ...
         self._children: dict[tuple[str, int], _Child] = {}
         self._timers = []                          # heap of (monotonic, seq, key); I/O thread only
@@ -123,13 +121,9 @@ class ProcessRunner:
                 self._commands.append(("stop", key, grace_seconds))
             self._wake()
 
-    def logs(self, job_id: str, attempt: int) -> list:
-        with self._lock:
-            child = self._children.get((job_id, attempt))
-            return list(child.lines) if child else []
-
-    def reattach(self, wanted: dict) -> list[Survivor]:
-        """A host process cannot be re-attached (its pipes died with the old server): kill every
+    def reattach(self, wanted: dict, stored_output: dict | None = None) -> list[Survivor]:
+        """A host process cannot be re-attached (its pipes died with the old server, so there is
+        no output to resume after stored_output either): kill every
         recorded process still alive, forget the records, and report each wanted attempt that
         has a record as lost, so the engine fails it and retries it per its retry strategy. A
         wanted attempt without a record never got a process: it is left out (started again)."""
@@ -307,10 +301,7 @@ class ProcessRunner:
         if not raw_lines:
             return
         at = now_ms()
-        lines = [(at, line.decode("utf-8", errors="replace").rstrip("\r")) for line in raw_lines]
-        with self._lock:
-            child.lines.extend(lines)
-        child.unsent.extend(lines)
+        child.unsent.extend((at, line.decode("utf-8", errors="replace").rstrip("\r")) for line in raw_lines)
 
     def _close_pipe(self, child: _Child, fd: int) -> None:
         rest = child.pipes.pop(fd)

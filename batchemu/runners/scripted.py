@@ -10,7 +10,6 @@ from batchemu.runners import base
 
 class ScriptedRunner:
     name = "scripted"
-    streams_output_live = True   # output() reports lines at once
 
     def __init__(self, clock, gpus: int = 0):
         self.clock = clock
@@ -20,6 +19,7 @@ class ScriptedRunner:
         self.stopped: list[tuple] = []
         self.live: dict = {}          # job_id -> attempt still "running"
         self.survivors: list = []     # what reattach() reports
+        self.stored_output: dict | None = None   # what the last reattach() was told
 
     def set_listener(self, listener) -> None:
         self.listener = listener
@@ -31,11 +31,9 @@ class ScriptedRunner:
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
         self.stopped.append((job_id, attempt, grace_seconds))
 
-    def reattach(self, wanted: dict) -> list:
+    def reattach(self, wanted: dict, stored_output: dict | None = None) -> list:
+        self.stored_output = stored_output
         return [s for s in self.survivors if wanted.get(s.job_id) == s.attempt]
-
-    def logs(self, job_id: str, attempt: int) -> list:
-        return []
 
     def gpus(self) -> int:
         return self._gpus

@@ -3,7 +3,7 @@
 import pytest
 
 from batchemu.engine.scheduler import Scheduler
-from batchemu.runners.base import Survivor
+from batchemu.runners.base import OutputMark, Survivor
 from tests.engine.harness import Harness
 
 
@@ -339,6 +339,22 @@ def test_runner_output_is_stored_as_log_events(h):
     from batchemu.engine.logsink import LogSink
     lines = LogSink(h.store).read("123456789012", "us-east-1", "/aws/batch/job", stream)
     assert [text for _, text in lines] == ["hello", "world"]
+
+
+def test_restart_tells_the_runner_where_each_running_jobs_stored_output_ends(h):
+    """So a re-attached container's output resumes after the last stored line (none lost or
+    repeated); a job with nothing stored yet gets no mark (its output is read from the start)."""
+    chatty, quiet = h.submit(name="chatty"), h.submit(name="quiet")
+    h.tick()
+    h.runner.run(chatty)
+    h.runner.run(quiet)
+    h.runner.output(chatty, "one")
+    h.advance(1)
+    h.runner.output(chatty, "two", "three")
+    h.tick()
+    h.runner.survivors = [Survivor(chatty, 1, running=True), Survivor(quiet, 1, running=True)]
+    h.restart()
+    assert h.runner.stored_output == {chatty: OutputMark(h.now, ("two", "three"))}
 
 
 def test_no_runner_keeps_jobs_runnable():

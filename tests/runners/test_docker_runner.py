@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount
+from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount, OutputMark
 from batchemu.runners.docker import (LABEL_JOB, LABEL_SERVER, OOM_REASON, DockerRunner,
-                                     create_kwargs, parse_docker_time, parse_log_output)
+                                     create_kwargs, parse_docker_time)
+from batchemu.runners.docker_output import in_time_order, parse_lines_ns
 from tests import docker_support
 from tests.runners.events import EventLog
 
@@ -72,12 +73,22 @@ def container_of(client, server_id: str, job: str):
     return found[0]
 
 
+def assert_kinds(kinds: list) -> None:
+    """RUNNING, output as it was read (one LOG event or more), EXITED."""
+    assert kinds[0] == RUNNING and kinds[-1] == EXITED and kinds[1:-1] and set(kinds[1:-1]) == {LOG}, kinds
+
+
 # ---- parsing (no engine needed, but cheap enough to keep here) -------------------------------
 
 def test_parse_docker_time():
     assert parse_docker_time("1970-01-01T00:00:01.234567891Z") == 1234
     assert parse_docker_time("1970-01-01T00:00:02Z") == 2000
     assert parse_docker_time("0001-01-01T00:00:00Z") is None
+
+
+def parse_log_output(raw: bytes) -> list:
+    """`docker logs --timestamps` output as a Logs reader sees it: [(epoch_ms, text)] by time."""
+    return in_time_order(parse_lines_ns(raw))
 
 
 def test_parse_log_output_sorts_streams_by_time():
@@ -94,10 +105,9 @@ def test_exit_zero_with_stdout_and_stderr_in_order(runner):
     runner.start(spec(job, ["sh", "-c", "echo one; sleep 0.05; echo two >&2; sleep 0.05; echo three"]))
     exited = runner.events.exited(job)
     assert (exited.exit_code, exited.reason, exited.oom) == (0, None, False)
-    assert runner.events.kinds(job) == [RUNNING, LOG, EXITED]
+    assert_kinds(runner.events.kinds(job))
     assert runner.events.lines(job) == ["one", "two", "three"]
-    log_event = runner.events.of(job)[1]
-    stamps = [ms for ms, _ in log_event.lines]
+    stamps = [ms for e in runner.events.of(job) if e.kind == LOG for ms, _ in e.lines]
     running = runner.events.of(job)[0]
     assert stamps == sorted(stamps)
     # Docker stamps output as its copier reads it: the first line can read a ms before StartedAt
@@ -303,20 +313,71 @@ def test_stop_before_start(server_id):
 
 # ---- live logs and the event stream -----------------------------------------------------
 
-def test_live_logs_of_a_running_container(runner, client, server_id):
+def test_output_of_a_running_container_is_reported_before_it_ends(runner):
     job = job_id()
     runner.start(spec(job, ["sh", "-c", "echo early; echo also early >&2; exec sleep 30"]))
-    runner.events.running(job)
-    container = container_of(client, server_id, job)
-    # Block on Docker's own log stream until output exists (no sleep loop).
-    stream = client.api.logs(container.id, stream=True, follow=True, stderr=False)
-    next(stream)
-    stream.close()
-    texts = [text for _, text in runner.logs(job, 1)]
-    assert "early" in texts
-    assert runner.logs("no-such-job", 1) == []
+    runner.events.wait_for(lambda e: e.job_id == job and e.kind == LOG)
+    runner.events.wait_for(lambda e: len(runner.events.lines(job)) == 2)
+    assert EXITED not in runner.events.kinds(job)
     runner.stop(job, 1, 0)
-    runner.events.exited(job)
+    assert runner.events.exited(job).exit_code == 137
+    assert sorted(runner.events.lines(job)) == ["also early", "early"]      # each once
+
+
+CHATTY = ("i=0; while [ $i -lt 150 ]; do echo out $i; echo err $i >&2; i=$((i+1)); "
+          "[ $((i % 15)) -eq 0 ] && sleep 0.1; done; echo last")
+
+
+def test_output_reported_live_equals_docker_logs(server_id, client):
+    """Read in many small pieces while the container writes (stdout and stderr), the lines
+    reported are `docker logs`, each once, in its order."""
+    runner = DockerRunner(server_id, output_interval=0.02)
+    events, truth = EventLog(), {}
+
+    def listener(event):
+        if event.kind == EXITED:  # the container is removed after this returns
+            container = container_of(client, server_id, event.job_id)
+            truth["lines"] = parse_log_output(client.api.logs(container.id, timestamps=True))
+        events(event)
+    runner.set_listener(listener)
+    try:
+        job = job_id()
+        runner.start(spec(job, ["sh", "-c", CHATTY]))
+        assert events.exited(job, timeout=60).exit_code == 0
+        reported = [line for e in events.of(job) if e.kind == LOG for line in e.lines]
+        assert len([e for e in events.of(job) if e.kind == LOG]) > 1      # read live, in pieces
+        assert len(truth["lines"]) == 301
+        # The store orders by timestamp, then arrival: what a reader sees is exactly docker logs.
+        assert sorted(reported, key=lambda line: line[0]) == truth["lines"]
+    finally:
+        runner.close()
+
+
+def test_reattach_resumes_output_where_the_store_left_off(server_id, client):
+    """A restart: the old runner's reports were stored only up to some line (the mark); the new
+    runner reports every line after it, none before it, even within the mark's millisecond."""
+    first = DockerRunner(server_id, output_interval=0.05)
+    first.set_listener(first_events := EventLog())
+    job = job_id()
+    script = ("i=0; while [ $i -lt 100 ]; do echo line $i; i=$((i+1)); "
+              "[ $((i % 5)) -eq 0 ] && sleep 0.05; done")
+    first.start(spec(job, ["sh", "-c", script]))
+    first_events.wait_for(lambda e: len(first_events.lines(job)) >= 12)
+    first.close()                                  # the container keeps running
+    reported = [line for e in first_events.of(job) if e.kind == LOG for line in e.lines]
+    stored = reported[:7]                          # the rest was lost with the old server
+    mark = OutputMark(stored[-1][0], tuple(text for ms, text in stored if ms == stored[-1][0]))
+    second = DockerRunner(server_id, output_interval=0.05)
+    second.set_listener(events := EventLog())
+    try:
+        (survivor,) = second.reattach({job: 1}, {job: mark})
+        assert survivor.running or survivor.exit_code == 0
+        if survivor.running:
+            assert events.exited(job, timeout=60).exit_code == 0
+        texts = [text for _, text in stored] + events.lines(job)
+        assert texts == [f"line {i}" for i in range(100)]
+    finally:
+        second.close()
 
 
 def test_exit_reported_after_the_event_stream_breaks(runner):
@@ -334,7 +395,7 @@ def test_many_short_jobs_at_once(runner, client, server_id):
         runner.start(spec(job, ["sh", "-c", "echo $JOB", ], environment={"JOB": job}))
     for job in jobs:
         assert runner.events.exited(job, timeout=60).exit_code == 0
-        assert runner.events.kinds(job) == [RUNNING, LOG, EXITED]
+        assert_kinds(runner.events.kinds(job))
         assert runner.events.lines(job) == [job]
 
 

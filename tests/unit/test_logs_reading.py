@@ -1,9 +1,10 @@
 """Logs internals without a server: event positions and GetLogEvents pages (stored and
-in-memory sources agree, every event is read once in either direction), merging a running
-container's lines, filter patterns, the job observer, and migration 3's backfill."""
+in-memory sources agree, every event is read once in either direction), a running job's stream
+read from the store, filter patterns, the job observer, and migration 3's backfill."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import sqlite3
@@ -21,6 +22,19 @@ from batchemu.logs.tables import LogTables
 from batchemu.store import Store
 from batchemu.store.jobs import Jobs
 from batchemu.store.migrations import MIGRATIONS
+
+class ListSource:
+    """The same events in memory: what StoredSource's paged SQL reads must agree with."""
+
+    def __init__(self, events: list):
+        self.events = events
+        self.positions = [e.position for e in events]
+
+    def window(self, lower: tuple, upper: tuple, n: int, from_end: bool) -> list:
+        """Events with lower <= position < upper: the first n, or the last n."""
+        chosen = self.events[bisect.bisect_left(self.positions, lower):bisect.bisect_left(self.positions, upper)]
+        return chosen[-n:] if from_end else chosen[:n]
+
 
 KEY = ("111122223333", "us-east-1", "g", "s")
 CTX = RequestContext(account=KEY[0], region=KEY[1], now_ms=0)
@@ -40,7 +54,7 @@ def stream():
     for i in range(0, 60, 7):  # several batches, like several PutLogEvents calls
         sink.append(*KEY, lines[i:i + 7], 5)
     rows = LogTables(store).events(*KEY, 0, reading.MAX_TS)
-    return reading.StoredSource(LogTables(store), *KEY), reading.ListSource(reading.with_positions(rows))
+    return reading.StoredSource(LogTables(store), *KEY), ListSource(reading.with_positions(rows))
 
 
 def test_stored_and_in_memory_windows_agree(stream):
@@ -89,16 +103,6 @@ def test_tokens_look_like_aws_and_reject_garbage():
             reading.decode(bad)
 
 
-def test_merge_live_adds_unstored_lines_once_with_final_positions():
-    live = [(10, "a"), (10, "b"), (11, "c"), (11, "c")]
-    merged = reading.merge_live([], live, "s")
-    assert [(e.ts, e.k, e.message) for e in merged] == [(10, 0, "a"), (10, 1, "b"), (11, 0, "c"), (11, 1, "c")]
-    # The runner's report has just been stored while the container is still listed: no duplicates.
-    stored = [("s", ts, 99, text) for ts, text in live]
-    again = reading.merge_live(stored, live, "s")
-    assert [(e.ts, e.k, e.message) for e in again] == [(e.ts, e.k, e.message) for e in merged]
-
-
 @pytest.mark.parametrize("pattern, hits", [
     ('-"db timeout" ERROR', ["ERROR disk"]),
     ('?"db timeout" ?disk', ["ERROR db timeout", "ERROR disk"]),
@@ -139,32 +143,17 @@ def test_observer_registers_group_and_stream_once_at_starting():
     assert [s["name"] for s in tables.streams(KEY[0], KEY[1], "/custom")] == ["jd/default/t2"]
 
 
-class LateRunner:
-    """Reports output only at exit, like Docker: logs() has the running container's lines."""
-    streams_output_live = False
-
-    def __init__(self, lines):
-        self.lines = lines
-
-    def logs(self, job_id, attempt):
-        return list(self.lines)
-
-
-def test_a_running_attempt_is_read_from_its_runner_until_it_ends():
+def test_a_running_attempts_stream_is_read_from_the_store_only():
+    """Runners report output as it is written (the engine stores it), so the Logs API needs
+    no runner: a request can never reach Docker."""
     store = Store()
-    backend = LogsBackend(store, LateRunner([(5, "live one"), (6, "live two")]))
+    backend = LogsBackend(store)
     stream_observer(backend.tables, lambda: 1)(job_doc(), "RUNNABLE")
-    doc = job_doc("RUNNING")
-    Jobs(store).insert(doc)
+    Jobs(store).insert(job_doc("RUNNING"))
     (row,) = backend.tables.streams(KEY[0], KEY[1], "/aws/batch/job")
-    source = backend.source(CTX, row)
-    assert [e.message for e in source.window((0, 0), (reading.MAX_TS, 0), 10, False)] == ["live one", "live two"]
-    assert list(backend.running_attempts().items()) == [("j-1", 1)]
-    # The runner's exit report is stored, then the job ends: the stored events are the truth.
     backend.tables.append(KEY[0], KEY[1], "/aws/batch/job", row["name"], [(5, "live one"), (6, "live two")], 7)
-    Jobs(store).update(dict(doc, status="SUCCEEDED"))
     source = backend.source(CTX, row)
-    assert isinstance(source, reading.StoredSource) and backend.running_attempts() == {}
+    assert isinstance(source, reading.StoredSource)
     assert [e.message for e in source.window((0, 0), (reading.MAX_TS, 0), 10, False)] == ["live one", "live two"]
 
 

@@ -1,0 +1,19 @@
+"""Where each busy job's stored output ends, for the runner's reattach after a restart: a
+runner that can read a container's output again (Docker) reports only what comes after it, so
+a restart neither loses nor repeats a line of a job that kept running."""
+
+from __future__ import annotations
+
+from batchemu.engine.logsink import LogSink
+from batchemu.runners.base import OutputMark
+
+
+def stored_output(sink: LogSink, jobs: list) -> dict:
+    """job id -> OutputMark of the current attempt's stream, for the jobs with output stored."""
+    marks = {}
+    for job in jobs:
+        task = (job.get("_tasks") or {}).get(str(job.get("_attempt")))
+        tail = task and sink.tail(job["_account"], job["_region"], task["logGroup"], task["logStreamName"])
+        if tail:
+            marks[job["jobId"]] = OutputMark(tail[0], tuple(tail[1]))
+    return marks
