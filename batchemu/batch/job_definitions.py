@@ -11,11 +11,12 @@ import copy
 import json
 import re
 
-from batchemu.batch import arns, host_access, job_spec
+from batchemu.batch import host_access, job_spec
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_describe_list, check_list_or_max, check_name, check_tags, save
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns
 
 KIND = arns.JOB_DEFINITION
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"

@@ -16,9 +16,9 @@ import json
 
 import botocore
 
-from batchemu.engine import states
 from batchemu.store.db import Store
 from batchemu.store.jobs import Jobs
+from batchemu.vocabulary import job_status as states
 from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_new, check_tags, describe, load_all, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 KIND = arns.SERVICE_ENVIRONMENT
 MAX_PER_REGION = 50                     # ref §13.2, §15

@@ -9,11 +9,11 @@ import binascii
 import json
 import logging
 
-from batchemu.engine import states
 from batchemu.logs import reading
 from batchemu.logs.errors import InvalidParameter, group_not_found, invalid_token, stream_not_found
-from batchemu.logs.tables import LogTables
 from batchemu.store.jobs import Jobs
+from batchemu.store.logs import LogTables
+from batchemu.vocabulary import job_status as states
 
 log = logging.getLogger("batchemu.logs")
 
