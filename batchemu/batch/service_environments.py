@@ -2,7 +2,7 @@
 environment is a capacity budget for service jobs: `capacityLimits` in instances (NUM_INSTANCES),
 or per instance type in a quota-management environment.
 
-Owns the environment document and its asynchronous status (batch.lifecycle, like CEs). Must not
+Owns the environment document and its asynchronous status (vocabulary.lifecycle, like CEs). Must not
 touch service jobs: the service-job engine reads the limits and the state from here.
 """
 
