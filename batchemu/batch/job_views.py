@@ -18,7 +18,7 @@ import botocore
 
 from batchemu.store.db import Store
 from batchemu.store.jobs import Jobs
-from batchemu.vocabulary import job_status as states
+from batchemu.vocabulary import job_states as states
 from batchemu.wire import restjson
 from batchemu.wire import spec as wire_spec
 

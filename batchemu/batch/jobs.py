@@ -20,7 +20,7 @@ from batchemu.batch.pagination import decode_token, encode_token, page_size, pag
 from batchemu.context import RequestContext
 from batchemu.engine import actions
 from batchemu.store.jobs import Jobs
-from batchemu.vocabulary import arns, job_status
+from batchemu.vocabulary import arns, job_states
 
 MAX_SUBMIT_BYTES = 30 * 1024      # ref §6.1, §15
 MAX_DEPENDENCIES = 20             # ref §8
@@ -83,7 +83,7 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "jobArn": arns.make(ctx, arns.JOB, job_id),
         "jobName": name,
         "jobQueue": queue["jobQueueArn"],
-        "status": job_status.SUBMITTED,
+        "status": job_states.SUBMITTED,
         "createdAt": ctx.now_ms,
         "jobDefinition": definition["jobDefinitionArn"],
         "parameters": parameters,
@@ -169,7 +169,7 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         status_applies = f.get("name") == "SHARE_IDENTIFIER"  # the only one kept with jobStatus
     if status_applies:
         where.append("status=?")
-        args.append(p.get("jobStatus") or job_status.RUNNING)  # RUNNING by default (ref §6.6)
+        args.append(p.get("jobStatus") or job_states.RUNNING)  # RUNNING by default (ref §6.6)
     limit = page_size(p, default=100 if filters else 1000, maximum=100 if filters else 1000)
     after = decode_token(p.get("nextToken"))
     if after is not None:

@@ -24,8 +24,8 @@ from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs
 from batchemu.store.logs import LogTables
-from batchemu.vocabulary.reasons import (ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED, LOST_ON_RESTART,
-                                         OUT_OF_MEMORY, QUEUE_DELETED, TIME_LIMIT, TIMED_OUT)
+from batchemu.vocabulary.reasons import (ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED,
+                                         LOST_ON_RESTART, OUT_OF_MEMORY, QUEUE_DELETED, TIME_LIMIT, TIMED_OUT)
 
 log = logging.getLogger("batchemu.scheduler")
 

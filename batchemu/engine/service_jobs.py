@@ -18,8 +18,8 @@ from batchemu.runners import base
 from batchemu.store.logs import LogTables
 from batchemu.store.service_jobs import ServiceJobs
 from batchemu.vocabulary import arns, lifecycle
-from batchemu.vocabulary.job_status import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING, SUBMITTED,
-                                            SUCCEEDED)
+from batchemu.vocabulary.job_states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,
+                                            SUBMITTED, SUCCEEDED)
 from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED, TIMED_OUT,
                                          SERVICE_LOST_ON_RESTART as LOST_ON_RESTART,
                                          SERVICE_TIME_LIMIT as TIME_LIMIT)

@@ -11,8 +11,8 @@ import logging
 
 # The statuses are vocabulary (every layer names them); engine modules read them as
 # `states.RUNNING` beside `states.transition`, so they are imported here by name.
-from batchemu.vocabulary.job_status import (ACTIVE, ALL, FAILED, PENDING, RUNNABLE, RUNNING, STARTING,  # noqa: F401
-                                            SUBMITTED, SUCCEEDED, TERMINAL)
+from batchemu.vocabulary.job_states import (ACTIVE, ALL, FAILED, PENDING, RUNNABLE,  # noqa: F401
+                                            RUNNING, STARTING, SUBMITTED, SUCCEEDED, TERMINAL)
 
 log = logging.getLogger("batchemu.engine")
 

@@ -13,7 +13,7 @@ from batchemu.logs import reading
 from batchemu.logs.errors import InvalidParameter, group_not_found, invalid_token, stream_not_found
 from batchemu.store.jobs import Jobs
 from batchemu.store.logs import LogTables
-from batchemu.vocabulary import job_status as states
+from batchemu.vocabulary import job_states as states
 
 log = logging.getLogger("batchemu.logs")
 

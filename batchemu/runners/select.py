@@ -15,7 +15,8 @@ def make_runner(config, server_id: str):
     if choice == "none":
         return None
     if choice in ("auto", "docker"):
-        from batchemu.runners import docker as docker_runner  # lazy for start-up time: the Docker SDK (~100 ms)
+        # lazy for start-up time: the Docker SDK costs ~100 ms
+        from batchemu.runners import docker as docker_runner
         if docker_runner.engine_available():
             return docker_runner.DockerRunner(server_id, network=config.job_network,
                                               pull_policy=config.pull_policy,

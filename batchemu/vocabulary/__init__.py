@@ -1,5 +1,5 @@
 """The shared vocabulary, on the floor just above context and config: ARNs and name-or-ARN resolution
-(arns), the asynchronous status of resources (lifecycle), job statuses (job_status) and the
+(arns), the asynchronous status of resources (lifecycle), job statuses (job_states) and the
 status reasons jobs end with (reasons).
 
 Every layer may import it; it imports nothing of batchemu above floor 0 (context). Plain names
