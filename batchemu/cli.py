@@ -83,6 +83,8 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("waitress").setLevel(logging.WARNING)  # "client disconnected" is routine
+    # Lazy for start-up time: Flask, botocore and the model cost ~0.3 s, which --help and a
+    # refused flag never pay.
     from batchemu.emulator import DataDirInUse, Emulator
     from batchemu.server import ListenError
 

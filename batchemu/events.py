@@ -67,7 +67,7 @@ def deliver_to_eventbridge(event: dict, at_s: float) -> None:
     event keeps its id (the SSE copy has the same one) and DISABLED rules stay silent."""
     if not services.moto_loaded():
         return  # no request ever reached moto, so no rule can exist (its state is in memory)
-    from moto.events.models import events_backends
+    from moto.events.models import events_backends  # lazy for start-up time (services.moto_dispatcher)
 
     try:
         backend = events_backends[event["account"]][event["region"]]

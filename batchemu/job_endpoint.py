@@ -91,6 +91,7 @@ class JobEndpoint:
 def network_gateway(name: str) -> str | None:
     """The host's address on a user-defined Docker network (its IPAM gateway), or None."""
     try:
+        # lazy for start-up time: the Docker SDK costs ~100 ms; only a user-defined network asks
         import docker
 
         client = docker.from_env(timeout=5)

@@ -13,7 +13,7 @@ import threading
 import uuid
 
 from botocore.model import OperationNotFoundError
-from flask import Response
+from flask import Response, request
 
 from batchemu.wire.auth import identify
 
@@ -27,6 +27,7 @@ def moto_dispatcher():
     global _dispatcher
     with _lock:
         if _dispatcher is None:
+            # lazy for start-up time (see the docstring)
             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
             _fix_moto()
@@ -53,7 +54,7 @@ def _fix_moto() -> None:
     """moto 5.2's default EventBridge target input drops `account` and reorders the envelope;
     EventBridge delivers the whole event unchanged (ref §14.1), so put every field back in
     AWS's order. `<time>` stays unquoted: moto passes a number and formats it per target."""
-    from moto.events.utils import EventTemplateParser
+    from moto.events.utils import EventTemplateParser  # lazy for start-up time (moto_dispatcher)
 
     EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
         '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", '
@@ -65,8 +66,6 @@ def _keep_raw_body() -> None:
     """Read the body before anything parses it as a form: an object PUT with a form content
     type (`curl -X PUT --data-binary @f "$PRESIGNED_URL"`) would otherwise be stored empty,
     as moto reads `request.data`. Form uploads still parse, from these cached bytes."""
-    from flask import request
-
     request.get_data(cache=True, parse_form_data=False)
 
 
@@ -79,8 +78,6 @@ def _json_error(status: int, code: str, message: str) -> Response:
 
 
 def _json_http_error(exc):
-    from flask import request  # the request inside moto's app
-
     code = "UnknownOperationException" if exc.code == 404 else "MethodNotAllowed"
     return _json_error(exc.code, code, f"No operation matches {request.method} {request.path}")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
-from batchemu.batch.errors import ClientException
+from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 MAX_TAGS = 50
@@ -77,7 +77,6 @@ def save(b: Backend, ctx: RequestContext, kind: str, key: str, arn: str, doc: di
 def check_list_or_max(p: dict, list_member: str, label: str, ctx: RequestContext) -> None:
     """ref §1.6: an explicit list and maxResults cannot both be given."""
     if p.get(list_member) and p.get("maxResults") is not None:
-        from batchemu.batch.errors import wrapped
         raise wrapped(ctx, f"{label} and MaxResults cannot both be set")
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import uuid
 
-from batchemu.batch import arns, lifecycle, managed_instances
+from batchemu.batch import managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load_all,
                                    resolve, save)
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
 from batchemu.store.jobs import Jobs
+from batchemu.vocabulary import arns, lifecycle
 
 KIND = arns.COMPUTE_ENVIRONMENT
 MAX_PER_REGION = 50  # ref §3.7

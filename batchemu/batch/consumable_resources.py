@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 
-from batchemu.batch import arns
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_new, check_tags, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
-from batchemu.engine import consumables, states
+from batchemu.engine import consumables
+from batchemu.vocabulary import arns, job_states
 
 KIND = arns.CONSUMABLE_RESOURCE
 MAX_PER_ACCOUNT = 50_000                       # ref §13.1, §15
@@ -92,7 +92,7 @@ def delete_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict
         # AWS documents nothing here (ref §13.1 [unknown]); deleting a resource that unfinished
         # jobs wait for or hold would strand them, so batchemu refuses.
         waiting = [d for d in consumables.jobs_requiring(b.store, doc["consumableResourceArn"])
-                   if d["status"] not in states.TERMINAL]
+                   if d["status"] not in job_states.TERMINAL]
         if waiting:
             raise ClientException(f"Cannot delete, consumable resource {doc['consumableResourceName']} is "
                                   f"required by {len(waiting)} job(s) that haven't finished (for example "
@@ -128,10 +128,10 @@ def list_jobs_by_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -
         if name not in JOB_FILTERS:
             raise ClientException(f"filters.name must be one of {', '.join(JOB_FILTERS)}, got {name!r}")
         if name == "JOB_STATUS":
-            bad = [v for v in values if v not in states.ALL]
+            bad = [v for v in values if v not in job_states.ALL]
             if bad:
                 raise ClientException(f"filters: JOB_STATUS values must be job statuses "
-                                      f"({', '.join(states.ALL)}), got {bad[0]!r}")
+                                      f"({', '.join(job_states.ALL)}), got {bad[0]!r}")
             statuses.update(values)
         else:
             names += values

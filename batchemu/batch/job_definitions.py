@@ -9,12 +9,13 @@ Knows nothing of queues or jobs.
 
 from __future__ import annotations
 
-from batchemu.batch import arns, host_access, job_definition_rules as rules
+from batchemu.batch import host_access, job_definition_rules as rules
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_describe_list, check_list_or_max, check_name, save
 from batchemu.batch.errors import ClientException
 from batchemu.batch.job_spec import WHOLE_NUMBER
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns
 
 KIND = arns.JOB_DEFINITION
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"

@@ -11,16 +11,17 @@ from __future__ import annotations
 import itertools
 import json
 
-from batchemu.batch import arns, quota_shares
+from batchemu.batch import quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import load, resolve
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
-from batchemu.engine import actions, ordering, quota, states
+from batchemu.engine import actions, ordering, quota
 from batchemu.engine import service_jobs as service
-from batchemu.engine.scheduler import DEPENDENCY_FAILED
 from batchemu.store.jobs import Jobs
 from batchemu.store.service_jobs import ServiceJobs
+from batchemu.vocabulary import arns, job_states
+from batchemu.vocabulary.reasons import DEPENDENCY_FAILED
 
 FRONT = 100      # "the first 100 RUNNABLE jobs" (model)
 TOP_SHARES = 20  # "the top 20 shares with the highest capacity utilization" (model)
@@ -112,7 +113,7 @@ def _per_share(view, busy: list) -> dict:
 class _ContainerJobs:
     """The container jobs of one queue, as the snapshot needs them."""
 
-    busy_statuses = (states.STARTING, states.RUNNING)
+    busy_statuses = (job_states.STARTING, job_states.RUNNING)
     table = "jobs"
 
     def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
@@ -225,12 +226,12 @@ def _runnable_since(job: dict, deps: dict) -> int:
 
 def _left_runnable_at(job: dict) -> int | None:
     """When a job no longer RUNNABLE last left that state, or None if it never was in it."""
-    if job["status"] == states.FAILED:
+    if job["status"] == job_states.FAILED:
         ran_last = job.get("attempts") and job["attempts"][-1].get("stoppedAt") == job.get("stoppedAt")
         if not ran_last:
             # Ended before (re)starting: cancelled, a time limit, its queue deleted. A job failed
             # for a dependency was PENDING, never RUNNABLE.
             return None if job.get("statusReason") == DEPENDENCY_FAILED else job.get("stoppedAt")
-    if job["status"] in (states.SUBMITTED, states.PENDING):
+    if job["status"] in (job_states.SUBMITTED, job_states.PENDING):
         return None
     return job.get("scheduledAt")

@@ -7,12 +7,13 @@ Must not touch jobs: the scheduler fails the jobs of a deleted queue when `chang
 
 from __future__ import annotations
 
-from batchemu.batch import arns, lifecycle, managed_instances
+from batchemu.batch import managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load,
                                    resolve, save)
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 KIND = arns.JOB_QUEUE
 MAX_PER_REGION = 50  # ref §4.5

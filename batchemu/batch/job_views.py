@@ -15,9 +15,9 @@ import functools
 
 import botocore
 
-from batchemu.engine import states
 from batchemu.store.db import Store
 from batchemu.store.jobs import Jobs
+from batchemu.vocabulary import job_states as states
 from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
 

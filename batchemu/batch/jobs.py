@@ -11,16 +11,17 @@ from __future__ import annotations
 import json
 import uuid
 
-from batchemu.batch import (arns, bulk, consumable_resources, host_access, job_definition_rules,
-                            job_definitions, job_spec, job_views)
+from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
+                            job_spec, job_views)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
 from batchemu.context import RequestContext
-from batchemu.engine import actions, states
+from batchemu.engine import actions
 from batchemu.store.jobs import Jobs
+from batchemu.vocabulary import arns, job_states
 
 MAX_SUBMIT_BYTES = 30 * 1024      # ref §6.1, §15
 MAX_DEPENDENCIES = 20             # ref §8
@@ -83,7 +84,7 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "jobArn": arns.make(ctx, arns.JOB, job_id),
         "jobName": name,
         "jobQueue": queue["jobQueueArn"],
-        "status": states.SUBMITTED,
+        "status": job_states.SUBMITTED,
         "createdAt": ctx.now_ms,
         "jobDefinition": definition["jobDefinitionArn"],
         "parameters": parameters,
@@ -169,7 +170,7 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         status_applies = f.get("name") == "SHARE_IDENTIFIER"  # the only one kept with jobStatus
     if status_applies:
         where.append("status=?")
-        args.append(p.get("jobStatus") or states.RUNNING)  # RUNNING by default (ref §6.6)
+        args.append(p.get("jobStatus") or job_states.RUNNING)  # RUNNING by default (ref §6.6)
     limit = page_size(p, default=100 if filters else 1000, maximum=100 if filters else 1000)
     after = decode_token(p.get("nextToken"))
     if after is not None:

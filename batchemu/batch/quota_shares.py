@@ -8,12 +8,12 @@ Owns the share document, stored under kind `quota-share` with key `<queue>/<name
 
 from __future__ import annotations
 
-from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.batch.service_environments import INSTANCE_TYPE, is_quota_managed
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 KIND = arns.QUOTA_SHARE
 MAX_PER_QUEUE = 20          # ref §4.5, §13.4, §15

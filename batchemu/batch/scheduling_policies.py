@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
-from batchemu.batch import arns
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_describe_list, check_name, check_tags, load_all,
                                    resolve, save)
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns
 
 KIND = arns.SCHEDULING_POLICY
 # ref §11.4 / §15 ranges (FairsharePolicy and ShareAttributes documentation in the model).

@@ -2,7 +2,7 @@
 environment is a capacity budget for service jobs: `capacityLimits` in instances (NUM_INSTANCES),
 or per instance type in a quota-management environment.
 
-Owns the environment document and its asynchronous status (batch.lifecycle, like CEs). Must not
+Owns the environment document and its asynchronous status (vocabulary.lifecycle, like CEs). Must not
 touch service jobs: the service-job engine reads the limits and the state from here.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from batchemu.batch import arns, lifecycle
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_new, check_tags, describe, load_all, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 KIND = arns.SERVICE_ENVIRONMENT
 MAX_PER_REGION = 50                     # ref §13.2, §15

@@ -14,7 +14,7 @@ import hashlib
 import json
 import uuid
 
-from batchemu.batch import arns, bulk, quota_shares
+from batchemu.batch import bulk, quota_shares
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, load, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
@@ -23,6 +23,7 @@ from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
 from batchemu.engine import training
 from batchemu.store.service_jobs import ServiceJobs
+from batchemu.vocabulary import arns
 
 MAX_SUBMIT_BYTES = 30 * 1024     # ref §13.3, §15
 MAX_PAYLOAD_BYTES = 10 * 1024    # ref §13.3, §15

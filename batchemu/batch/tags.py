@@ -7,11 +7,12 @@ else in them (status, settle timers). Each kind says how to load and save its do
 
 from __future__ import annotations
 
-from batchemu.batch import arns, jobs, lifecycle, quota_shares, service_jobs
+from batchemu.batch import jobs, quota_shares, service_jobs
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
+from batchemu.vocabulary import arns, lifecycle
 
 # The store key of each kind stored in the resources table, derived from its document.
 # Job definitions are tagged per revision (ref §15), keyed "<name>:<revision>".

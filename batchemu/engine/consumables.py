@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from batchemu.batch import arns
+from batchemu.vocabulary import arns
 
 REPLENISHABLE, NON_REPLENISHABLE = "REPLENISHABLE", "NON_REPLENISHABLE"
 # AWS documents no blocked reason for consumable resources (ref §11.5, §13.1); these follow the

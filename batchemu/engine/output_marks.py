@@ -4,11 +4,11 @@ a restart neither loses nor repeats a line of a job that kept running."""
 
 from __future__ import annotations
 
-from batchemu.engine.logsink import LogSink
 from batchemu.runners.base import OutputMark
+from batchemu.store.logs import LogTables
 
 
-def stored_output(sink: LogSink, jobs: list) -> dict:
+def stored_output(sink: LogTables, jobs: list) -> dict:
     """job id -> OutputMark of the current attempt's stream, for the jobs with output stored."""
     marks = {}
     for job in jobs:

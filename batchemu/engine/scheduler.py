@@ -19,23 +19,16 @@ import uuid
 
 from batchemu.engine import actions, capacity, consumables, ordering, output_marks, retry, states, time_limits
 from batchemu.engine.launch import launch_spec, log_names
-from batchemu.engine.logsink import LogSink
 from batchemu.engine.service_jobs import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs
+from batchemu.store.logs import LogTables
+from batchemu.vocabulary.reasons import (ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED,
+                                         LOST_ON_RESTART, OUT_OF_MEMORY, QUEUE_DELETED, TIME_LIMIT, TIMED_OUT)
 
 log = logging.getLogger("batchemu.scheduler")
 
-DEPENDENCY_FAILED = "Dependent Job failed"                   # ref §8
-ARRAY_CHILD_FAILED = "Array Child Job failed"                # ref §7
-CONTAINER_EXITED = "Essential container in task exited"       # ref §6.5
-TIMED_OUT = "Job attempt duration exceeded timeout"          # ref §10
-OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"  # ref §6.5
-QUEUE_DELETED = "JobQueue deleted"                           # ref §6.5
-LOST_ON_RESTART = ("Host EC2 (batchemu) terminated: the server restarted and the job's container "
-                   "was gone")
-TIME_LIMIT = "Canceled by JobStateTimeLimit action due to reason: {}"  # ref §11.5
 MAX_PASSES = 8
 DECIDE_BATCH = 200  # PENDING jobs decided per transaction (_advance); the store waits that long
 
@@ -48,7 +41,7 @@ class Scheduler:
         self.clock = clock
         self.stop_grace = stop_grace_seconds
         self.extra_env = extra_env or (lambda job: {})
-        self.logs = LogSink(store)
+        self.logs = LogTables(store)
         self._events = collections.deque()
         # Live queue ARNs when RUNNABLE/PENDING jobs were last searched for orphans (None: search again).
         self._orphans_checked_for = None

@@ -13,15 +13,19 @@ import collections
 import json
 import logging
 
-from batchemu.batch import arns, lifecycle
 from batchemu.engine import ordering, quota, retry, time_limits, training
 from batchemu.runners import base
+from batchemu.store.logs import LogTables
 from batchemu.store.service_jobs import ServiceJobs
+from batchemu.vocabulary import arns, lifecycle
+from batchemu.vocabulary.job_states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,
+                                            SUBMITTED, SUCCEEDED)
+from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED, TIMED_OUT,
+                                         SERVICE_LOST_ON_RESTART as LOST_ON_RESTART,
+                                         SERVICE_TIME_LIMIT as TIME_LIMIT)
 
 log = logging.getLogger("batchemu.scheduler")
 
-SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED = (
-    "SUBMITTED", "PENDING", "RUNNABLE", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 ALL = (SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED)
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 PRE_START = (SUBMITTED, PENDING, RUNNABLE)
@@ -39,15 +43,9 @@ TRANSITIONS = {
     FAILED: frozenset(),
 }
 
-FROM_SAGEMAKER = "Received status from SageMaker: {}"       # ref §13.3
-QUEUE_DELETED = "JobQueue deleted"                         # as for container jobs (ref §6.5)
-TIMED_OUT = "Job attempt duration exceeded timeout"        # as for container jobs (ref §10)
-LOST_ON_RESTART = ("InternalServerError: the training job's container was gone after batchemu "
-                   "restarted")
 # ref §11.5, service-job queues.
 MAX_RESOURCE = ("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE - Service environment(s) associated "
                 "with the job queue cannot meet the capacity requirement of the job.")
-TIME_LIMIT = "Terminated by JobStateTimeLimit action due to reason: {}"
 NUM_INSTANCES = "NUM_INSTANCES"
 
 
@@ -319,8 +317,6 @@ class ServiceScheduler:
     def _register_stream(self, job: dict, task: dict, now: int) -> None:
         """The attempt's group and stream exist in CloudWatch Logs from STARTING on (DescribeLogStreams,
         GetLogEvents), before the training container prints anything."""
-        from batchemu.logs.tables import LogTables  # the Logs API's tables; imported late (logs imports engine)
-
         tables = LogTables(self.store)
         tables.create_group(job["_account"], job["_region"], task["logGroup"], now)
         tables.create_stream(job["_account"], job["_region"], task["logGroup"], task["logStreamName"], now,

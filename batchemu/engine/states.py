@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 
-log = logging.getLogger("batchemu.engine")
+# The statuses are vocabulary (every layer names them); engine modules read them as
+# `states.RUNNING` beside `states.transition`, so they are imported here by name.
+from batchemu.vocabulary.job_states import (ACTIVE, ALL, FAILED, PENDING, RUNNABLE,  # noqa: F401
+                                            RUNNING, STARTING, SUBMITTED, SUCCEEDED, TERMINAL)
 
-SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED = (
-    "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-ALL = (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED)
-TERMINAL = frozenset({SUCCEEDED, FAILED})
-ACTIVE = frozenset(ALL) - TERMINAL
+log = logging.getLogger("batchemu.engine")
 
 # ref §6.2 "Allowed transitions". Array parents move SUBMITTED -> PENDING -> SUCCEEDED|FAILED
 # (ref §7), which is why PENDING may end in SUCCEEDED.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from batchemu.batch import arns, lifecycle
+from batchemu.vocabulary import arns, lifecycle
 
 
 class World:

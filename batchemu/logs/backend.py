@@ -10,7 +10,7 @@ import json
 
 from batchemu.logs import reading
 from batchemu.logs.errors import InvalidParameter, group_not_found, invalid_token, stream_not_found
-from batchemu.logs.tables import LogTables
+from batchemu.store.logs import LogTables
 
 
 class LogsBackend:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from batchemu.engine import states
+from batchemu.vocabulary import job_states
 
 log = logging.getLogger("batchemu.logs")
 
@@ -15,7 +15,7 @@ def stream_observer(tables, clock):
     """A store.job_observers entry: observer(new_job_doc, old_status)."""
 
     def observe(job: dict, old_status: str) -> None:
-        if job["status"] != states.STARTING or old_status == states.STARTING:
+        if job["status"] != job_states.STARTING or old_status == job_states.STARTING:
             return
         attempt = job["_attempt"]
         task = (job.get("_tasks") or {}).get(str(attempt)) or {}

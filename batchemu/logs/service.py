@@ -16,8 +16,9 @@ from batchemu.logs import patterns, reading
 from batchemu.logs.backend import LogsBackend, paginate
 from batchemu.logs.errors import (InvalidParameter, ResourceAlreadyExists, TooManyTags, Validation,
                                   group_not_found, invalid_token)
-from batchemu.logs.tables import EVENT_OVERHEAD
 
+# The byte size of an event as CloudWatch Logs counts it: UTF-8 message + 26 bytes.
+EVENT_OVERHEAD = 26
 MAX_EVENTS = 10_000
 MAX_PAGE_BYTES = 1_048_576      # a page of events, and a PutLogEvents batch (API_PutLogEvents)
 MAX_TAGS = 50

@@ -15,6 +15,7 @@ def make_runner(config, server_id: str):
     if choice == "none":
         return None
     if choice in ("auto", "docker"):
+        # lazy for start-up time: the Docker SDK costs ~100 ms
         from batchemu.runners import docker as docker_runner
         if docker_runner.engine_available():
             return docker_runner.DockerRunner(server_id, network=config.job_network,
@@ -35,6 +36,6 @@ def make_runner(config, server_id: str):
     if config.deny_host_access:
         raise SystemExit("batchemu: --runner process runs jobs on the host, which --deny-host-access "
                          "forbids; use --runner docker")
-    from batchemu.runners.process import ProcessRunner
+    from batchemu.runners.process import ProcessRunner  # lazy for start-up time, like the Docker runner
     state = Path(config.data_dir) / "processes" if not config.ephemeral else None
     return ProcessRunner(state)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import configparser
 import hashlib
 import hmac
 import json
@@ -114,8 +115,6 @@ def _add_pair(found: dict, pair: str, where: str) -> None:
 
 
 def _shared_credentials(text: str) -> dict[str, str]:
-    import configparser
-
     parser = configparser.ConfigParser()
     parser.read_string(text)
     found = {}

@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 
+from batchemu.store.logs import LogTables
 from tests.docker_support import IMAGE, docker_client  # noqa: F401 (re-exported to the e2e tests)
 
 LOG_GROUP = "/aws/batch/job"
@@ -88,10 +89,8 @@ def wait_until(check, timeout: float, what: str):
 
 def output(store, account: str, job: dict, region: str = "us-east-1") -> list:
     """The text lines the job's latest attempt wrote, as stored for CloudWatch Logs."""
-    from batchemu.engine.logsink import LogSink
-
     stream = job["container"]["logStreamName"]
-    return [text for _, text in LogSink(store).read(account, region, LOG_GROUP, stream)]
+    return [text for _, text in LogTables(store).read(account, region, LOG_GROUP, stream)]
 
 
 def own_containers(client, server_id: str, job_id: str | None = None) -> list:

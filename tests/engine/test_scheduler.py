@@ -4,6 +4,7 @@ import pytest
 
 from batchemu.engine.scheduler import Scheduler
 from batchemu.runners.base import OutputMark, Survivor
+from batchemu.store.logs import LogTables
 from tests.engine.harness import Harness
 
 
@@ -336,8 +337,7 @@ def test_runner_output_is_stored_as_log_events(h):
     h.runner.output(job, "hello", "world")
     h.tick()
     stream = h.job(job)["container"]["logStreamName"]
-    from batchemu.engine.logsink import LogSink
-    lines = LogSink(h.store).read("123456789012", "us-east-1", "/aws/batch/job", stream)
+    lines = LogTables(h.store).read("123456789012", "us-east-1", "/aws/batch/job", stream)
     assert [text for _, text in lines] == ["hello", "world"]
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from batchemu.engine import states
-from batchemu.engine.scheduler import DEPENDENCY_FAILED, Scheduler
+from batchemu.engine.scheduler import Scheduler
 from batchemu.store import Store
+from batchemu.vocabulary.reasons import DEPENDENCY_FAILED
 from tests.engine import harness as harness_module
 from tests.engine.harness import Harness
 

@@ -12,15 +12,14 @@ import sqlite3
 import pytest
 
 from batchemu.context import RequestContext
-from batchemu.engine.logsink import LogSink
 from batchemu.logs import reading
 from batchemu.logs.backend import LogsBackend
 from batchemu.logs.errors import InvalidParameter
 from batchemu.logs.jobs import stream_observer
 from batchemu.logs.patterns import matcher
-from batchemu.logs.tables import LogTables
 from batchemu.store import Store
 from batchemu.store.jobs import Jobs
+from batchemu.store.logs import LogTables
 from batchemu.store.migrations import MIGRATIONS
 
 class ListSource:
@@ -50,7 +49,7 @@ def stream():
     store = Store()
     rng = random.Random(7)
     lines = [(1000 + rng.randrange(12), f"line {i}") for i in range(60)]
-    sink = LogSink(store)
+    sink = LogTables(store)
     for i in range(0, 60, 7):  # several batches, like several PutLogEvents calls
         sink.append(*KEY, lines[i:i + 7], 5)
     rows = LogTables(store).events(*KEY, 0, reading.MAX_TS)

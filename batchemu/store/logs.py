@@ -1,21 +1,17 @@
-"""SQL over the Logs tables: log_groups, log_streams (migration 3) and log_events (written by
-engine.logsink for job output, and by PutLogEvents). Rows in, dicts out; no Logs rule here
-beyond what a query needs (ordering, cascades on delete)."""
+"""Log storage: SQL over the CloudWatch Logs tables log_groups, log_streams (migration 3) and
+log_events. Job output is written here durably the moment a runner reports it (the engine), and
+the Logs API (logs/) reads and writes the same rows. Rows in, dicts out; no Logs rule here
+beyond what a query needs (ordering, cascades on delete). Must not import engine/ or logs/:
+both sit above the store."""
 
 from __future__ import annotations
 
 import json
 
-from batchemu.engine.logsink import LogSink
-
-# The byte size of an event as CloudWatch Logs counts it: UTF-8 message + 26 bytes.
-EVENT_OVERHEAD = 26
-
 
 class LogTables:
     def __init__(self, store):
         self.store = store
-        self.sink = LogSink(store)
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -104,7 +100,30 @@ class LogTables:
     # -- events ------------------------------------------------------------------------------
 
     def append(self, account: str, region: str, group: str, stream: str, lines, ingested: int) -> None:
-        self.sink.append(account, region, group, stream, lines, ingested)
+        """Events `(ts, text)` at the end of a stream, in one transaction."""
+        rows = [(account, region, group, stream, int(ts), ingested, text) for ts, text in lines]
+        if not rows:
+            return
+        with self.store.transaction():
+            self.store.executemany(
+                "INSERT INTO log_events (account, region, group_name, stream_name, ts, ingested, message) "
+                "VALUES (?,?,?,?,?,?,?)", rows)
+
+    def tail(self, account: str, region: str, group: str, stream: str) -> tuple[int, list] | None:
+        """(newest timestamp, [texts at it in arrival order]) of a stream, None when empty:
+        where a re-attached container's output resumes (runners.base.OutputMark)."""
+        where = "account=? AND region=? AND group_name=? AND stream_name=?"
+        key = (account, region, group, stream)
+        rows = self.store.query(f"SELECT ts, message FROM log_events WHERE {where} AND ts = "
+                                f"(SELECT MAX(ts) FROM log_events WHERE {where}) ORDER BY seq", key + key)
+        return (rows[0]["ts"], [r["message"] for r in rows]) if rows else None
+
+    def read(self, account: str, region: str, group: str, stream: str) -> list:
+        """Every event of a stream as `(ts, text)`, in stream order."""
+        rows = self.store.query(
+            "SELECT ts, message FROM log_events WHERE account=? AND region=? AND group_name=? "
+            "AND stream_name=? ORDER BY ts, seq", (account, region, group, stream))
+        return [(r["ts"], r["message"]) for r in rows]
 
     def events(self, account: str, region: str, group: str, stream: str | None, lo_ts: int, hi_ts: int,
                descending: bool = False, limit: int = -1) -> list:
