@@ -4,40 +4,27 @@ Capacity is the queue's service environment's capacityLimits, in instances (the 
 ResourceConfig.InstanceCount). The training image runs as SageMaker runs it (engine.training).
 
 Driven by Scheduler.tick(), which also routes runner events for service-job ids here. Every
-status write goes through `transition` (a compare-and-set). Must not touch container jobs.
+status write goes through engine.states.transition (the one table, service jobs' column).
+Must not touch container jobs.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import logging
 
-from batchemu.batch import arns, lifecycle
 from batchemu.engine import ordering, quota, retry, time_limits, training
 from batchemu.runners import base
 from batchemu.store.service_jobs import ServiceJobs
 
+from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,  # noqa: F401
+                                    SUBMITTED, SUCCEEDED, TERMINAL, transition)
+from batchemu.engine.world import World
+
 log = logging.getLogger("batchemu.scheduler")
 
-SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED = (
-    "SUBMITTED", "PENDING", "RUNNABLE", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-ALL = (SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED)
-TERMINAL = frozenset({SUCCEEDED, FAILED})
 PRE_START = (SUBMITTED, PENDING, RUNNABLE)
 BUSY = (SCHEDULED, STARTING, RUNNING)   # these hold service-environment capacity
-# ServiceJobStatus (ref §13.3). Service jobs have no dependencies, so nothing is PENDING; a
-# failed attempt goes back to RUNNABLE for a retry.
-TRANSITIONS = {
-    SUBMITTED: frozenset({RUNNABLE, FAILED}),
-    PENDING: frozenset({RUNNABLE, FAILED}),
-    RUNNABLE: frozenset({SCHEDULED, FAILED}),
-    SCHEDULED: frozenset({STARTING, RUNNABLE, FAILED}),
-    STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-}
 
 FROM_SAGEMAKER = "Received status from SageMaker: {}"       # ref §13.3
 QUEUE_DELETED = "JobQueue deleted"                         # as for container jobs (ref §6.5)
@@ -49,33 +36,6 @@ MAX_RESOURCE = ("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE - Service env
                 "with the job queue cannot meet the capacity requirement of the job.")
 TIME_LIMIT = "Terminated by JobStateTimeLimit action due to reason: {}"
 NUM_INSTANCES = "NUM_INSTANCES"
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-def transition(jobs: ServiceJobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
-    """Move `doc` to `to` with `changes`, if nobody wrote it since it was read (else None).
-    startedAt is set on entering RUNNING, stoppedAt on entering SUCCEEDED/FAILED."""
-    old = doc["status"]
-    if to not in TRANSITIONS[old]:
-        raise IllegalTransition(f"service job {doc['jobId']}: {old} -> {to}")
-    new = dict(doc, **changes)
-    new["status"] = to
-    if to == RUNNING and "startedAt" not in changes:
-        new["startedAt"] = now_ms
-    if to in TERMINAL and new.get("stoppedAt") is None:
-        new["stoppedAt"] = now_ms
-    if not jobs.update(new):
-        return None
-    # "Batch Service Job State Change" events can hook in here (ref §14.2).
-    for observer in list(getattr(jobs.store, "service_job_observers", ())):
-        try:
-            observer(new, old)
-        except Exception:
-            log.exception("service job observer failed")
-    return new
 
 
 def capacity_unit(environment: dict, instance_type: str | None) -> str:
@@ -93,55 +53,6 @@ def limit_of(environment: dict, unit: str) -> int | None:
 
 def instances(job: dict) -> int:
     return job["_instances"]
-
-
-class _World:
-    """SAGEMAKER_TRAINING queues, service environments, scheduling policies and quota shares,
-    settled."""
-
-    def __init__(self, store, now_ms: int):
-        self.queues, self.environments, self.policies, shares = {}, {}, {}, {}
-        target = {arns.JOB_QUEUE: self.queues, arns.SERVICE_ENVIRONMENT: self.environments,
-                  arns.SCHEDULING_POLICY: self.policies, arns.QUOTA_SHARE: shares}
-        self.next_settle = None
-        for row in store.query("SELECT kind, arn, doc FROM resources WHERE kind IN (?,?,?,?)", tuple(target)):
-            doc = json.loads(row["doc"])
-            if lifecycle.is_gone(doc, now_ms):
-                continue
-            pending = doc.get("_settle")
-            lifecycle.settle(doc, now_ms)
-            if doc.get("_settle"):
-                self.next_settle = pending["at"] if self.next_settle is None else min(self.next_settle,
-                                                                                     pending["at"])
-            target[row["kind"]][row["arn"]] = doc
-        self.shares = collections.defaultdict(dict)  # queue ARN -> {share name: live quota share}
-        for doc in shares.values():
-            queue = self.queues.get(doc["jobQueueArn"])
-            if doc.get("status") not in ("DELETING", "DELETED") and queue is not None \
-                    and doc["createdAt"] >= (queue.get("createdAt") or 0):
-                self.shares[doc["jobQueueArn"]][doc["quotaShareName"]] = doc
-
-    def queue(self, arn: str) -> dict | None:
-        doc = self.queues.get(arn)
-        return None if doc is None or doc.get("status") in ("DELETING", "DELETED") else doc
-
-    def queues_by_priority(self) -> list:
-        live = [q for q in self.queues.values() if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
-                and q.get("status") not in ("DELETING", "DELETED")]
-        return sorted(live, key=lambda q: (-(q.get("priority") or 0), q.get("createdAt") or 0))
-
-    def environment_of(self, queue: dict) -> dict | None:
-        for entry in sorted(queue.get("serviceEnvironmentOrder") or [], key=lambda o: o["order"]):
-            doc = self.environments.get(entry["serviceEnvironment"])
-            if doc is not None:
-                return doc
-        return None
-
-    def fairshare_policy(self, queue: dict) -> dict | None:
-        return (self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("fairsharePolicy")
-
-    def quota_managed(self, queue: dict) -> bool:
-        return bool((self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("quotaSharePolicy"))
 
 
 class ServiceScheduler:
@@ -165,7 +76,7 @@ class ServiceScheduler:
         if not active:
             return False  # nothing to advance or place; this runs on every Batch tick (bench/)
         now = self.clock()
-        world = _World(self.store, now)
+        world = World(self.store, now)
         if world.next_settle is not None:
             deadlines.append(world.next_settle)
         changed = False
@@ -177,7 +88,7 @@ class ServiceScheduler:
         active = self.jobs.active()
         return self._place(active, world, self.clock(), deadlines) or changed
 
-    def _advance(self, job: dict, world: _World, now: int, deadlines: list) -> bool:
+    def _advance(self, job: dict, world: World, now: int, deadlines: list) -> bool:
         status = job["status"]
         gone = QUEUE_DELETED if world.queue(job["jobQueue"]) is None else None
         if gone is None and job.get("quotaShareName") \
@@ -203,7 +114,7 @@ class ServiceScheduler:
                     deadlines.append(deadline)
         return False
 
-    def _place(self, active: list, world: _World, now: int, deadlines: list) -> bool:
+    def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
         if self.runner is None:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
         used = collections.Counter()
@@ -211,7 +122,7 @@ class ServiceScheduler:
             if job["status"] in BUSY:
                 used[(job["_environment"], job["_unit"])] += instances(job)
         changed = False
-        for queue in world.queues_by_priority():
+        for queue in world.queues_by_priority("SAGEMAKER_TRAINING"):
             waiting = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] == RUNNABLE]
             environment = world.environment_of(queue)
             if not waiting or queue.get("state") != "ENABLED" or environment is None:
