@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import logging
 
-from batchemu.engine import ordering, quota, retry, time_limits, training
+from batchemu.engine import attempts, ordering, quota, time_limits, training
 from batchemu.runners import base
 from batchemu.store.service_jobs import ServiceJobs
 
@@ -28,7 +28,6 @@ BUSY = (SCHEDULED, STARTING, RUNNING)   # these hold service-environment capacit
 
 FROM_SAGEMAKER = "Received status from SageMaker: {}"       # ref §13.3
 QUEUE_DELETED = "JobQueue deleted"                         # as for container jobs (ref §6.5)
-TIMED_OUT = "Job attempt duration exceeded timeout"        # as for container jobs (ref §10)
 LOST_ON_RESTART = ("InternalServerError: the training job's container was gone after batchemu "
                    "restarted")
 # ref §11.5, service-job queues.
@@ -56,6 +55,13 @@ def instances(job: dict) -> int:
 
 
 class ServiceScheduler:
+    """Advances and places service jobs; their attempts' lifecycle is engine.attempts', this is
+    its Launcher (a training job handed to "SageMaker")."""
+
+    label = "service job"
+    timeout_field = "timeoutConfig"
+    lost_on_restart = FROM_SAGEMAKER.format(LOST_ON_RESTART)
+
     def __init__(self, store, runner, clock, logs, stop_grace_seconds: float = 30.0, extra_env=None,
                  work_root=None):
         self.store = store
@@ -63,9 +69,9 @@ class ServiceScheduler:
         self.jobs = ServiceJobs(store)
         self.runner = runner
         self.logs = logs
-        self.stop_grace = stop_grace_seconds
         self.extra_env = extra_env or (lambda job: {})
         self.training = training.Workspace(store, work_root)
+        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
 
     # -- one pass of the scheduler's tick --------------------------------------------------
 
@@ -101,17 +107,7 @@ class ServiceScheduler:
         if status == SUBMITTED:
             return bool(transition(self.jobs, job, RUNNABLE, now))
         if status in (STARTING, RUNNING):
-            stop = job.get("_stop")
-            if stop and not stop.get("sent"):
-                self._send_stop(job, stop)
-                return False
-            seconds = (job.get("timeoutConfig") or {}).get("attemptDurationSeconds")
-            if status == RUNNING and seconds and not stop:
-                deadline = job["startedAt"] + seconds * 1000
-                if now >= deadline:
-                    self._send_stop(job, {"kind": "timeout"})
-                else:
-                    deadlines.append(deadline)
+            self.attempts.supervise(job, now, deadlines)
         return False
 
     def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
@@ -202,15 +198,16 @@ class ServiceScheduler:
                          _blocked=None, latestAttempt={"serviceResourceId": resource})
         if new is None:
             return False
-        self._launch(new, task, now)
+        self.launch(new, now)
         return True
 
-    def _launch(self, job: dict, task: dict, now: int) -> None:
+    def launch(self, job: dict, now: int) -> None:
         """A SCHEDULED (or, after a restart, STARTING) attempt: STARTING, and to the runner."""
+        task = job["_tasks"][str(job["_attempt"])]
         try:
             spec = self.training.launch_spec(job, task, self.runner, self.extra_env(job))
         except training.Rejected as exc:  # what SageMaker's CreateTrainingJob would refuse
-            self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(exc))
+            self.attempts.finish(job, now, None, status_reason=FROM_SAGEMAKER.format(exc))
             return
         if job["status"] == STARTING:
             started = job
@@ -225,7 +222,7 @@ class ServiceScheduler:
             self.runner.start(spec)
         except Exception as exc:
             log.exception("runner refused service job %s", job["jobId"])
-            self.finish_attempt(started, now, None, reason=f"CannotStartContainerError: {exc}")
+            self.attempts.finish(started, now, None, reason=f"CannotStartContainerError: {exc}")
 
     def _register_stream(self, job: dict, task: dict, now: int) -> None:
         """The attempt's group and stream exist in CloudWatch Logs from STARTING on (DescribeLogStreams,
@@ -241,49 +238,35 @@ class ServiceScheduler:
 
     def apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
-        if job is None:
-            return
-        task = (job.get("_tasks") or {}).get(str(event.attempt))
-        if event.kind == base.LOG:
-            if task:
-                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
-                                 event.lines, now)
-            return
-        if job.get("_attempt") != event.attempt or job["status"] not in (STARTING, RUNNING):
-            return  # a late report about an attempt already recorded
-        if event.kind == base.RUNNING and job["status"] == STARTING:
-            transition(self.jobs, job, RUNNING, event.at_ms or now, startedAt=event.at_ms or now)
-        elif event.kind == base.EXITED:
-            self.finish_attempt(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
+        if job is not None:
+            self.attempts.report(job, event, now)
 
-    def finish_attempt(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
-                       oom: bool = False) -> dict | None:
-        """Record the attempt that ended and move on: SUCCEEDED, RUNNABLE for a retry
-        (retryStrategy, evaluateOnExit onStatusReason), or FAILED."""
-        if job["status"] == STARTING and exit_code is not None:
-            job = transition(self.jobs, job, RUNNING, now)
-            if job is None:
-                return None
-        stop = job.get("_stop") or {}
-        if stop.get("kind") == "terminate":
-            status_reason = stop["reason"]
-        elif stop.get("kind") == "timeout":
-            status_reason = TIMED_OUT
-        elif status_reason is None:
-            status_reason = FROM_SAGEMAKER.format(
-                self.training.failure_reason(job, exit_code, reason, oom) if exit_code != 0 else "Completed")
+    # -- engine.attempts.Launcher ----------------------------------------------------------
+
+    def to_running(self, job: dict, at: int) -> dict | None:
+        return transition(self.jobs, job, RUNNING, at, startedAt=at)
+
+    def exit_reason(self, reason, oom: bool):
+        return reason
+
+    def status_reason(self, job: dict, exit_code, reason, oom: bool) -> str:
+        return FROM_SAGEMAKER.format(
+            self.training.failure_reason(job, exit_code, reason, oom) if exit_code != 0 else "Completed")
+
+    def record(self, job: dict, exit_code, reason, status_reason: str, now: int) -> dict:
         task = job["_tasks"][str(job["_attempt"])]
         record = {"serviceResourceId": task["serviceResourceId"], "startedAt": job.get("startedAt"),
                   "stoppedAt": now, "statusReason": status_reason}
-        attempts = list(job.get("attempts") or []) + [{k: v for k, v in record.items() if v is not None}]
-        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
-            return transition(self.jobs, job, SUCCEEDED, now, **common)
-        if stop.get("kind") == "terminate":
-            return transition(self.jobs, job, FAILED, now, isTerminated=True, **common)
-        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"], None, None, status_reason):
-            return transition(self.jobs, job, RUNNABLE, now, startedAt=None, stoppedAt=None, **common)
-        return transition(self.jobs, job, FAILED, now, **common)
+        return {k: v for k, v in record.items() if v is not None}
+
+    def ended(self, job: dict, exit_code, reason) -> dict:
+        return {}
+
+    def retried(self, job: dict) -> dict:
+        return {}
+
+    def retry_on(self, exit_code, reason) -> tuple:
+        return None, None  # no container exit code nor reason: evaluateOnExit matches statusReason
 
     # -- stop requests ---------------------------------------------------------------------
 
@@ -294,11 +277,6 @@ class ServiceScheduler:
         job["_stop"] = stop
         return self.jobs.update(job)
 
-    def _send_stop(self, job: dict, stop: dict) -> None:
-        job["_stop"] = dict(stop, sent=True)
-        if self.jobs.update(job) and self.runner is not None:
-            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
-
     # -- restart ---------------------------------------------------------------------------
 
     def busy(self) -> dict:
@@ -306,31 +284,7 @@ class ServiceScheduler:
         return {j["jobId"]: j["_attempt"] for j in self.jobs.active() if j["status"] in BUSY}
 
     def recover(self, survivors: dict, now: int) -> None:
-        """After a restart: re-attach; start again an attempt that left no trace (SCHEDULED, or
-        STARTING without a container: it never ran); or record it as lost (retried per the
-        strategy)."""
+        """After a restart (engine.attempts.recover): SCHEDULED, or STARTING without a container,
+        never ran and starts again; others are re-attached or recorded."""
         for job_id in self.busy():
-            job = self.jobs.get(job_id)
-            found = survivors.get(job_id)
-            if job["status"] == SCHEDULED or (found is None and job["status"] == STARTING):
-                if job.get("_stop"):  # a terminate or timeout asked for before the restart
-                    self.finish_attempt(job, now, None)
-                elif self.runner is None:  # --runner none now: nothing can start it
-                    self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
-                else:
-                    log.info("service job %s attempt %s had not started before the restart; starting it",
-                             job_id, job["_attempt"])
-                    self._launch(job, job["_tasks"][str(job["_attempt"])], now)
-            elif found is None or found.lost:
-                log.warning("service job %s attempt %s was lost in a restart", job_id, job["_attempt"])
-                self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
-            elif found.running:
-                if job["status"] == STARTING:  # it started while the server was down
-                    at = found.started_ms or now
-                    job = transition(self.jobs, job, RUNNING, at, startedAt=at) or self.jobs.get(job_id)
-                stop = job.get("_stop")
-                if stop and stop.get("sent"):  # its SIGKILL timer died with the old server
-                    job["_stop"] = dict(stop, sent=False)
-                    self.jobs.update(job)
-            else:
-                self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+            self.attempts.recover(self.jobs.get(job_id), survivors.get(job_id), now)
