@@ -37,8 +37,9 @@ class ContainerJobs:
         self.on_retry = on_retry  # the scheduler's: a retried job's queue may be gone by now
         self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
 
-    def start(self, job: dict, ce: dict, now: int) -> bool:
-        """RUNNABLE -> STARTING on `ce` (with its NON_REPLENISHABLE consumption), then to the runner."""
+    def begin(self, job: dict, ce: dict, now: int) -> dict | None:
+        """RUNNABLE -> STARTING on `ce` with its NON_REPLENISHABLE consumption, or None when the
+        job changed since it was read; `launch` hands it to the runner after the commit."""
         attempt = job["_attempt"] + 1
         task_id = uuid.uuid4().hex
         cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
@@ -58,10 +59,7 @@ class ContainerJobs:
                                     container=container, statusReason=None, _blocked=None, scheduledAt=now)
             if new is not None:
                 consumables.consume(self.store, new)
-        if new is None:
-            return False
-        self.launch(new, now)
-        return True
+        return new
 
     # -- engine.attempts.Launcher ----------------------------------------------------------
 

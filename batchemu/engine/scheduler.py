@@ -16,7 +16,7 @@ import copy
 import logging
 import threading
 
-from batchemu.engine import actions, capacity, consumables, ordering, states, time_limits
+from batchemu.engine import actions, consumables, placement, states, time_limits
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.service_jobs import ServiceScheduler
@@ -85,7 +85,7 @@ class Scheduler:
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
             # PENDING jobs cannot start: placement needs only their share identifiers, read when
-            # a fair-share reservation asks (_within_reservation), not their documents.
+            # a fair-share reservation asks (placement.Snapshot.pending_shares), not their documents.
             active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
             now = self.clock()
             again |= self._place(active, world, now, deadlines)
@@ -314,62 +314,34 @@ class Scheduler:
     # -- placement -------------------------------------------------------------------------
 
     def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        """Decide from a snapshot (engine.placement.decide, pure), apply the plan in one
+        transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing can run: jobs wait in RUNNABLE
-        usage = capacity.Usage(j for j in active if j["status"] in (states.STARTING, states.RUNNING))
-        ledger = consumables.Ledger(self.store)
-        host_gpus = self.runner.gpus()
-        runnable = collections.defaultdict(list)
-        for job in active:
-            if job["status"] == states.RUNNABLE:
-                runnable[job["jobQueue"]].append(job)
-        changed = False
-        for queue in world.queues_by_priority():
-            waiting = runnable.get(queue["jobQueueArn"])
-            if not waiting or queue.get("state") != "ENABLED":
-                continue  # a DISABLED queue holds its jobs RUNNABLE
-            ces = world.compute_environments_of(queue)
-            fairshare = world.fairshare_policy(queue)
-            order = ordering.dispatch_order(waiting, active, queue, fairshare)
-            for job in order:
-                outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active, ledger)
-                if isinstance(outcome, dict):
-                    if self.containers.start(job, outcome, now):
-                        usage.add(outcome["computeEnvironmentArn"], job["_need"])
-                        ledger.take(job)
-                        job["status"] = states.STARTING  # so fair share counts it at once
-                        job["_ce"] = outcome["computeEnvironmentArn"]
-                        changed = True
-                    continue
-                if outcome is None:
-                    break  # head of line waits for capacity (ref §11.1, §11.3)
-                if self._blocked(job, outcome, queue, now, deadlines):
-                    changed = True
-                    continue  # cancelled by a time limit: the next job is the head now
-                break
-        return changed
-
-    def _fit(self, job, ces, usage, host_gpus, queue, fairshare, active, ledger):
-        """A CE to start on, None to wait for capacity, or a blocked-reason string."""
-        need = job["_need"]
-        reason = capacity.never_fits_reason(ces, need, host_gpus) or ledger.never_reason(job)
-        if reason:
-            return reason
-        if not ledger.free_for(job):
-            return None  # waits at the head for its consumable resources (ref §13.1)
-        for ce in ces:
-            if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
-                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active,
-                                                                     self.jobs):
-                    return None
-                return ce
-        return None
-
-    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck; a jobStateTimeLimitAction cancels it (ref §11.5)."""
-        return time_limits.note_blocked(
-            self.jobs, job, reason, queue, now, deadlines,
-            lambda why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True))
+        pending_shares = {}  # PENDING jobs are not in `active` (tick); a reservation counts their shares
+        for arn in {j["jobQueue"] for j in active if j["status"] == states.RUNNABLE}:
+            queue = world.queue(arn)
+            if queue is not None and placement.needs_pending_shares(world.fairshare_policy(queue)):
+                pending_shares[arn] = self.jobs.shares_in(states.PENDING, arn)
+        plan = placement.decide(placement.Snapshot(world, active, consumables.Ledger(self.store),
+                                                   self.runner.gpus(), pending_shares, now))
+        deadlines.extend(plan.deadlines)
+        if not plan.steps:
+            return False
+        changed, launches = False, []
+        with self.store.transaction():
+            for step, job, what in plan.steps:
+                if step == "block":
+                    time_limits.note(self.jobs, job, what, now)
+                elif step == "cancel":
+                    changed |= bool(actions.fail(self.jobs, job, TIME_LIMIT.format(what), now, isCancelled=True))
+                else:
+                    new = self.containers.begin(job, what, now)
+                    if new is not None:
+                        launches.append(new)
+        for job in launches:
+            self.containers.launch(job, now)
+        return changed or bool(launches)
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -411,20 +383,3 @@ def _oldest_first(jobs: list) -> list:
     """Each job once, by creation time (a job can come from two reads of one pass)."""
     unique = {j["jobId"]: j for j in jobs}
     return sorted(unique.values(), key=lambda j: j["createdAt"])
-
-
-# -- fair share (ref §11.4) ------------------------------------------------------------------
-
-def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list, jobs: Jobs) -> bool:
-    """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are
-    not active yet (ref §11.4)."""
-    reservation = policy.get("computeReservation") or 0
-    if not reservation:
-        return True
-    shares = {j.get("shareIdentifier") for j in active
-              if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in actions.PRE_START + (
-                  states.STARTING, states.RUNNING)}
-    shares |= jobs.shares_in(states.PENDING, queue["jobQueueArn"])  # not in `active` (tick)
-    reserved = capacity.vcpu_capacity(ce) * (reservation / 100.0) ** max(len(shares), 1)
-    in_use = usage.vcpus.get(ce["computeEnvironmentArn"], 0.0)
-    return in_use + need["vcpus"] <= capacity.vcpu_capacity(ce) - reserved + 1e-9

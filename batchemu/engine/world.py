@@ -37,6 +37,16 @@ class World:
                     and doc["createdAt"] >= (queue.get("createdAt") or 0):
                 self.shares[doc["jobQueueArn"]][doc["quotaShareName"]] = doc
 
+    @classmethod
+    def of(cls, ces=(), queues=(), policies=()) -> "World":
+        """A settled view of given documents, no store (decision tests)."""
+        world = cls.__new__(cls)
+        world.ces = {d["computeEnvironmentArn"]: d for d in ces}
+        world.queues = {d["jobQueueArn"]: d for d in queues}
+        world.policies = {d["arn"]: d for d in policies}
+        world.environments, world.shares, world.next_settle = {}, collections.defaultdict(dict), None
+        return world
+
     def queue(self, arn: str) -> dict | None:
         doc = self.queues.get(arn)
         if doc is None or doc.get("status") in _GONE:
