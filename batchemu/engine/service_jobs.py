@@ -10,48 +10,25 @@ Must not touch container jobs.
 
 from __future__ import annotations
 
-import collections
 import logging
 
-from batchemu.engine import attempts, ordering, quota, time_limits, training
-from batchemu.runners import base
-from batchemu.store.service_jobs import ServiceJobs
-
+from batchemu.engine import attempts, quota, service_placement, time_limits, training
+# The service-job vocabulary batch/ reads from here (capacity units, what holds capacity).
+from batchemu.engine.service_placement import BUSY, NUM_INSTANCES, capacity_unit, instances  # noqa: F401
 from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,  # noqa: F401
                                     SUBMITTED, SUCCEEDED, TERMINAL, transition)
 from batchemu.engine.world import World
+from batchemu.runners import base
+from batchemu.store.service_jobs import ServiceJobs
 
 log = logging.getLogger("batchemu.scheduler")
 
 PRE_START = (SUBMITTED, PENDING, RUNNABLE)
-BUSY = (SCHEDULED, STARTING, RUNNING)   # these hold service-environment capacity
-
 FROM_SAGEMAKER = "Received status from SageMaker: {}"       # ref §13.3
 QUEUE_DELETED = "JobQueue deleted"                         # as for container jobs (ref §6.5)
 LOST_ON_RESTART = ("InternalServerError: the training job's container was gone after batchemu "
                    "restarted")
-# ref §11.5, service-job queues.
-MAX_RESOURCE = ("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE - Service environment(s) associated "
-                "with the job queue cannot meet the capacity requirement of the job.")
-TIME_LIMIT = "Terminated by JobStateTimeLimit action due to reason: {}"
-NUM_INSTANCES = "NUM_INSTANCES"
-
-
-def capacity_unit(environment: dict, instance_type: str | None) -> str:
-    """NUM_INSTANCES, or the job's instance type in a quota-management environment (ref §13.2)."""
-    quota_managed = any(c["capacityUnit"] != NUM_INSTANCES for c in environment.get("capacityLimits") or [])
-    return (instance_type or "") if quota_managed else NUM_INSTANCES
-
-
-def limit_of(environment: dict, unit: str) -> int | None:
-    for c in environment.get("capacityLimits") or []:
-        if c["capacityUnit"] == unit:
-            return c.get("maxCapacity") or 0
-    return None
-
-
-def instances(job: dict) -> int:
-    return job["_instances"]
+TIME_LIMIT = "Terminated by JobStateTimeLimit action due to reason: {}"   # ref §11.5
 
 
 class ServiceScheduler:
@@ -111,82 +88,31 @@ class ServiceScheduler:
         return False
 
     def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        """Decide from a snapshot (engine.service_placement.decide, pure), apply the plan in one
+        transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
-        used = collections.Counter()
-        for job in active:
-            if job["status"] in BUSY:
-                used[(job["_environment"], job["_unit"])] += instances(job)
-        changed = False
-        for queue in world.queues_by_priority("SAGEMAKER_TRAINING"):
-            waiting = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] == RUNNABLE]
-            environment = world.environment_of(queue)
-            if not waiting or queue.get("state") != "ENABLED" or environment is None:
-                continue
-            if environment.get("state") != "ENABLED" or environment.get("status") not in ("VALID", "UPDATING"):
-                continue  # a disabled environment places no new job (ref §13.2)
-            if world.quota_managed(queue):
-                changed |= self._place_by_share(queue, environment, world, waiting, active, used, now, deadlines)
-                continue
-            order = ordering.dispatch_order(waiting, active, queue, world.fairshare_policy(queue),
-                                            placed=lambda j: j["status"] != RUNNABLE, cost=instances, busy=BUSY)
-            for job in order:
-                unit = capacity_unit(environment, job.get("_instanceType"))
-                most = limit_of(environment, unit)
-                if most is None or instances(job) > most:
-                    if self._blocked(job, MAX_RESOURCE, queue, now, deadlines):
-                        changed = True
-                        continue  # terminated by a time limit: the next job is the head now
-                    break
-                key = (environment["serviceEnvironmentArn"], unit)
-                if used[key] + instances(job) > most:
-                    break  # the head waits for capacity (ref §11.3, §13.2)
-                if self._start(job, environment, unit, now):
-                    used[key] += instances(job)
-                    job["status"] = SCHEDULED  # so fair share counts it at once
-                    changed = True
-        return changed
+        plan = service_placement.decide(world, active, now)
+        deadlines.extend(plan.deadlines)
+        changed, launches = False, []
+        with self.store.transaction():
+            for step, job, what in plan.steps:
+                if step == "block":
+                    time_limits.note(self.jobs, job, what, now)
+                elif step == "terminate":
+                    changed |= bool(transition(self.jobs, job, FAILED, now, isTerminated=True,
+                                               statusReason=TIME_LIMIT.format(what)))
+                else:
+                    new = self._schedule(job, *what, now)
+                    if new is not None:
+                        launches.append(new)
+        for job in launches:
+            self.launch(job, now)
+        return changed or bool(launches)
 
-    def _place_by_share(self, queue, environment, world, waiting, active, used, now, deadlines) -> bool:
-        """A quota-management queue (ref §13.4): each quota share is a queue of its own whose
-        head may wait while other shares' jobs start."""
-        busy = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in BUSY]
-        ledger = quota.Ledger(environment, world.shares.get(queue["jobQueueArn"], {}), busy, instances)
-        held, changed = set(), False
-        for job in quota.share_order(waiting):
-            share = job.get("quotaShareName")
-            if share in held:
-                continue  # this share's head waits; it holds back the rest of its share only
-            unit = capacity_unit(environment, job.get("_instanceType"))
-            most = limit_of(environment, unit)
-            need = instances(job)
-            reason = MAX_RESOURCE if most is None or need > most else ledger.never_reason(share, unit, need)
-            if reason:
-                if self._blocked(job, reason, queue, now, deadlines):
-                    changed = True
-                    continue
-                held.add(share)
-                continue
-            key = (environment["serviceEnvironmentArn"], unit)
-            if share not in ledger.shares or used[key] + need > most or not ledger.fits(share, unit, need):
-                held.add(share)
-                continue
-            if self._start(job, environment, unit, now):
-                used[key] += need
-                ledger.take(share, unit, need)
-                changed = True
-        return changed
-
-    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck; a jobStateTimeLimitAction terminates it (ref §11.5)."""
-        return time_limits.note_blocked(
-            self.jobs, job, reason, queue, now, deadlines,
-            lambda why: transition(self.jobs, job, FAILED, now, isTerminated=True,
-                                   statusReason=TIME_LIMIT.format(why)))
-
-    def _start(self, job: dict, environment: dict, unit: str, now: int) -> bool:
-        """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN), then
-        STARTING while the runner pulls and starts the training image."""
+    def _schedule(self, job: dict, environment: dict, unit: str, now: int) -> dict | None:
+        """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN); `launch`
+        makes it STARTING while the runner pulls and starts the training image."""
         attempt = job["_attempt"] + 1
         name = training.job_name(job, attempt)
         resource = {"name": "TrainingJobArn", "value": training.job_arn(job, name)}
@@ -196,10 +122,7 @@ class ServiceScheduler:
         new = transition(self.jobs, job, SCHEDULED, now, _attempt=attempt, _tasks=tasks, scheduledAt=now,
                          _environment=environment["serviceEnvironmentArn"], _unit=unit, statusReason=None,
                          _blocked=None, latestAttempt={"serviceResourceId": resource})
-        if new is None:
-            return False
-        self.launch(new, now)
-        return True
+        return new
 
     def launch(self, job: dict, now: int) -> None:
         """A SCHEDULED (or, after a restart, STARTING) attempt: STARTING, and to the runner."""
