@@ -38,6 +38,25 @@ class Plan:
     deadlines: list = dataclasses.field(default_factory=list)   # when a time limit falls due
 
 
+def apply(store, jobs, plan: Plan, now: int, end, begin) -> tuple:
+    """Apply a plan of either kind in one transaction: note blocked heads, end those a time limit
+    ended (`end(job, action reason)`), begin starts (`begin(job, where)`: the new document, or
+    None when the job changed since the snapshot). Returns (anything changed, the begun jobs to
+    hand to the runner after the commit)."""
+    changed, begun = False, []
+    with store.transaction():
+        for step, job, what in plan.steps:
+            if step == "block":
+                time_limits.note(jobs, job, what, now)
+            elif step == "start":
+                new = begin(job, what)
+                if new is not None:
+                    begun.append(new)
+            else:  # "cancel" (container jobs) or "terminate" (service jobs)
+                changed |= bool(end(job, what))
+    return changed or bool(begun), begun
+
+
 def decide(snap: Snapshot) -> Plan:
     plan = Plan()
     usage = capacity.Usage(j for j in snap.active if j["status"] in (states.STARTING, states.RUNNING))

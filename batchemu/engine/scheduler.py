@@ -16,7 +16,7 @@ import copy
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, placement, states, time_limits
+from batchemu.engine import actions, consumables, placement, states
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.logsink import LogSink
 from batchemu.engine.service_jobs import ServiceScheduler
@@ -328,20 +328,13 @@ class Scheduler:
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False
-        changed, launches = False, []
-        with self.store.transaction():
-            for step, job, what in plan.steps:
-                if step == "block":
-                    time_limits.note(self.jobs, job, what, now)
-                elif step == "cancel":
-                    changed |= bool(actions.fail(self.jobs, job, TIME_LIMIT.format(what), now, isCancelled=True))
-                else:
-                    new = self.containers.begin(job, what, now)
-                    if new is not None:
-                        launches.append(new)
-        for job in launches:
+        changed, begun = placement.apply(
+            self.store, self.jobs, plan, now,
+            end=lambda job, why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True),
+            begin=lambda job, ce: self.containers.begin(job, ce, now))
+        for job in begun:
             self.containers.launch(job, now)
-        return changed or bool(launches)
+        return changed
 
     # -- restart ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from batchemu.engine import attempts, quota, service_placement, time_limits, training
+from batchemu.engine import attempts, placement, quota, service_placement, training
 # The service-job vocabulary batch/ reads from here (capacity units, what holds capacity).
 from batchemu.engine.service_placement import BUSY, NUM_INSTANCES, capacity_unit, instances  # noqa: F401
 from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,  # noqa: F401
@@ -94,21 +94,16 @@ class ServiceScheduler:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
         plan = service_placement.decide(world, active, now)
         deadlines.extend(plan.deadlines)
-        changed, launches = False, []
-        with self.store.transaction():
-            for step, job, what in plan.steps:
-                if step == "block":
-                    time_limits.note(self.jobs, job, what, now)
-                elif step == "terminate":
-                    changed |= bool(transition(self.jobs, job, FAILED, now, isTerminated=True,
-                                               statusReason=TIME_LIMIT.format(what)))
-                else:
-                    new = self._schedule(job, *what, now)
-                    if new is not None:
-                        launches.append(new)
-        for job in launches:
+        if not plan.steps:
+            return False
+        changed, begun = placement.apply(
+            self.store, self.jobs, plan, now,
+            end=lambda job, why: transition(self.jobs, job, FAILED, now, isTerminated=True,
+                                            statusReason=TIME_LIMIT.format(why)),
+            begin=lambda job, where: self._schedule(job, *where, now))
+        for job in begun:
             self.launch(job, now)
-        return changed or bool(launches)
+        return changed
 
     def _schedule(self, job: dict, environment: dict, unit: str, now: int) -> dict | None:
         """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN); `launch`

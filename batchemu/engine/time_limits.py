@@ -1,10 +1,9 @@
-"""A job stuck at the head of its queue (ref §11.5): record why in its statusReason, and apply
-the queue's jobStateTimeLimitActions. Shared by container jobs (the action cancels) and
-service jobs (it terminates); each caller says how the job ends."""
+"""A job stuck at the head of its queue (ref §11.5): whether the queue's jobStateTimeLimitActions
+end it now (`verdict`, pure: the placement decisions call it) and the record of why it waits
+(`note`, applied with the plan). Shared by container jobs (the action cancels) and service jobs
+(it terminates); each applier says how the job ends."""
 
 from __future__ import annotations
-
-from typing import Callable
 
 
 def verdict(job: dict, reason: str, queue: dict, now: int) -> tuple:
@@ -31,13 +30,3 @@ def note(jobs, job: dict, reason: str, now: int) -> None:
         job["_blocked"] = {"reason": reason, "since": now}
         job["statusReason"] = reason
         jobs.update(job)
-
-
-def note_blocked(jobs, job: dict, reason: str, queue: dict, now: int, deadlines: list,
-                 end: Callable[[str], object]) -> bool:
-    """True when a time limit ended the job (the next job is the head now). `end(action_reason)`
-    ends it; otherwise the limit's deadline is added to `deadlines` so the scheduler wakes then."""
-    ended, later = verdict(job, reason, queue, now)
-    note(jobs, job, reason, now)
-    deadlines.extend(later)
-    return bool(end(ended)) if ended else False
