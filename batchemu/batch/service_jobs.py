@@ -21,7 +21,7 @@ from batchemu.batch.errors import ClientException, UnknownJob
 from batchemu.batch.job_filters import filter_clause
 from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
-from batchemu.engine import training
+from batchemu.engine import attempts, training
 from batchemu.store.service_jobs import ServiceJobs
 
 MAX_PAYLOAD_BYTES = 10 * 1024    # ref §13.3, §15
@@ -147,7 +147,8 @@ def terminate_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
             if engine.transition(jobs, doc, engine.FAILED, ctx.now_ms, statusReason=p["reason"],
                                  isTerminated=True):
                 break
-        elif doc.get("_stop") or _mark_stop(jobs, doc, p["reason"]):
+        elif doc.get("_stop") or attempts.request_stop(jobs, doc, {"kind": "terminate", "reason": p["reason"]},
+                                                       engine.BUSY):
             break
     b.changed()
     return {}
@@ -181,11 +182,6 @@ def _own(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     if doc is None:
         raise UnknownJob(f"Service job {job_id} does not exist")
     return doc
-
-
-def _mark_stop(jobs: ServiceJobs, doc: dict, reason: str) -> bool:
-    doc["_stop"] = {"kind": "terminate", "reason": reason}
-    return jobs.update(doc)
 
 
 def _queue(b: Backend, ctx: RequestContext, ident: str) -> dict:

@@ -20,6 +20,21 @@ from batchemu.runners import base
 log = logging.getLogger("batchemu.scheduler")
 
 TIMED_OUT = "Job attempt duration exceeded timeout"   # ref §10, every kind
+RETRIES = 20   # compare-and-set attempts of a stop request racing the scheduler
+
+
+def request_stop(jobs, doc: dict | None, stop: dict, busy: tuple) -> bool:
+    """Mark a job in one of the `busy` statuses to be stopped ({"kind": "terminate", "reason"}
+    or {"kind": "timeout"}); the next tick tells the runner (Attempts.supervise). Retries the
+    compare-and-set on a race; False when the job is not busy or already marked."""
+    for _ in range(RETRIES):
+        if doc is None or doc["status"] not in busy or doc.get("_stop"):
+            return False
+        doc["_stop"] = stop
+        if jobs.update(doc):
+            return True
+        doc = jobs.get(doc["jobId"])
+    return False
 
 
 class Launcher(Protocol):

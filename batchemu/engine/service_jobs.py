@@ -190,10 +190,7 @@ class ServiceScheduler:
 
     def request_stop(self, job: dict, stop: dict) -> bool:
         """Mark a SCHEDULED/STARTING/RUNNING job to be stopped (the next tick tells the runner)."""
-        if job["status"] not in BUSY or job.get("_stop"):
-            return False
-        job["_stop"] = stop
-        return self.jobs.update(job)
+        return attempts.request_stop(self.jobs, job, stop, BUSY)
 
     # -- restart ---------------------------------------------------------------------------
 
