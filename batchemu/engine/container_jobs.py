@@ -3,7 +3,7 @@ started on a compute environment (an ECS-like task ARN, its log stream, the runn
 LaunchSpec) and what it reports (container exit code and reason, ref §6.4/§6.5).
 
 The lifecycle around an attempt (supervise, finish, retry, restart) is engine.attempts'; which
-job starts where is the scheduler's. Must not touch service jobs.
+job starts where is engine.placement's. Must not touch service jobs.
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@ states.transition, then asks the runner to act (DESIGN "Decide, apply, run").
 
 One tick: apply runner events (running, exited, output); SUBMITTED -> PENDING/RUNNABLE (array
 parents spawn their children); PENDING -> RUNNABLE | FAILED "Dependent Job failed" (ref §8);
-array parents end when their children have (ref §7); stop requests and timeouts (ref §10);
-RUNNABLE -> STARTING by queue priority, FIFO or fair share, compute environments in order,
-capacity permitting (ref §11); jobStateTimeLimitActions (ref §11.5). It returns the next time
-it must look again (a timeout, a time limit, a status settling), or None.
+array parents end when their children have (ref §7); stop requests and timeouts (ref §10,
+engine.attempts); RUNNABLE -> STARTING as engine.placement.decide plans it from a snapshot
+(ref §11, §11.5), the plan applied in one transaction, then launched (engine.container_jobs);
+then the service jobs' pass (engine.service_jobs). It returns the next time it must look again
+(a timeout, a time limit, a status settling), or None. SUBMITTED and PENDING moves are still
+decided and applied job by job (_advance).
 """
 
 from __future__ import annotations
