@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 import json
 
-from batchemu.batch import quota_shares
+from batchemu.batch import job_submission, quota_shares
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import load, resolve
+from batchemu.batch.common import resolve
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 from batchemu.engine import actions, ordering, quota
@@ -33,7 +33,7 @@ def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
         raise ClientException(f"JobQueue {p['jobQueue']} not found.")  # ref §1.5
     view = _ServiceJobs(b, ctx, queue) if queue.get("jobQueueType") == "SAGEMAKER_TRAINING" \
         else _ContainerJobs(b, ctx, queue)
-    policy = _policy(b, ctx, queue) or {}
+    policy = job_submission.scheduling_policy(b, ctx, queue) or {}
     fairshare, quota_managed = policy.get("fairsharePolicy"), policy.get("quotaSharePolicy") is not None
     waiting, busy = view.runnable(), view.busy()
     if quota_managed:
@@ -79,12 +79,6 @@ def _per_quota_share(view, busy: list) -> dict:
     top = sorted(shares.items(), key=lambda kv: -sum(view.cost(j) for j in kv[1]))
     return {"topCapacityUtilization": [{"quotaShareName": share, "capacityUsage": _usages(view, jobs)}
                                        for share, jobs in top]}
-
-
-def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
-    arn = queue.get("schedulingPolicyArn")
-    parsed = arns.parse(arn) if arn else None
-    return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
 
 
 def _usage(unit: str, quantity: float) -> dict:

@@ -8,13 +8,12 @@ through engine.actions. No HTTP here, no Docker here.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
-                            job_spec, job_views)
+                            job_spec, job_submission, job_views)
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import check_name, check_tags, load, resolve
+from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
 from batchemu.batch.job_filters import filter_clause
 from batchemu.batch.pagination import decode_token, encode_token, page_size, pages_itself
@@ -23,7 +22,6 @@ from batchemu.engine import actions
 from batchemu.store.jobs import Jobs
 from batchemu.vocabulary import arns, job_states
 
-MAX_SUBMIT_BYTES = 30 * 1024      # ref §6.1, §15
 MAX_DEPENDENCIES = 20             # ref §8
 MAX_DESCRIBE = 100                # ref §1.6
 ARRAY_MIN, ARRAY_MAX = 2, 10_000  # ref §7
@@ -31,15 +29,13 @@ LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATE
 
 
 def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    size = len(json.dumps(p, separators=(",", ":")).encode())
-    if size > MAX_SUBMIT_BYTES:
-        raise wrapped(ctx, f"Job size must be less than 30 KiB, got {-(-size // 1024)} KiB")
+    job_submission.check_size(ctx, p)
     name = p["jobName"]
     try:
         check_name(name, "jobName")
     except ClientException:
         raise wrapped(ctx, "Job name should match valid pattern")  # ref §6.1
-    queue = _submit_queue(b, ctx, p["jobQueue"])
+    queue = job_submission.check_enabled(job_submission.live_queue(b, ctx, p["jobQueue"]))
     definition = job_definitions.resolve_for_submit(b, ctx, p["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
     if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
@@ -212,16 +208,6 @@ def terminate_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
 
 # -- submit rules ----------------------------------------------------------------------------
 
-def _submit_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
-    if queue is None or queue.get("status") in ("DELETING", "DELETED"):
-        raise ClientException(f"JobQueue {ident} not found.")  # ref §1.5
-    if queue.get("state") != "ENABLED":
-        raise ClientException(f"JobQueue {queue['jobQueueName']} is not in ENABLED state; "
-                              "new jobs can't be submitted to a DISABLED queue")  # ref §4.4
-    return queue
-
-
 def _array_size(p: dict) -> int | None:
     props = p.get("arrayProperties")
     if not props or props.get("size") is None:
@@ -267,19 +253,8 @@ def _dependencies(b: Backend, ctx: RequestContext, p: dict, array_size: int | No
 
 
 def _share_identifier(b: Backend, ctx: RequestContext, queue: dict, p: dict):
-    share = p.get("shareIdentifier")
-    policy_arn = queue.get("schedulingPolicyArn")
-    policy = None
-    if policy_arn:
-        parsed = arns.parse(policy_arn)
-        policy = load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
-    fair_share = bool(policy and policy.get("fairsharePolicy") is not None)
-    if fair_share and not share:
-        raise ClientException("shareIdentifier is required for job queues with a fair-share "
-                              "scheduling policy")  # ref §11.4, wording suggested in Appendix B
-    if not fair_share and share:
-        raise ClientException("shareIdentifier can't be specified for a job queue without a fair-share "
-                              "scheduling policy")
+    share = job_submission.check_share_presence(job_submission.scheduling_policy(b, ctx, queue),
+                                                p.get("shareIdentifier"))
     if share is not None and (len(share) > 255 or not share.rstrip("*").isalnum() or share.count("*") > 1
                               or ("*" in share and not share.endswith("*"))):
         raise ClientException("shareIdentifier is limited to 255 alphanumeric characters, optionally "

@@ -14,18 +14,17 @@ import hashlib
 import json
 import uuid
 
-from batchemu.batch import bulk, quota_shares
+from batchemu.batch import bulk, job_submission, quota_shares
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import check_name, check_tags, load, resolve
-from batchemu.batch.errors import ClientException, UnknownJob, wrapped
+from batchemu.batch.common import check_name, check_tags, resolve
+from batchemu.batch.errors import ClientException, UnknownJob
 from batchemu.batch.job_filters import filter_clause
 from batchemu.context import RequestContext
 from batchemu.engine import service_jobs as engine
-from batchemu.engine import training
+from batchemu.engine import attempts, training
 from batchemu.store.service_jobs import ServiceJobs
 from batchemu.vocabulary import arns
 
-MAX_SUBMIT_BYTES = 30 * 1024     # ref §13.3, §15
 MAX_PAYLOAD_BYTES = 10 * 1024    # ref §13.3, §15
 MAX_ATTEMPTS = 10                # ref §13.3
 MAX_RULES = 5                    # evaluateOnExit (ref §13.3)
@@ -34,9 +33,7 @@ LIST_FILTERS = ("JOB_NAME", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDEN
 
 
 def submit_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    size = len(json.dumps(p, separators=(",", ":")).encode())
-    if size > MAX_SUBMIT_BYTES:
-        raise wrapped(ctx, f"Job size must be less than 30 KiB, got {-(-size // 1024)} KiB")
+    job_submission.check_size(ctx, p)
     name = p["jobName"]
     check_name(name, "jobName")
     queue = _queue(b, ctx, p["jobQueue"])
@@ -49,8 +46,8 @@ def submit_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ClientException(f"serviceRequestPayload: ResourceConfig.InstanceCount must be a whole number of "
                               f"at least 1, got {count!r}")
-    policy = _policy(b, ctx, queue)
-    share = _share_identifier(policy, p.get("shareIdentifier"))
+    policy = job_submission.scheduling_policy(b, ctx, queue)
+    share = job_submission.check_share_presence(policy, p.get("shareIdentifier"))
     quota_share = _quota_share(b, ctx, queue, policy, p.get("quotaShareName"))
     priority = p.get("schedulingPriority")
     if priority is not None and not 0 <= priority <= 9999:
@@ -151,7 +148,8 @@ def terminate_service_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
             if engine.transition(jobs, doc, engine.FAILED, ctx.now_ms, statusReason=p["reason"],
                                  isTerminated=True):
                 break
-        elif doc.get("_stop") or _mark_stop(jobs, doc, p["reason"]):
+        elif doc.get("_stop") or attempts.request_stop(jobs, doc, {"kind": "terminate", "reason": p["reason"]},
+                                                       engine.BUSY):
             break
     b.changed()
     return {}
@@ -187,23 +185,13 @@ def _own(b: Backend, ctx: RequestContext, job_id: str) -> dict:
     return doc
 
 
-def _mark_stop(jobs: ServiceJobs, doc: dict, reason: str) -> bool:
-    doc["_stop"] = {"kind": "terminate", "reason": reason}
-    return jobs.update(doc)
-
-
 def _queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
-    if queue is None or queue.get("status") in ("DELETING", "DELETED"):
-        raise ClientException(f"JobQueue {ident} not found.")  # ref §1.5
+    queue = job_submission.live_queue(b, ctx, ident)
     if queue.get("jobQueueType") != SAGEMAKER:
         raise ClientException(f"JobQueue {queue['jobQueueName']} is a {queue.get('jobQueueType')} job queue; "
                               "service jobs need a SAGEMAKER_TRAINING job queue (use SubmitJob for "
                               "container jobs)")
-    if queue.get("state") != "ENABLED":
-        raise ClientException(f"JobQueue {queue['jobQueueName']} is not in ENABLED state; new jobs can't be "
-                              "submitted to a DISABLED queue")  # ref §4.4
-    return queue
+    return job_submission.check_enabled(queue)
 
 
 def _payload(text: str) -> dict:
@@ -222,22 +210,6 @@ def _payload(text: str) -> dict:
     except training.Rejected as exc:
         raise ClientException(f"serviceRequestPayload: {exc}") from None
     return request
-
-
-def _policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
-    arn = queue.get("schedulingPolicyArn")
-    parsed = arns.parse(arn) if arn else None
-    return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
-
-
-def _share_identifier(policy: dict | None, share: str | None) -> str | None:
-    fair_share = bool(policy and policy.get("fairsharePolicy") is not None)
-    if fair_share and not share:
-        raise ClientException("shareIdentifier is required for job queues with a fair-share scheduling policy")
-    if not fair_share and share:
-        raise ClientException("shareIdentifier can't be specified for a job queue without a fair-share "
-                              "scheduling policy")  # model: "Don't specify this parameter if ..."
-    return share
 
 
 def _quota_share(b: Backend, ctx: RequestContext, queue: dict, policy: dict | None, name: str | None):

@@ -8,11 +8,11 @@ Every write is a compare-and-set through states.transition or Jobs.update, retri
 
 from __future__ import annotations
 
-from batchemu.engine import states
+from batchemu.engine import attempts, states
 from batchemu.store.jobs import Jobs
 
 PRE_START = (states.SUBMITTED, states.PENDING, states.RUNNABLE)
-RETRIES = 20
+RETRIES = attempts.RETRIES
 
 
 def is_array_parent(doc: dict) -> bool:
@@ -49,7 +49,7 @@ def _request(jobs: Jobs, doc: dict, reason: str, now_ms: int, terminate: bool) -
         fail(jobs, doc, reason, now_ms, isCancelled=True)  # not yet started: cancelled (ref §6.7)
         return
     if terminate:
-        _mark_stop(jobs, doc, {"kind": "terminate", "reason": reason})
+        attempts.request_stop(jobs, doc, {"kind": "terminate", "reason": reason}, (states.STARTING, states.RUNNING))
 
 
 def _request_parent(jobs: Jobs, parent: dict, reason: str, now_ms: int, terminate: bool) -> None:
@@ -68,13 +68,3 @@ def _request_parent(jobs: Jobs, parent: dict, reason: str, now_ms: int, terminat
     for child in jobs.children(parent["jobId"]):
         if child["status"] not in states.TERMINAL:
             _request(jobs, child, reason, now_ms, terminate)
-
-
-def _mark_stop(jobs: Jobs, doc: dict, stop: dict) -> None:
-    for _ in range(RETRIES):
-        if doc is None or doc["status"] not in (states.STARTING, states.RUNNING) or doc.get("_stop"):
-            return
-        doc["_stop"] = stop
-        if jobs.update(doc):
-            return
-        doc = jobs.get(doc["jobId"])

@@ -52,6 +52,13 @@ class ConsumableStock:
         self.resources = {r["arn"]: json.loads(r["doc"]) for r in rows}
         self.held = held(store) if self.resources else {}  # no resource, nothing to sum (a cheap tick)
 
+    @classmethod
+    def of(cls, resources: dict, held_now: dict) -> "ConsumableStock":
+        """A stock of given resources {arn: doc} and holdings {arn: quantity}, no store (tests)."""
+        ledger = cls.__new__(cls)
+        ledger.resources, ledger.held = resources, dict(held_now)
+        return ledger
+
     def available(self, arn: str) -> int:
         doc = self.resources[arn]
         if doc["resourceType"] == NON_REPLENISHABLE:

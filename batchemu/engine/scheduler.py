@@ -3,10 +3,12 @@ states.transition, then asks the runner to act (DESIGN "Decide, apply, run").
 
 One tick: apply runner events (running, exited, output); SUBMITTED -> PENDING/RUNNABLE (array
 parents spawn their children); PENDING -> RUNNABLE | FAILED "Dependent Job failed" (ref §8);
-array parents end when their children have (ref §7); stop requests and timeouts (ref §10);
-RUNNABLE -> STARTING by queue priority, FIFO or fair share, compute environments in order,
-capacity permitting (ref §11); jobStateTimeLimitActions (ref §11.5). It returns the next time
-it must look again (a timeout, a time limit, a status settling), or None.
+array parents end when their children have (ref §7); stop requests and timeouts (ref §10,
+engine.attempts); RUNNABLE -> STARTING as engine.placement.decide plans it from a snapshot
+(ref §11, §11.5), the plan applied in one transaction, then launched (engine.container_jobs);
+then the service jobs' pass (engine.service_jobs). It returns the next time it must look again
+(a timeout, a time limit, a status settling), or None. SUBMITTED and PENDING moves are still
+decided and applied job by job (_advance).
 """
 
 from __future__ import annotations
@@ -15,17 +17,15 @@ import collections
 import copy
 import logging
 import threading
-import uuid
 
-from batchemu.engine import actions, capacity, consumables, ordering, output_marks, retry, states, time_limits
-from batchemu.engine.launch import launch_spec, log_names
+from batchemu.engine import actions, consumables, output_marks, placement, states
+from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.service_jobs import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs
 from batchemu.store.logs import LogTables
-from batchemu.vocabulary.reasons import (ARRAY_CHILD_FAILED, CONTAINER_EXITED, DEPENDENCY_FAILED,
-                                         LOST_ON_RESTART, OUT_OF_MEMORY, QUEUE_DELETED, TIME_LIMIT, TIMED_OUT)
+from batchemu.vocabulary.reasons import ARRAY_CHILD_FAILED, DEPENDENCY_FAILED, QUEUE_DELETED, TIME_LIMIT
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -54,6 +54,9 @@ class Scheduler:
         self._woken = _Woken()
         self._all_pending = True
         store.job_observers.append(self._observe)
+        self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
+                                        self._recheck_orphans)
+        self.attempts = self.containers.attempts
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
@@ -81,7 +84,7 @@ class Scheduler:
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
             # PENDING jobs cannot start: placement needs only their share identifiers, read when
-            # a fair-share reservation asks (_within_reservation), not their documents.
+            # a fair-share reservation asks (placement.Snapshot.pending_shares), not their documents.
             active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
             now = self.clock()
             again |= self._place(active, world, now, deadlines)
@@ -117,6 +120,9 @@ class Scheduler:
         if not woken:
             return []
         return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
+
+    def _recheck_orphans(self) -> None:
+        self._orphans_checked_for = None  # a job went back to RUNNABLE: its queue may be gone by now
 
     def _orphans(self, world: World) -> list:
         """RUNNABLE and PENDING jobs whose queue is gone, for _advance to fail (ref §4.4). The
@@ -177,7 +183,7 @@ class Scheduler:
             else:
                 self._check_dependencies(job, known, now)
         elif status in (states.STARTING, states.RUNNING):
-            self._supervise(job, now, deadlines)
+            self.attempts.supervise(job, now, deadlines)
         return False
 
     # -- SUBMITTED / PENDING ---------------------------------------------------------------
@@ -287,24 +293,6 @@ class Scheduler:
 
     # -- STARTING / RUNNING ----------------------------------------------------------------
 
-    def _supervise(self, job: dict, now: int, deadlines: list) -> None:
-        stop = job.get("_stop")
-        if stop and not stop.get("sent"):
-            self._send_stop(job, stop)
-            return
-        seconds = (job.get("timeout") or {}).get("attemptDurationSeconds")
-        if job["status"] == states.RUNNING and seconds and not stop:
-            deadline = job["startedAt"] + seconds * 1000  # from the attempt's start (ref §10)
-            if now >= deadline:
-                self._send_stop(job, {"kind": "timeout"})
-            else:
-                deadlines.append(deadline)
-
-    def _send_stop(self, job: dict, stop: dict) -> None:
-        job["_stop"] = dict(stop, sent=True)
-        if self.jobs.update(job) and self.runner is not None:
-            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
-
     # -- runner events ---------------------------------------------------------------------
 
     def _apply_events(self, now: int) -> None:
@@ -317,170 +305,42 @@ class Scheduler:
 
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
-        if job is None:
+        if job is not None:
+            self.attempts.report(job, event, now)
+        else:
             self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
-            return
-        if event.kind == base.LOG:
-            task = job.get("_tasks", {}).get(str(event.attempt))
-            if task:
-                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
-                                 event.lines, now)
-            return
-        if job.get("_attempt") != event.attempt or job["status"] not in (states.STARTING, states.RUNNING):
-            return  # a late report about an attempt already recorded
-        if event.kind == base.RUNNING and job["status"] == states.STARTING:
-            self._to_running(job, event.at_ms or now)
-        elif event.kind == base.EXITED:
-            self.finish_attempt(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
-
-    def _to_running(self, job: dict, started_at: int) -> dict | None:
-        task = job["_tasks"][str(job["_attempt"])]
-        container = dict(job["container"], logStreamName=task["logStreamName"])
-        return states.transition(self.jobs, job, states.RUNNING, started_at, startedAt=started_at,
-                                 container=container)
-
-    def finish_attempt(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
-                       oom: bool = False) -> dict | None:
-        """Record the attempt that just ended (ref §6.4) and move the job on: SUCCEEDED,
-        back to RUNNABLE for a retry (ref §9), or FAILED."""
-        ran = exit_code is not None
-        if job["status"] == states.STARTING and ran:
-            job = self._to_running(job, now)
-            if job is None:
-                return None
-        stop = job.get("_stop") or {}
-        if stop.get("kind") == "timeout":
-            status_reason = TIMED_OUT
-        elif stop.get("kind") == "terminate":
-            status_reason = stop["reason"]
-        elif status_reason is None:
-            status_reason = CONTAINER_EXITED
-        if oom and not reason:
-            reason = OUT_OF_MEMORY
-        task = job["_tasks"][str(job["_attempt"])]
-        record_container = {"exitCode": exit_code, "reason": reason, "taskArn": task["taskArn"],
-                            "containerInstanceArn": task["containerInstanceArn"], "networkInterfaces": []}
-        if job["status"] == states.RUNNING:
-            record_container["logStreamName"] = task["logStreamName"]
-        record = {"container": _drop_none(record_container), "startedAt": job.get("startedAt"),
-                  "stoppedAt": now, "statusReason": status_reason}
-        attempts = list(job.get("attempts") or []) + [_drop_none(record)]
-        container = _drop_none(dict(job["container"], exitCode=exit_code, reason=reason))
-        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
-            return states.transition(self.jobs, job, states.SUCCEEDED, now, container=container, **common)
-        if stop.get("kind") == "terminate":
-            return states.transition(self.jobs, job, states.FAILED, now, container=container,
-                                     isTerminated=True, **common)
-        # Timed-out attempts are not retried (ref §10); other failures follow the strategy (ref §9).
-        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"], exit_code, reason,
-                                           status_reason):
-            fresh = {k: v for k, v in job["container"].items()
-                     if k not in ("exitCode", "reason", "logStreamName", "taskArn", "containerInstanceArn")}
-            self._orphans_checked_for = None  # its queue may be gone by now
-            return states.transition(self.jobs, job, states.RUNNABLE, now, container=fresh, startedAt=None,
-                                     stoppedAt=None, _ce=None, **common)
-        return states.transition(self.jobs, job, states.FAILED, now, container=container, **common)
 
     # -- placement -------------------------------------------------------------------------
 
     def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        """Decide from a snapshot (engine.placement.decide, pure), apply the plan in one
+        transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing can run: jobs wait in RUNNABLE
-        usage = capacity.Usage(j for j in active if j["status"] in (states.STARTING, states.RUNNING))
-        ledger = consumables.ConsumableStock(self.store)
-        host_gpus = self.runner.gpus()
-        runnable = collections.defaultdict(list)
-        for job in active:
-            if job["status"] == states.RUNNABLE:
-                runnable[job["jobQueue"]].append(job)
-        changed = False
-        for queue in world.queues_by_priority():
-            waiting = runnable.get(queue["jobQueueArn"])
-            if not waiting or queue.get("state") != "ENABLED":
-                continue  # a DISABLED queue holds its jobs RUNNABLE
-            ces = world.compute_environments_of(queue)
-            fairshare = world.fairshare_policy(queue)
-            order = ordering.dispatch_order(waiting, active, queue, fairshare)
-            for job in order:
-                outcome = self._fit(job, ces, usage, host_gpus, queue, fairshare, active, ledger)
-                if isinstance(outcome, dict):
-                    if self._start(job, outcome, now):
-                        usage.add(outcome["computeEnvironmentArn"], job["_need"])
-                        ledger.take(job)
-                        job["status"] = states.STARTING  # so fair share counts it at once
-                        job["_ce"] = outcome["computeEnvironmentArn"]
-                        changed = True
-                    continue
-                if outcome is None:
-                    break  # head of line waits for capacity (ref §11.1, §11.3)
-                if self._blocked(job, outcome, queue, now, deadlines):
-                    changed = True
-                    continue  # cancelled by a time limit: the next job is the head now
-                break
-        return changed
-
-    def _fit(self, job, ces, usage, host_gpus, queue, fairshare, active, ledger):
-        """A CE to start on, None to wait for capacity, or a blocked-reason string."""
-        need = job["_need"]
-        reason = capacity.never_fits_reason(ces, need, host_gpus) or ledger.never_reason(job)
-        if reason:
-            return reason
-        if not ledger.free_for(job):
-            return None  # waits at the head for its consumable resources (ref §13.1)
-        for ce in ces:
-            if capacity.usable(ce) and usage.fits_now(ce, need, host_gpus):
-                if fairshare is not None and not _within_reservation(ce, need, usage, fairshare, queue, active,
-                                                                     self.jobs):
-                    return None
-                return ce
-        return None
-
-    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck; a jobStateTimeLimitAction cancels it (ref §11.5)."""
-        return time_limits.note_blocked(
-            self.jobs, job, reason, queue, now, deadlines,
-            lambda why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True))
-
-    def _start(self, job: dict, ce: dict, now: int) -> bool:
-        attempt = job["_attempt"] + 1
-        task_id = uuid.uuid4().hex
-        cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
-        prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
-        group, stream = log_names(job, task_id)
-        task = {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
-                "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
-                                        f"{(ce.get('uuid') or task_id).replace('-', '')}",
-                "logGroup": group, "logStreamName": stream}
-        tasks = dict(job.get("_tasks") or {})
-        tasks[str(attempt)] = task
-        container = dict(job["container"], taskArn=task["taskArn"],
-                         containerInstanceArn=task["containerInstanceArn"])
-        with self.store.transaction():  # STARTING and the NON_REPLENISHABLE consumption, or neither
-            new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
-                                    _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
-                                    container=container, statusReason=None, _blocked=None, scheduledAt=now)
-            if new is not None:
-                consumables.consume(self.store, new)
-        if new is None:
+        pending_shares = {}  # PENDING jobs are not in `active` (tick); a reservation counts their shares
+        for arn in {j["jobQueue"] for j in active if j["status"] == states.RUNNABLE}:
+            queue = world.queue(arn)
+            if queue is not None and placement.needs_pending_shares(world.fairshare_policy(queue)):
+                pending_shares[arn] = self.jobs.shares_in(states.PENDING, arn)
+        plan = placement.decide(placement.Snapshot(world, active, consumables.ConsumableStock(self.store),
+                                                   self.runner.gpus(), pending_shares, now))
+        deadlines.extend(plan.deadlines)
+        if not plan.steps:
             return False
-        self._launch(new, ce["computeEnvironmentName"], now)
-        return True
-
-    def _launch(self, job: dict, ce_name: str, now: int) -> None:
-        """Hand a STARTING job's attempt to the runner."""
-        try:
-            self.runner.start(launch_spec(job, ce_name, self.extra_env(job)))
-        except Exception as exc:  # the runner could not even accept it
-            log.exception("runner refused %s", job["jobId"])
-            self.finish_attempt(job, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+        changed, begun = placement.apply(
+            self.store, self.jobs, plan, now,
+            end=lambda job, why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True),
+            begin=lambda job, ce: self.containers.begin(job, ce, now))
+        for job in begun:
+            self.containers.launch(job, now)
+        return changed
 
     # -- restart ---------------------------------------------------------------------------
 
     def recover(self) -> None:
         """After a restart: re-attach STARTING/RUNNING jobs to their containers, start again a
         STARTING attempt the runner has no trace of (it never ran), or record the attempt as
-        lost and retry per the job's strategy (DESIGN principle 4)."""
+        lost and retry per the job's strategy (DESIGN principle 4; engine.attempts.recover)."""
         now = self.clock()
         busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
@@ -492,36 +352,8 @@ class Scheduler:
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
-            job = self.jobs.get(job["jobId"])
-            found = survivors.get(job["jobId"])
-            if found is None and job["status"] == states.STARTING and not job.get("_stop") and self.runner:
-                # No trace of a container: the attempt never ran, so it starts again, unseen
-                # (the crash must not cost an attempt). A stop request instead ends it below.
-                log.info("job %s attempt %s had not started before the restart; starting it",
-                         job["jobId"], job["_attempt"])
-                self._launch(job, job["_ceName"], now)
-            elif found is None or found.lost:
-                log.warning("job %s attempt %s was lost in a restart", job["jobId"], job["_attempt"])
-                self.finish_attempt(job, now, None, None, LOST_ON_RESTART)
-            elif found.running:
-                if job["status"] == states.STARTING:  # it started while the server was down
-                    job = self._to_running(job, found.started_ms or now) or self.jobs.get(job["jobId"])
-                self._resend_stop(job)
-            else:
-                self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+            self.attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
-
-    def _resend_stop(self, job: dict) -> None:
-        """A terminate or timeout stop sent before the restart died half done: the previous
-        process sent the stop signal, but its SIGKILL timer died with it, and a container that
-        ignores SIGTERM (a shell as PID 1 does) would run on forever while the job says RUNNING.
-        Mark the stop unsent so the first tick sends it again, grace period and all."""
-        stop = job.get("_stop")
-        if stop and stop.get("sent"):
-            job["_stop"] = dict(stop, sent=False)
-            if not self.jobs.update(job):
-                log.warning("job %s changed while its stop was being re-armed", job["jobId"])
-
 
 class _Retry(Exception):
     """A compare-and-set lost inside a transaction; the next tick decides again."""
@@ -547,24 +379,3 @@ def _oldest_first(jobs: list) -> list:
     """Each job once, by creation time (a job can come from two reads of one pass)."""
     unique = {j["jobId"]: j for j in jobs}
     return sorted(unique.values(), key=lambda j: j["createdAt"])
-
-
-def _drop_none(d: dict) -> dict:
-    return {k: v for k, v in d.items() if v is not None}
-
-
-# -- fair share (ref §11.4) ------------------------------------------------------------------
-
-def _within_reservation(ce: dict, need: dict, usage, policy: dict, queue: dict, active: list, jobs: Jobs) -> bool:
-    """computeReservation keeps (reservation/100)^active-shares of the CE for shares that are
-    not active yet (ref §11.4)."""
-    reservation = policy.get("computeReservation") or 0
-    if not reservation:
-        return True
-    shares = {j.get("shareIdentifier") for j in active
-              if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in actions.PRE_START + (
-                  states.STARTING, states.RUNNING)}
-    shares |= jobs.shares_in(states.PENDING, queue["jobQueueArn"])  # not in `active` (tick)
-    reserved = capacity.vcpu_capacity(ce) * (reservation / 100.0) ** max(len(shares), 1)
-    in_use = usage.vcpus.get(ce["computeEnvironmentArn"], 0.0)
-    return in_use + need["vcpus"] <= capacity.vcpu_capacity(ce) - reserved + 1e-9

@@ -4,145 +4,40 @@ Capacity is the queue's service environment's capacityLimits, in instances (the 
 ResourceConfig.InstanceCount). The training image runs as SageMaker runs it (engine.training).
 
 Driven by Scheduler.tick(), which also routes runner events for service-job ids here. Every
-status write goes through `transition` (a compare-and-set). Must not touch container jobs.
+status write goes through engine.states.transition (the one table, service jobs' column).
+Must not touch container jobs.
 """
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 
-from batchemu.engine import ordering, quota, retry, time_limits, training
+from batchemu.engine import attempts, placement, quota, service_placement, training
+# The service-job vocabulary batch/ reads from here (capacity units, what holds capacity).
+from batchemu.engine.service_placement import BUSY, NUM_INSTANCES, capacity_unit, instances  # noqa: F401
+from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,  # noqa: F401
+                                    SUBMITTED, SUCCEEDED, TERMINAL, transition)
+from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.logs import LogTables
 from batchemu.store.service_jobs import ServiceJobs
-from batchemu.vocabulary import arns, lifecycle
-from batchemu.vocabulary.job_states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,
-                                            SUBMITTED, SUCCEEDED)
-from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED, TIMED_OUT,
+from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED,  # noqa: F401
                                          SERVICE_LOST_ON_RESTART as LOST_ON_RESTART,
                                          SERVICE_TIME_LIMIT as TIME_LIMIT)
 
 log = logging.getLogger("batchemu.scheduler")
 
-ALL = (SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED)
-TERMINAL = frozenset({SUCCEEDED, FAILED})
 PRE_START = (SUBMITTED, PENDING, RUNNABLE)
-BUSY = (SCHEDULED, STARTING, RUNNING)   # these hold service-environment capacity
-# ServiceJobStatus (ref §13.3). Service jobs have no dependencies, so nothing is PENDING; a
-# failed attempt goes back to RUNNABLE for a retry.
-TRANSITIONS = {
-    SUBMITTED: frozenset({RUNNABLE, FAILED}),
-    PENDING: frozenset({RUNNABLE, FAILED}),
-    RUNNABLE: frozenset({SCHEDULED, FAILED}),
-    SCHEDULED: frozenset({STARTING, RUNNABLE, FAILED}),
-    STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-}
-
-# ref §11.5, service-job queues.
-MAX_RESOURCE = ("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE - Service environment(s) associated "
-                "with the job queue cannot meet the capacity requirement of the job.")
-NUM_INSTANCES = "NUM_INSTANCES"
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-def transition(jobs: ServiceJobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
-    """Move `doc` to `to` with `changes`, if nobody wrote it since it was read (else None).
-    startedAt is set on entering RUNNING, stoppedAt on entering SUCCEEDED/FAILED."""
-    old = doc["status"]
-    if to not in TRANSITIONS[old]:
-        raise IllegalTransition(f"service job {doc['jobId']}: {old} -> {to}")
-    new = dict(doc, **changes)
-    new["status"] = to
-    if to == RUNNING and "startedAt" not in changes:
-        new["startedAt"] = now_ms
-    if to in TERMINAL and new.get("stoppedAt") is None:
-        new["stoppedAt"] = now_ms
-    if not jobs.update(new):
-        return None
-    # "Batch Service Job State Change" events can hook in here (ref §14.2).
-    for observer in list(getattr(jobs.store, "service_job_observers", ())):
-        try:
-            observer(new, old)
-        except Exception:
-            log.exception("service job observer failed")
-    return new
-
-
-def capacity_unit(environment: dict, instance_type: str | None) -> str:
-    """NUM_INSTANCES, or the job's instance type in a quota-management environment (ref §13.2)."""
-    quota_managed = any(c["capacityUnit"] != NUM_INSTANCES for c in environment.get("capacityLimits") or [])
-    return (instance_type or "") if quota_managed else NUM_INSTANCES
-
-
-def limit_of(environment: dict, unit: str) -> int | None:
-    for c in environment.get("capacityLimits") or []:
-        if c["capacityUnit"] == unit:
-            return c.get("maxCapacity") or 0
-    return None
-
-
-def instances(job: dict) -> int:
-    return job["_instances"]
-
-
-class _World:
-    """SAGEMAKER_TRAINING queues, service environments, scheduling policies and quota shares,
-    settled."""
-
-    def __init__(self, store, now_ms: int):
-        self.queues, self.environments, self.policies, shares = {}, {}, {}, {}
-        target = {arns.JOB_QUEUE: self.queues, arns.SERVICE_ENVIRONMENT: self.environments,
-                  arns.SCHEDULING_POLICY: self.policies, arns.QUOTA_SHARE: shares}
-        self.next_settle = None
-        for row in store.query("SELECT kind, arn, doc FROM resources WHERE kind IN (?,?,?,?)", tuple(target)):
-            doc = json.loads(row["doc"])
-            if lifecycle.is_gone(doc, now_ms):
-                continue
-            pending = doc.get("_settle")
-            lifecycle.settle(doc, now_ms)
-            if doc.get("_settle"):
-                self.next_settle = pending["at"] if self.next_settle is None else min(self.next_settle,
-                                                                                     pending["at"])
-            target[row["kind"]][row["arn"]] = doc
-        self.shares = collections.defaultdict(dict)  # queue ARN -> {share name: live quota share}
-        for doc in shares.values():
-            queue = self.queues.get(doc["jobQueueArn"])
-            if doc.get("status") not in ("DELETING", "DELETED") and queue is not None \
-                    and doc["createdAt"] >= (queue.get("createdAt") or 0):
-                self.shares[doc["jobQueueArn"]][doc["quotaShareName"]] = doc
-
-    def queue(self, arn: str) -> dict | None:
-        doc = self.queues.get(arn)
-        return None if doc is None or doc.get("status") in ("DELETING", "DELETED") else doc
-
-    def queues_by_priority(self) -> list:
-        live = [q for q in self.queues.values() if q.get("jobQueueType") == "SAGEMAKER_TRAINING"
-                and q.get("status") not in ("DELETING", "DELETED")]
-        return sorted(live, key=lambda q: (-(q.get("priority") or 0), q.get("createdAt") or 0))
-
-    def environment_of(self, queue: dict) -> dict | None:
-        for entry in sorted(queue.get("serviceEnvironmentOrder") or [], key=lambda o: o["order"]):
-            doc = self.environments.get(entry["serviceEnvironment"])
-            if doc is not None:
-                return doc
-        return None
-
-    def fairshare_policy(self, queue: dict) -> dict | None:
-        return (self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("fairsharePolicy")
-
-    def quota_managed(self, queue: dict) -> bool:
-        return bool((self.policies.get(queue.get("schedulingPolicyArn") or "") or {}).get("quotaSharePolicy"))
 
 
 class ServiceScheduler:
+    """Advances and places service jobs; their attempts' lifecycle is engine.attempts', this is
+    its Launcher (a training job handed to "SageMaker")."""
+
+    label = "service job"
+    timeout_field = "timeoutConfig"
+    lost_on_restart = FROM_SAGEMAKER.format(LOST_ON_RESTART)
+
     def __init__(self, store, runner, clock, logs, stop_grace_seconds: float = 30.0, extra_env=None,
                  work_root=None):
         self.store = store
@@ -150,9 +45,9 @@ class ServiceScheduler:
         self.jobs = ServiceJobs(store)
         self.runner = runner
         self.logs = logs
-        self.stop_grace = stop_grace_seconds
         self.extra_env = extra_env or (lambda job: {})
         self.training = training.Workspace(store, work_root)
+        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
 
     # -- one pass of the scheduler's tick --------------------------------------------------
 
@@ -163,7 +58,7 @@ class ServiceScheduler:
         if not active:
             return False  # nothing to advance or place; this runs on every Batch tick (bench/)
         now = self.clock()
-        world = _World(self.store, now)
+        world = World(self.store, now)
         if world.next_settle is not None:
             deadlines.append(world.next_settle)
         changed = False
@@ -175,7 +70,7 @@ class ServiceScheduler:
         active = self.jobs.active()
         return self._place(active, world, self.clock(), deadlines) or changed
 
-    def _advance(self, job: dict, world: _World, now: int, deadlines: list) -> bool:
+    def _advance(self, job: dict, world: World, now: int, deadlines: list) -> bool:
         status = job["status"]
         gone = QUEUE_DELETED if world.queue(job["jobQueue"]) is None else None
         if gone is None and job.get("quotaShareName") \
@@ -188,96 +83,30 @@ class ServiceScheduler:
         if status == SUBMITTED:
             return bool(transition(self.jobs, job, RUNNABLE, now))
         if status in (STARTING, RUNNING):
-            stop = job.get("_stop")
-            if stop and not stop.get("sent"):
-                self._send_stop(job, stop)
-                return False
-            seconds = (job.get("timeoutConfig") or {}).get("attemptDurationSeconds")
-            if status == RUNNING and seconds and not stop:
-                deadline = job["startedAt"] + seconds * 1000
-                if now >= deadline:
-                    self._send_stop(job, {"kind": "timeout"})
-                else:
-                    deadlines.append(deadline)
+            self.attempts.supervise(job, now, deadlines)
         return False
 
-    def _place(self, active: list, world: _World, now: int, deadlines: list) -> bool:
+    def _place(self, active: list, world: World, now: int, deadlines: list) -> bool:
+        """Decide from a snapshot (engine.service_placement.decide, pure), apply the plan in one
+        transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
-        used = collections.Counter()
-        for job in active:
-            if job["status"] in BUSY:
-                used[(job["_environment"], job["_unit"])] += instances(job)
-        changed = False
-        for queue in world.queues_by_priority():
-            waiting = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] == RUNNABLE]
-            environment = world.environment_of(queue)
-            if not waiting or queue.get("state") != "ENABLED" or environment is None:
-                continue
-            if environment.get("state") != "ENABLED" or environment.get("status") not in ("VALID", "UPDATING"):
-                continue  # a disabled environment places no new job (ref §13.2)
-            if world.quota_managed(queue):
-                changed |= self._place_by_share(queue, environment, world, waiting, active, used, now, deadlines)
-                continue
-            order = ordering.dispatch_order(waiting, active, queue, world.fairshare_policy(queue),
-                                            placed=lambda j: j["status"] != RUNNABLE, cost=instances, busy=BUSY)
-            for job in order:
-                unit = capacity_unit(environment, job.get("_instanceType"))
-                most = limit_of(environment, unit)
-                if most is None or instances(job) > most:
-                    if self._blocked(job, MAX_RESOURCE, queue, now, deadlines):
-                        changed = True
-                        continue  # terminated by a time limit: the next job is the head now
-                    break
-                key = (environment["serviceEnvironmentArn"], unit)
-                if used[key] + instances(job) > most:
-                    break  # the head waits for capacity (ref §11.3, §13.2)
-                if self._start(job, environment, unit, now):
-                    used[key] += instances(job)
-                    job["status"] = SCHEDULED  # so fair share counts it at once
-                    changed = True
+        plan = service_placement.decide(world, active, now)
+        deadlines.extend(plan.deadlines)
+        if not plan.steps:
+            return False
+        changed, begun = placement.apply(
+            self.store, self.jobs, plan, now,
+            end=lambda job, why: transition(self.jobs, job, FAILED, now, isTerminated=True,
+                                            statusReason=TIME_LIMIT.format(why)),
+            begin=lambda job, where: self._schedule(job, *where, now))
+        for job in begun:
+            self.launch(job, now)
         return changed
 
-    def _place_by_share(self, queue, environment, world, waiting, active, used, now, deadlines) -> bool:
-        """A quota-management queue (ref §13.4): each quota share is a queue of its own whose
-        head may wait while other shares' jobs start."""
-        busy = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in BUSY]
-        ledger = quota.QuotaShareCapacity(environment, world.shares.get(queue["jobQueueArn"], {}), busy, instances)
-        held, changed = set(), False
-        for job in quota.share_order(waiting):
-            share = job.get("quotaShareName")
-            if share in held:
-                continue  # this share's head waits; it holds back the rest of its share only
-            unit = capacity_unit(environment, job.get("_instanceType"))
-            most = limit_of(environment, unit)
-            need = instances(job)
-            reason = MAX_RESOURCE if most is None or need > most else ledger.never_reason(share, unit, need)
-            if reason:
-                if self._blocked(job, reason, queue, now, deadlines):
-                    changed = True
-                    continue
-                held.add(share)
-                continue
-            key = (environment["serviceEnvironmentArn"], unit)
-            if share not in ledger.shares or used[key] + need > most or not ledger.fits(share, unit, need):
-                held.add(share)
-                continue
-            if self._start(job, environment, unit, now):
-                used[key] += need
-                ledger.take(share, unit, need)
-                changed = True
-        return changed
-
-    def _blocked(self, job: dict, reason: str, queue: dict, now: int, deadlines: list) -> bool:
-        """Record why the head job is stuck; a jobStateTimeLimitAction terminates it (ref §11.5)."""
-        return time_limits.note_blocked(
-            self.jobs, job, reason, queue, now, deadlines,
-            lambda why: transition(self.jobs, job, FAILED, now, isTerminated=True,
-                                   statusReason=TIME_LIMIT.format(why)))
-
-    def _start(self, job: dict, environment: dict, unit: str, now: int) -> bool:
-        """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN), then
-        STARTING while the runner pulls and starts the training image."""
+    def _schedule(self, job: dict, environment: dict, unit: str, now: int) -> dict | None:
+        """RUNNABLE -> SCHEDULED (handed to "SageMaker": a training job with its own ARN); `launch`
+        makes it STARTING while the runner pulls and starts the training image."""
         attempt = job["_attempt"] + 1
         name = training.job_name(job, attempt)
         resource = {"name": "TrainingJobArn", "value": training.job_arn(job, name)}
@@ -287,17 +116,15 @@ class ServiceScheduler:
         new = transition(self.jobs, job, SCHEDULED, now, _attempt=attempt, _tasks=tasks, scheduledAt=now,
                          _environment=environment["serviceEnvironmentArn"], _unit=unit, statusReason=None,
                          _blocked=None, latestAttempt={"serviceResourceId": resource})
-        if new is None:
-            return False
-        self._launch(new, task, now)
-        return True
+        return new
 
-    def _launch(self, job: dict, task: dict, now: int) -> None:
+    def launch(self, job: dict, now: int) -> None:
         """A SCHEDULED (or, after a restart, STARTING) attempt: STARTING, and to the runner."""
+        task = job["_tasks"][str(job["_attempt"])]
         try:
             spec = self.training.launch_spec(job, task, self.runner, self.extra_env(job))
         except training.Rejected as exc:  # what SageMaker's CreateTrainingJob would refuse
-            self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(exc))
+            self.attempts.finish(job, now, None, status_reason=FROM_SAGEMAKER.format(exc))
             return
         if job["status"] == STARTING:
             started = job
@@ -312,7 +139,7 @@ class ServiceScheduler:
             self.runner.start(spec)
         except Exception as exc:
             log.exception("runner refused service job %s", job["jobId"])
-            self.finish_attempt(started, now, None, reason=f"CannotStartContainerError: {exc}")
+            self.attempts.finish(started, now, None, reason=f"CannotStartContainerError: {exc}")
 
     def _register_stream(self, job: dict, task: dict, now: int) -> None:
         """The attempt's group and stream exist in CloudWatch Logs from STARTING on (DescribeLogStreams,
@@ -326,63 +153,41 @@ class ServiceScheduler:
 
     def apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
-        if job is None:
-            return
-        task = (job.get("_tasks") or {}).get(str(event.attempt))
-        if event.kind == base.LOG:
-            if task:
-                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
-                                 event.lines, now)
-            return
-        if job.get("_attempt") != event.attempt or job["status"] not in (STARTING, RUNNING):
-            return  # a late report about an attempt already recorded
-        if event.kind == base.RUNNING and job["status"] == STARTING:
-            transition(self.jobs, job, RUNNING, event.at_ms or now, startedAt=event.at_ms or now)
-        elif event.kind == base.EXITED:
-            self.finish_attempt(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
+        if job is not None:
+            self.attempts.report(job, event, now)
 
-    def finish_attempt(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
-                       oom: bool = False) -> dict | None:
-        """Record the attempt that ended and move on: SUCCEEDED, RUNNABLE for a retry
-        (retryStrategy, evaluateOnExit onStatusReason), or FAILED."""
-        if job["status"] == STARTING and exit_code is not None:
-            job = transition(self.jobs, job, RUNNING, now)
-            if job is None:
-                return None
-        stop = job.get("_stop") or {}
-        if stop.get("kind") == "terminate":
-            status_reason = stop["reason"]
-        elif stop.get("kind") == "timeout":
-            status_reason = TIMED_OUT
-        elif status_reason is None:
-            status_reason = FROM_SAGEMAKER.format(
-                self.training.failure_reason(job, exit_code, reason, oom) if exit_code != 0 else "Completed")
+    # -- engine.attempts.Launcher ----------------------------------------------------------
+
+    def to_running(self, job: dict, at: int) -> dict | None:
+        return transition(self.jobs, job, RUNNING, at, startedAt=at)
+
+    def exit_reason(self, reason, oom: bool):
+        return reason
+
+    def status_reason(self, job: dict, exit_code, reason, oom: bool) -> str:
+        return FROM_SAGEMAKER.format(
+            self.training.failure_reason(job, exit_code, reason, oom) if exit_code != 0 else "Completed")
+
+    def record(self, job: dict, exit_code, reason, status_reason: str, now: int) -> dict:
         task = job["_tasks"][str(job["_attempt"])]
         record = {"serviceResourceId": task["serviceResourceId"], "startedAt": job.get("startedAt"),
                   "stoppedAt": now, "statusReason": status_reason}
-        attempts = list(job.get("attempts") or []) + [{k: v for k, v in record.items() if v is not None}]
-        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
-            return transition(self.jobs, job, SUCCEEDED, now, **common)
-        if stop.get("kind") == "terminate":
-            return transition(self.jobs, job, FAILED, now, isTerminated=True, **common)
-        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"], None, None, status_reason):
-            return transition(self.jobs, job, RUNNABLE, now, startedAt=None, stoppedAt=None, **common)
-        return transition(self.jobs, job, FAILED, now, **common)
+        return {k: v for k, v in record.items() if v is not None}
+
+    def ended(self, job: dict, exit_code, reason) -> dict:
+        return {}
+
+    def retried(self, job: dict) -> dict:
+        return {}
+
+    def retry_on(self, exit_code, reason) -> tuple:
+        return None, None  # no container exit code nor reason: evaluateOnExit matches statusReason
 
     # -- stop requests ---------------------------------------------------------------------
 
     def request_stop(self, job: dict, stop: dict) -> bool:
         """Mark a SCHEDULED/STARTING/RUNNING job to be stopped (the next tick tells the runner)."""
-        if job["status"] not in BUSY or job.get("_stop"):
-            return False
-        job["_stop"] = stop
-        return self.jobs.update(job)
-
-    def _send_stop(self, job: dict, stop: dict) -> None:
-        job["_stop"] = dict(stop, sent=True)
-        if self.jobs.update(job) and self.runner is not None:
-            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
+        return attempts.request_stop(self.jobs, job, stop, BUSY)
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -391,31 +196,7 @@ class ServiceScheduler:
         return {j["jobId"]: j["_attempt"] for j in self.jobs.active() if j["status"] in BUSY}
 
     def recover(self, survivors: dict, now: int) -> None:
-        """After a restart: re-attach; start again an attempt that left no trace (SCHEDULED, or
-        STARTING without a container: it never ran); or record it as lost (retried per the
-        strategy)."""
+        """After a restart (engine.attempts.recover): SCHEDULED, or STARTING without a container,
+        never ran and starts again; others are re-attached or recorded."""
         for job_id in self.busy():
-            job = self.jobs.get(job_id)
-            found = survivors.get(job_id)
-            if job["status"] == SCHEDULED or (found is None and job["status"] == STARTING):
-                if job.get("_stop"):  # a terminate or timeout asked for before the restart
-                    self.finish_attempt(job, now, None)
-                elif self.runner is None:  # --runner none now: nothing can start it
-                    self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
-                else:
-                    log.info("service job %s attempt %s had not started before the restart; starting it",
-                             job_id, job["_attempt"])
-                    self._launch(job, job["_tasks"][str(job["_attempt"])], now)
-            elif found is None or found.lost:
-                log.warning("service job %s attempt %s was lost in a restart", job_id, job["_attempt"])
-                self.finish_attempt(job, now, None, status_reason=FROM_SAGEMAKER.format(LOST_ON_RESTART))
-            elif found.running:
-                if job["status"] == STARTING:  # it started while the server was down
-                    at = found.started_ms or now
-                    job = transition(self.jobs, job, RUNNING, at, startedAt=at) or self.jobs.get(job_id)
-                stop = job.get("_stop")
-                if stop and stop.get("sent"):  # its SIGKILL timer died with the old server
-                    job["_stop"] = dict(stop, sent=False)
-                    self.jobs.update(job)
-            else:
-                self.finish_attempt(job, now, found.exit_code, None, None, found.oom)
+            self.attempts.recover(self.jobs.get(job_id), survivors.get(job_id), now)

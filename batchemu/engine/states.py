@@ -1,47 +1,39 @@
-"""Job statuses, the legal transitions between them (ref §6.2) and `transition()`, the one
-function through which every status write goes (a compare-and-set on the job's version).
+"""`transition()`: the one function through which every job's status changes, whatever the
+job's kind (a compare-and-set on the job's version). The statuses and the table of legal moves
+per kind are data in batchemu.vocabulary.job_states; the store refuses a move that table does
+not allow even from a caller that skips this function.
 
 Timestamps follow ref §6.3: startedAt when RUNNING is entered, stoppedAt when a terminal
-status is. Observers (state-change events) register with `on_transition`.
+status is. Observers (state-change events) are the store's (`jobs.observers`).
 """
 
 from __future__ import annotations
 
 import logging
 
-# The statuses are vocabulary (every layer names them); engine modules read them as
+# The statuses and tables are vocabulary (every layer names them); engine modules read them as
 # `states.RUNNING` beside `states.transition`, so they are imported here by name.
-from batchemu.vocabulary.job_states import (ACTIVE, ALL, FAILED, PENDING, RUNNABLE,  # noqa: F401
-                                            RUNNING, STARTING, SUBMITTED, SUCCEEDED, TERMINAL)
+from batchemu.vocabulary import job_states
+from batchemu.vocabulary.job_states import (ACTIVE, ALL, FAILED, PENDING, RUNNABLE, RUNNING,  # noqa: F401
+                                            SCHEDULED, STARTING, SUBMITTED, SUCCEEDED, TERMINAL,
+                                            IllegalTransition)
 
 log = logging.getLogger("batchemu.engine")
 
-# ref §6.2 "Allowed transitions". Array parents move SUBMITTED -> PENDING -> SUCCEEDED|FAILED
-# (ref §7), which is why PENDING may end in SUCCEEDED.
-TRANSITIONS = {
-    SUBMITTED: frozenset({PENDING, RUNNABLE, FAILED}),
-    PENDING: frozenset({RUNNABLE, FAILED, SUCCEEDED}),
-    RUNNABLE: frozenset({STARTING, FAILED}),
-    STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-}
-
-
-class IllegalTransition(Exception):
-    pass
+TRANSITIONS = job_states.TRANSITIONS[job_states.CONTAINER]
 
 
 def transition(jobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
     """Move `doc` to status `to` with `changes` applied, if nobody wrote it since it was read.
+    `jobs` is the job's store (store.jobs.Jobs, store.service_jobs.ServiceJobs): its kind picks
+    the table.
 
     Returns the new document, or None when the compare-and-set lost (re-read and decide
     again). Raises IllegalTransition for a move the table does not allow.
     """
     old = doc["status"]
-    if to not in TRANSITIONS[old]:
-        raise IllegalTransition(f"{doc['jobId']}: {old} -> {to}")
+    if old == to or not job_states.allowed(jobs.kind, old, to):  # a status never "moves" to itself
+        raise IllegalTransition(f"{jobs.kind} job {doc['jobId']}: {old} -> {to}")
     new = dict(doc)
     new.update(changes)
     new["status"] = to
@@ -52,7 +44,7 @@ def transition(jobs, doc: dict, to: str, now_ms: int, **changes) -> dict | None:
         new["stoppedAt"] = now_ms
     if not jobs.update(new):
         return None
-    for observer in list(jobs.store.job_observers):
+    for observer in list(jobs.observers):
         try:
             observer(new, old)
         except Exception:  # an observer must never break a status write

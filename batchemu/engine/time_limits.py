@@ -1,26 +1,32 @@
-"""A job stuck at the head of its queue (ref §11.5): record why in its statusReason, and apply
-the queue's jobStateTimeLimitActions. Shared by container jobs (the action cancels) and
-service jobs (it terminates); each caller says how the job ends."""
+"""A job stuck at the head of its queue (ref §11.5): whether the queue's jobStateTimeLimitActions
+end it now (`verdict`, pure: the placement decisions call it) and the record of why it waits
+(`note`, applied with the plan). Shared by container jobs (the action cancels) and service jobs
+(it terminates); each applier says how the job ends."""
 
 from __future__ import annotations
 
-from typing import Callable
 
-
-def note_blocked(jobs, job: dict, reason: str, queue: dict, now: int, deadlines: list,
-                 end: Callable[[str], object]) -> bool:
-    """True when a time limit ended the job (the next job is the head now). `end(action_reason)`
-    ends it; otherwise the limit's deadline is added to `deadlines` so the scheduler wakes then."""
+def verdict(job: dict, reason: str, queue: dict, now: int) -> tuple:
+    """(the reason of the time-limit action that ends the job now, or None; the deadlines of the
+    actions still to fall due). Pure: the job is blocked for `reason` since its `_blocked`
+    says so, or since `now` when that reason is new."""
     blocked = job.get("_blocked") or {}
-    if blocked.get("reason") != reason:
-        job["_blocked"] = blocked = {"reason": reason, "since": now}
-        job["statusReason"] = reason
-        jobs.update(job)
+    since = blocked["since"] if blocked.get("reason") == reason else now
+    deadlines = []
     for action in queue.get("jobStateTimeLimitActions") or []:
         if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
             continue
-        deadline = blocked["since"] + action["maxTimeSeconds"] * 1000
+        deadline = since + action["maxTimeSeconds"] * 1000
         if now >= deadline:
-            return bool(end(action["reason"]))
+            return action["reason"], deadlines
         deadlines.append(deadline)
-    return False
+    return None, deadlines
+
+
+def note(jobs, job: dict, reason: str, now: int) -> None:
+    """Record that `job` is blocked for `reason` (its statusReason), from now if that is new."""
+    blocked = job.get("_blocked") or {}
+    if blocked.get("reason") != reason:
+        job["_blocked"] = {"reason": reason, "since": now}
+        job["statusReason"] = reason
+        jobs.update(job)
