@@ -55,6 +55,7 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     store = store or Store(config.db_path)
     server_id = store.meta("server_id", lambda: uuid.uuid4().hex[:12])
     job_views.forget_stale(store)
+    job_views.keep_on_write(store)
     if runner == "from-config":
         runner = make_runner(config, server_id)
     # With verification on, job containers get per-account secrets derived from a key kept in

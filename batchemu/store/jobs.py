@@ -6,12 +6,15 @@ other silently: the loser gets False and re-reads.
 
 A row also keeps the job's wire views (JobSummary, JobDetail text) once a reader has rendered
 them (`keep_views`); every update forgets them, so a kept view is always of the current
-version. What a view contains is not this module's business (batch.job_views).
+version. With a renderer on the store (`store.detail_on_write`), every insert and update keeps
+the new version's JobDetail at once, so a first DescribeJobs reads text instead of rendering.
+What a view contains is not this module's business (batch.job_views).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from batchemu.store import documents
 from batchemu.store.db import Store
@@ -21,6 +24,8 @@ ACTIVE = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 # A lookup of many ids goes through job_id's unique index: the unary + keeps SQLite from
 # choosing jobs_by_queue for account/region instead, which scans every job of the account
 # (DescribeJobs of 100 ids among 1,000: 0.50 -> 0.11 ms).
+log = logging.getLogger("batchemu.store")
+
 _BY_ID_ONLY = "+account=? AND +region=?"
 _COLUMNS = "job_id, arn, name, queue_arn, status, parent_id, created_at, share_id, jd_arn, ce_arn, vcpus"
 
@@ -58,8 +63,9 @@ class Jobs:
     def insert(self, doc: dict) -> None:
         doc["_v"] = 0
         deps = [(d["jobId"], doc["jobId"]) for d in doc.get("dependsOn") or () if d.get("jobId")]
-        row = f"INSERT INTO jobs (account, region, {_COLUMNS}, version, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        values = (doc["_account"], doc["_region"], *_values(doc), 0, _dump(doc))
+        row = (f"INSERT INTO jobs (account, region, {_COLUMNS}, version, doc, detail_json) "
+               f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        values = (doc["_account"], doc["_region"], *_values(doc), 0, _dump(doc), self._detail(doc))
         if not deps:
             self.store.execute(row, values)
             return
@@ -79,12 +85,24 @@ class Jobs:
         values = _values(new)
         count = self.store.execute(
             "UPDATE jobs SET arn=?, name=?, queue_arn=?, status=?, parent_id=?, created_at=?, "
-            "share_id=?, jd_arn=?, ce_arn=?, vcpus=?, version=?, doc=?, summary_json=NULL, detail_json=NULL "
+            "share_id=?, jd_arn=?, ce_arn=?, vcpus=?, version=?, doc=?, summary_json=NULL, detail_json=? "
             "WHERE job_id=? AND version=?",
-            (*values[1:], expected + 1, _dump(new), doc["jobId"], expected)).rowcount
+            (*values[1:], expected + 1, _dump(new), self._detail(new), doc["jobId"], expected)).rowcount
         if count:
             doc["_v"] = expected + 1
         return bool(count)
+
+    def _detail(self, doc: dict) -> str | None:
+        """The JobDetail text to keep with this version of the job, when the store was given a
+        renderer (store.detail_on_write); a failing renderer keeps nothing, the write goes on."""
+        render = self.store.detail_on_write
+        if render is None:
+            return None
+        try:
+            return render(doc)
+        except Exception:
+            log.exception("rendering the view of job %s failed", doc.get("jobId"))
+            return None
 
     def get(self, job_id: str) -> dict | None:
         rows = self.store.query("SELECT doc FROM jobs WHERE job_id=?", (job_id,))
