@@ -80,8 +80,9 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
         # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
         # Batch routes are the price.
         matched = batch.match(req)
-        if not matched:
-            return None
+        return batch_call(req, matched) if matched else None
+
+    def batch_call(req, matched):
         refused = guard.require_credentials(req)
         return refused if refused is not None else batch(req, matched)
 
@@ -104,21 +105,23 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
     if start_engine:
         engine.start()
 
+    def refused(req):
+        """Refusals before any frontend sees the request, or None."""
+        answer = guard.check(req)
+        if answer is None:
+            answer = guard.preflight(req)  # an allowed page's CORS preflight: answered here
+        if answer is None and verifier is not None:
+            try:
+                body = req.get_data(cache=True, parse_form_data=False)
+                uploads = req.method == "POST" and req.mimetype == "multipart/form-data"
+                verifier.verify(req.environ, req.headers, req.args, body, req.form if uploads else None)
+            except SignatureError as err:
+                answer = refusal(err.code, err.message)
+        return answer
+
     @app.before_request
     def admit():
-        """Refusals before any frontend sees the request (Flask skips the route on a response)."""
-        refused = guard.check(request)
-        if refused is None:
-            refused = guard.preflight(request)  # an allowed page's CORS preflight: answered here
-        if refused is None and verifier is not None:
-            try:
-                body = request.get_data(cache=True, parse_form_data=False)
-                uploads = request.method == "POST" and request.mimetype == "multipart/form-data"
-                verifier.verify(request.environ, request.headers, request.args, body,
-                                request.form if uploads else None)
-            except SignatureError as err:
-                refused = refusal(err.code, err.message)
-        return refused
+        return refused(request)  # a response: Flask skips the route
 
     @app.after_request
     def cors(response):
@@ -155,4 +158,25 @@ def create_app(config: Config | None = None, store: Store | None = None, clock=w
         return RestJsonEndpoint.error(code, "ServerException" if code >= 500 else "ClientException",
                                       str(exc))
 
+    flask_wsgi = app.wsgi_app
+
+    def batch_wsgi(environ, start_response):
+        """Batch routes without Flask's per-request machinery (request and app contexts, URL
+        map, signals: ~0.1 ms of a SubmitJob's server CPU, bench/README.md), through the same
+        steps as the Flask path (admit, batch_frontend, cors); every other request goes
+        through Flask."""
+        req = app.request_class(environ)
+        matched = batch.match(req)
+        if not matched:
+            return flask_wsgi(environ, start_response)
+        try:
+            response = refused(req)
+            if response is None:
+                response = batch_call(req, matched)
+            guard.add_cors_headers(req, response)
+        except Exception as exc:  # as Flask would: JSON, never HTML
+            response = unexpected(exc)
+        return response(environ, start_response)
+
+    app.wsgi_app = batch_wsgi
     return app
