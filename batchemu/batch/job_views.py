@@ -3,7 +3,9 @@ ref §6.6), rendered from the job's document.
 
 A rendered view is kept with the job's row until the job next changes (store.jobs forgets it
 on every update), so describing or listing unchanged jobs, as pollers do, neither decodes
-documents nor encodes answers: most of those calls' server time (bench/). Array parents are
+documents nor encodes answers: most of those calls' server time (bench/). The server also keeps
+each JobDetail as the job is written (keep_on_write), so even a first DescribeJobs reads text;
+JobSummaries are kept on first read (a listing renders only what it shows). Array parents are
 never kept, because their statusSummary counts live children. Views are kept as the wire's
 text (restjson.RawJson) of the pinned botocore model; `forget_stale` drops them when the model
 or this rendering changes. No HTTP here; the wire layer writes the text as it is.
