@@ -19,6 +19,7 @@ import pytest
 from batchemu.testing import running_server
 from batchemu.wire.spec import load
 from tests.fuzz_model import FuzzRequests
+from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
 BATCH_REQUESTS = 40_000
@@ -140,15 +141,11 @@ def test_generated_hostile_requests_never_get_a_server_error():
         status, _, listed = fresh.post("/v1/listjobs", {"jobQueue": "fz-q", "filters": [
             {"name": "JOB_NAME", "values": ["after"]}]})
         assert status == 200 and [j["jobId"] for j in listed["jobSummaryList"]] == [job["jobId"]]
-        # The scheduler moves them on its own thread, after SubmitJob has answered.
-        deadline = time.monotonic() + 10
-        while True:
+        def runnable():  # the scheduler moves them on its own thread, after SubmitJob answered
             status, _, listed = fresh.post("/v1/listjobs", {"jobQueue": "fz-q", "jobStatus": "RUNNABLE"})
-            runnable = {j["jobName"] for j in listed["jobSummaryList"]} if status == 200 else None
-            if runnable == {"fz-job", "after"} or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert status == 200 and runnable == {"fz-job", "after"}
+            assert status == 200, listed
+            return {j["jobName"] for j in listed["jobSummaryList"]} == {"fz-job", "after"}
+        assert wait_until(runnable)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
