@@ -22,26 +22,30 @@ from batchemu.wire.spec import ServiceSpec
 log = logging.getLogger("batchemu")
 
 
-def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_spec: ServiceSpec) -> Flask:
+def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_spec: ServiceSpec,
+               direct=None) -> Flask:
     """`frontends` are asked in order, the first answer wins; `batch_spec`'s routes say which
-    methods a 405 lists."""
+    methods a 405 lists. `direct`, the frontend of `batch_spec`'s routes, answers them without
+    Flask's per-request machinery (the same refusals and CORS headers; see batch_wsgi)."""
     app = Flask("batchemu")
+
+    def refused(req):
+        """Refusals before any frontend sees the request, or None."""
+        answer = guard.check(req)
+        if answer is None:
+            answer = guard.preflight(req)  # an allowed page's CORS preflight: answered here
+        if answer is None and verifier is not None:
+            try:
+                body = req.get_data(cache=True, parse_form_data=False)
+                uploads = req.method == "POST" and req.mimetype == "multipart/form-data"
+                verifier.verify(req.environ, req.headers, req.args, body, req.form if uploads else None)
+            except SignatureError as err:
+                answer = refusal(err.code, err.message)
+        return answer
 
     @app.before_request
     def admit():
-        """Refusals before any frontend sees the request (Flask skips the route on a response)."""
-        refused = guard.check(request)
-        if refused is None:
-            refused = guard.preflight(request)  # an allowed page's CORS preflight: answered here
-        if refused is None and verifier is not None:
-            try:
-                body = request.get_data(cache=True, parse_form_data=False)
-                uploads = request.method == "POST" and request.mimetype == "multipart/form-data"
-                verifier.verify(request.environ, request.headers, request.args, body,
-                                request.form if uploads else None)
-            except SignatureError as err:
-                refused = refusal(err.code, err.message)
-        return refused
+        return refused(request)  # a response: Flask skips the route
 
     @app.after_request
     def cors(response):
@@ -76,4 +80,24 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
             log.exception("unexpected error")
         return json_error(code, "ServerException" if code >= 500 else "ClientException", str(exc))
 
+    if direct is not None:
+        flask_wsgi = app.wsgi_app
+
+        def batch_wsgi(environ, start_response):
+            """Batch routes without Flask's request and app contexts, URL map and signals (~0.1
+            ms of a SubmitJob's server CPU, bench/README.md), through the same steps as the
+            Flask path (admit, the frontend, cors); every other request goes through Flask."""
+            req = app.request_class(environ)
+            if batch_spec.match(req.method, req.path) is None:
+                return flask_wsgi(environ, start_response)
+            try:
+                response = refused(req)
+                if response is None:
+                    response = direct(req)
+                guard.add_cors_headers(req, response)
+            except Exception as exc:  # as Flask would: JSON, never HTML
+                response = unexpected(exc)
+            return response(environ, start_response)
+
+        app.wsgi_app = batch_wsgi
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import logging
 import signal
 import sys
@@ -102,6 +103,11 @@ def main(argv=None) -> int:
         hint = " (another program is using the port; choose another with --port)" if in_use else ""
         print(f"batchemu: {exc}{hint}", file=sys.stderr)
         return 1
+    # What is loaded by now (botocore's models, the app) lives as long as the process. Frozen,
+    # it is left out of the collector's full passes, which otherwise stop every thread for
+    # 30-300 ms now and then (the p99 of SubmitJob, bench/README.md "Scale").
+    gc.collect()
+    gc.freeze()
     emulator.start(serve=False)
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path
     print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)

@@ -59,6 +59,7 @@ class Emulator:
         self.store = store = store or Store(config.db_path)
         self.server_id = store.meta("server_id", lambda: uuid.uuid4().hex[:12])
         job_views.forget_stale(store)
+        job_views.keep_on_write(store)
         self.runner = make_runner(config, self.server_id)
         # With verification on, job containers get per-account secrets derived from a key kept
         # in the store (re-attached jobs keep working across a restart).
@@ -78,12 +79,14 @@ class Emulator:
         batch = Endpoint(batch_spec, REST_JSON, self.provider,
                          Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
         # Asked in order; the first that answers wins.
-        frontends = [_batch_frontend(batch, guard),
+        batch_frontend = _batch_frontend(batch, guard)
+        frontends = [batch_frontend,
                      logs.make_frontend(store, config, clock, gate=guard.require_credentials),
                      events.make_frontend(store, config),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
-        self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec)
+        self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
+                              direct=batch_frontend)
         self.server: Server | None = None
 
     def listen(self, **server_options) -> Server:

@@ -1,5 +1,7 @@
 """Small assertions shared by the API tests."""
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -32,3 +34,14 @@ def sigv4_headers(method: str, url: str, body=b"", headers=None, key: str = TEST
     request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers or {}))
     SigV4Auth(Credentials(key, secret), service, region).add_auth(request)
     return dict(request.headers.items())
+
+
+def wait_until(probe, timeout: float = 10.0, step: float = 0.05):
+    """probe()'s first truthy answer, or its last one after `timeout` seconds: for what the
+    scheduler does on its own thread after a call has answered (e.g. SUBMITTED -> RUNNABLE)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(step)

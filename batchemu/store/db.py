@@ -37,6 +37,9 @@ class Store:
         # Called as observer(new_job_doc, old_status) after every job status change
         # (engine.states.transition); e.g. the EventBridge "Batch Job State Change" events.
         self.job_observers: list = []
+        # doc -> the job's JobDetail text to keep with the row, or None (batch.job_views.
+        # keep_on_write); None here: views are kept only once a reader renders them.
+        self.detail_on_write = None
         self._migrate()
         if path != ":memory:":
             self._checkpointer = checkpoint.Checkpointer(path)

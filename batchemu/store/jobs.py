@@ -3,12 +3,15 @@ compare-and-set update with the status guard are store.versioned's, shared with 
 
 A row also keeps the job's wire views (JobSummary, JobDetail text) once a reader has rendered
 them (`keep_views`); every update forgets them, so a kept view is always of the current
-version. What a view contains is not this module's business (batch.job_views).
+version. With a renderer on the store (`store.detail_on_write`), every insert and update keeps
+the new version's JobDetail at once, so a first DescribeJobs reads text instead of rendering.
+What a view contains is not this module's business (batch.job_views).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from batchemu.vocabulary import job_states
 from batchemu.store.versioned import VersionedDocs
@@ -19,6 +22,7 @@ ACTIVE = job_states.active(job_states.CONTAINER)
 # choosing jobs_by_queue for account/region instead, which scans every job of the account
 # (DescribeJobs of 100 ids among 1,000: 0.50 -> 0.11 ms).
 _BY_ID_ONLY = "+account=? AND +region=?"
+log = logging.getLogger("batchemu.store")
 
 
 def _paths(fields: tuple) -> str:
@@ -42,7 +46,8 @@ class Jobs(VersionedDocs):
     kind = job_states.CONTAINER
     columns = ("job_id", "arn", "name", "queue_arn", "status", "parent_id", "created_at", "share_id", "jd_arn",
                "ce_arn", "vcpus")
-    forget = ", summary_json=NULL, detail_json=NULL"  # a kept view is always of the current version
+    forget = ", summary_json=NULL"  # a kept view is always of the current version
+    kept = ("detail_json",)          # this version's JobDetail, or NULL (rendered on first read)
 
     @property
     def observers(self) -> list:
@@ -52,6 +57,18 @@ class Jobs(VersionedDocs):
         return (doc["jobId"], doc["jobArn"], doc["jobName"], doc["jobQueue"], doc["status"],
                 doc.get("_parent"), doc["createdAt"], doc.get("shareIdentifier"), doc["jobDefinition"],
                 doc.get("_ce"), float((doc.get("_need") or {}).get("vcpus") or 0))
+
+    def kept_values(self, doc: dict) -> tuple:
+        """The JobDetail text to keep with this version of the job, when the store was given a
+        renderer (store.detail_on_write); a failing renderer keeps nothing, the write goes on."""
+        render = self.store.detail_on_write
+        if render is None:
+            return (None,)
+        try:
+            return (render(doc),)
+        except Exception:
+            log.exception("rendering the view of job %s failed", doc.get("jobId"))
+            return (None,)
 
     def insert(self, doc: dict) -> None:
         deps = [(d["jobId"], doc["jobId"]) for d in doc.get("dependsOn") or () if d.get("jobId")]

@@ -24,13 +24,15 @@ class VersionedDocs:
     kind = ""           # job_states.CONTAINER | SERVICE: whose transition table guards the status
     columns = ()        # the filter columns after account and region, job_id first, status among them
     forget = ""         # more SET clauses of every update (e.g. kept views it invalidates)
+    kept = ()           # columns written with every insert and update from kept_values(doc)
 
     def __init__(self, store: Store):
         self.store = store
-        names = ", ".join(self.columns)
-        marks = ",".join("?" * (len(self.columns) + 4))
-        self._insert_sql = f"INSERT INTO {self.table} (account, region, {names}, version, doc) VALUES ({marks})"
-        sets = "".join(f"{c}=?, " for c in self.columns[1:])
+        names = ", ".join(self.columns + self.kept)
+        marks = ",".join("?" * (len(self.columns) + len(self.kept) + 4))
+        self._insert_sql = (f"INSERT INTO {self.table} (account, region, {names}, version, doc) "
+                            f"VALUES ({marks})")
+        sets = "".join(f"{c}=?, " for c in self.columns[1:] + self.kept)
         self._update_sql = (f"UPDATE {self.table} SET {sets}version=?, doc=?{self.forget} "
                             f"WHERE job_id=? AND version=? AND status IN ")
 
@@ -43,10 +45,14 @@ class VersionedDocs:
         """The filter columns of `doc`, in `columns` order."""
         raise NotImplementedError
 
+    def kept_values(self, doc: dict) -> tuple:
+        """The `kept` columns' values for this version of `doc`."""
+        return ()
+
     def insert(self, doc: dict) -> None:
         doc["_v"] = 0
-        self.store.execute(self._insert_sql,
-                           (doc["_account"], doc["_region"], *self.values(doc), 0, documents.dump(doc)))
+        self.store.execute(self._insert_sql, (doc["_account"], doc["_region"], *self.values(doc),
+                                              *self.kept_values(doc), 0, documents.dump(doc)))
 
     def update(self, doc: dict) -> bool:
         """Write `doc` if nobody wrote the job since it was read (doc['_v'] matches) and its status
@@ -56,7 +62,8 @@ class VersionedDocs:
         sources = job_states.sources(self.kind, doc["status"])
         count = self.store.execute(
             self._update_sql + f"({','.join('?' * len(sources))})",
-            (*self.values(new)[1:], expected + 1, documents.dump(new), doc["jobId"], expected, *sources)).rowcount
+            (*self.values(new)[1:], *self.kept_values(new), expected + 1, documents.dump(new), doc["jobId"],
+             expected, *sources)).rowcount
         if count:
             doc["_v"] = expected + 1
             return True

@@ -8,6 +8,7 @@ AWS credentials nor this server's own origin. Knows no service and verifies no s
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
@@ -54,6 +55,7 @@ def _address(name: str):
         return None
 
 
+@functools.lru_cache(maxsize=512)  # asked on every request: parsing the address was ~5% of a SubmitJob
 def is_loopback(name: str) -> bool:
     """localhost, *.localhost (RFC 6761: always loopback), 127.0.0.0/8 and ::1."""
     if name == "localhost" or name.endswith(".localhost"):

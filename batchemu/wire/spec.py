@@ -35,6 +35,10 @@ class ServiceSpec:
         except Exception:  # a service without paginators
             self.paginators = {}
         self.routes = [self._route(self.model.operation_model(n)) for n in self.model.operation_names]
+        # Routes without labels by (method, path): one dict look-up instead of a regex per route
+        # (every Batch call but the tag operations; the scan was ~4% of a SubmitJob).
+        self._fixed = {(r.method, r.operation.http["requestUri"].split("?", 1)[0]): r.operation
+                       for r in self.routes if not r.labels}
 
     @property
     def operation_names(self):
@@ -45,6 +49,9 @@ class ServiceSpec:
 
     def match(self, method: str, path: str):
         """The (operation, uri params) for a request, or None."""
+        fixed = self._fixed.get((method, path))
+        if fixed is not None:
+            return fixed, {}
         for route in self.routes:
             if route.method != method:
                 continue

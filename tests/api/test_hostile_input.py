@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from batchemu.testing import running_server
+from tests.helpers import wait_until
 from tests.raw_client import RawClient
 
 CE = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
@@ -128,8 +129,11 @@ def test_list_jobs_and_filters_keep_answering_after_such_submissions(queue):
     assert submit(queue, containerOverrides={"resourceRequirements": [{"type": "VCPU", "value": "2"}]})[0] == 200
     for body in ({"jobQueue": "q", "jobStatus": "RUNNABLE"},
                  {"jobQueue": "q", "filters": [{"name": "JOB_NAME", "values": ["j*"]}]}):
-        status, _, answer = queue.post("/v1/listjobs", body)
-        assert status == 200 and len(answer["jobSummaryList"]) == 1
+        def listed(body=body):  # RUNNABLE once the scheduler's thread has moved it
+            status, _, answer = queue.post("/v1/listjobs", body)
+            assert status == 200, answer
+            return len(answer["jobSummaryList"]) == 1
+        assert wait_until(listed)
 
 
 # -- 3. deep nesting ---------------------------------------------------------------------------

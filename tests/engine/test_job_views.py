@@ -163,3 +163,32 @@ def test_a_forged_next_token_is_a_client_error(h, key):
     token = base64.urlsafe_b64encode(json.dumps({"p": key}).encode()).decode()
     with pytest.raises(ClientException, match="Invalid nextToken"):
         h.call("ListJobs", jobQueue="q", jobStatus="SUBMITTED", nextToken=token)
+
+
+def test_views_kept_on_write_answer_as_a_fresh_rendering_and_follow_every_change(h):
+    """The server keeps each JobDetail with every write (keep_on_write): the first DescribeJobs
+    reads it as it is, and it always shows the job's current version."""
+    job_views.keep_on_write(h.store)
+    done, parent = h.submit("done"), h.submit("array", arrayProperties={"size": 2})
+    assert kept(h, done) == (False, True) and kept(h, parent) == (False, False)
+    h.tick()
+    h.run_to_end(done, code=3)
+    children = [f"{parent}:0", f"{parent}:1"]
+    h.runner.run(children[0])
+    h.tick()
+    ids = [done, parent, *children]
+    assert [kept(h, i)[1] for i in ids] == [True, False, True, True]
+    (row,) = h.store.query("SELECT detail_json FROM jobs WHERE job_id=?", (done,))
+    assert json.loads(row["detail_json"])["container"]["exitCode"] == 3  # the latest version
+    first = h.call("DescribeJobs", jobs=ids)
+    assert first == fresh(h, lambda: h.call("DescribeJobs", jobs=ids))
+    assert [j["status"] for j in first["jobs"]] == ["FAILED", "PENDING", "RUNNING", "STARTING"]
+
+
+def test_a_failing_renderer_keeps_nothing_and_the_write_goes_on(h):
+    def broken(doc):
+        raise ValueError("boom")
+    h.store.detail_on_write = broken
+    job = h.submit("j")
+    h.tick()
+    assert kept(h, job) == (False, False) and h.job(job)["status"] == "STARTING"
