@@ -70,6 +70,21 @@ def resolve(b: Backend, ctx: RequestContext, kind: str, ident: str) -> dict | No
     return load(b, ctx, kind, key) if key else None
 
 
+def live(b: Backend, ctx: RequestContext, kind: str, ident: str, label: str) -> dict:
+    """The resource named or ARN'd by `ident`, unless it is missing or being deleted: then
+    "<label> <ident> does not exist" (Terraform reads that as "already gone", ref §1.5)."""
+    doc = resolve(b, ctx, kind, ident)
+    if doc is None or doc["status"] in ("DELETING", "DELETED"):
+        raise ClientException(f"{label} {ident} does not exist")
+    return doc
+
+
+def check_not_settling(doc: dict, verb: str) -> None:
+    """An update or delete of a resource still CREATING/UPDATING is refused (ref §3.4, §4.4)."""
+    if lifecycle.is_settling(doc):
+        raise ClientException(f"Cannot {verb}, resource is being modified")
+
+
 def save(b: Backend, ctx: RequestContext, kind: str, key: str, arn: str, doc: dict) -> None:
     b.store.put(ctx.account, ctx.region, kind, key, arn, doc)
 

@@ -12,8 +12,8 @@ import uuid
 
 from batchemu.batch import managed_instances
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load_all,
-                                   resolve, save)
+from batchemu.batch.common import (check_list_or_max, check_new, check_not_settling, check_tags,
+                                   describe, live, load_all, save)
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
 from batchemu.store.jobs import Jobs
@@ -102,12 +102,8 @@ def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> d
 
 
 def update_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    ident = p["computeEnvironment"]
-    doc = resolve(b, ctx, KIND, ident)
-    if doc is None or doc["status"] in ("DELETING", "DELETED"):
-        raise ClientException(f"Compute environment {ident} does not exist")
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot update, resource is being modified")
+    doc = live(b, ctx, KIND, p["computeEnvironment"], "Compute environment")
+    check_not_settling(doc, "update")
     if p.get("state"):
         doc["state"] = p["state"]
     if p.get("unmanagedvCpus") is not None:
@@ -149,12 +145,8 @@ def update_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
 
 
 def delete_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    ident = p["computeEnvironment"]
-    doc = resolve(b, ctx, KIND, ident)
-    if doc is None or doc["status"] in ("DELETING", "DELETED"):
-        raise ClientException(f"Compute environment {ident} does not exist")
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot delete, resource is being modified")  # ref §3.4
+    doc = live(b, ctx, KIND, p["computeEnvironment"], "Compute environment")
+    check_not_settling(doc, "delete")  # ref §3.4
     if doc["state"] != "DISABLED":
         raise ClientException(f"Cannot delete, compute environment {doc['computeEnvironmentName']} "
                               "is ENABLED; disable it with UpdateComputeEnvironment first")

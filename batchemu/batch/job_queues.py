@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from batchemu.batch import managed_instances
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import (check_list_or_max, check_new, check_tags, describe, load,
-                                   resolve, save)
+from batchemu.batch.common import (check_list_or_max, check_new, check_not_settling, check_tags,
+                                   describe, live, load, resolve, save)
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 from batchemu.vocabulary import arns, lifecycle
@@ -73,8 +73,7 @@ def describe_job_queues(b: Backend, ctx: RequestContext, p: dict) -> dict:
 
 def update_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
     doc = _existing(b, ctx, p["jobQueue"])
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot update, resource is being modified")
+    check_not_settling(doc, "update")
     if p.get("state"):
         doc["state"] = p["state"]  # the state changes at once, the status goes UPDATING (ref §4.3)
     if p.get("priority") is not None:
@@ -114,8 +113,7 @@ def update_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
 
 def delete_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
     doc = _existing(b, ctx, p["jobQueue"])
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot delete, resource is being modified")  # ref §4.4, Appendix A
+    check_not_settling(doc, "delete")  # ref §4.4, Appendix A
     if doc["state"] != "DISABLED":
         # ref §4.4: "You must first disable submissions for a queue with the UpdateJobQueue operation."
         raise ClientException(f"Cannot delete, job queue {doc['jobQueueName']} is ENABLED; disable "
@@ -129,11 +127,7 @@ def delete_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
 # -- rules -----------------------------------------------------------------------------------
 
 def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    doc = resolve(b, ctx, KIND, ident)
-    if doc is None or doc["status"] in ("DELETING", "DELETED"):
-        # Terraform matches "does not exist" to mean "already gone" (ref §1.5).
-        raise ClientException(f"Job queue {ident} does not exist")
-    return doc
+    return live(b, ctx, KIND, ident, "Job queue")
 
 
 def _check_priority(priority: int) -> None:

@@ -9,7 +9,7 @@ Owns the share document, stored under kind `quota-share` with key `<queue>/<name
 from __future__ import annotations
 
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import check_name, check_tags, load, resolve, save
+from batchemu.batch.common import check_name, check_not_settling, check_tags, load, resolve, save
 from batchemu.batch.errors import ClientException
 from batchemu.batch.service_environments import INSTANCE_TYPE, is_quota_managed
 from batchemu.context import RequestContext
@@ -68,8 +68,7 @@ def list_quota_shares(b: Backend, ctx: RequestContext, p: dict) -> dict:
 def update_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
     with b.store.transaction():
         doc = _existing(b, ctx, p["quotaShareArn"])
-        if lifecycle.is_settling(doc):
-            raise ClientException("Cannot update, resource is being modified")
+        check_not_settling(doc, "update")
         queue = _queue_of(b, ctx, doc)
         if p.get("capacityLimits") is not None:
             doc["capacityLimits"] = _capacity_limits(b, ctx, queue, p["capacityLimits"])
@@ -88,8 +87,7 @@ def update_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
 def delete_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
     with b.store.transaction():
         doc = _existing(b, ctx, p["quotaShareArn"])
-        if lifecycle.is_settling(doc):
-            raise ClientException("Cannot delete, resource is being modified")
+        check_not_settling(doc, "delete")
         if doc["state"] != "DISABLED":
             # Model: "You must first disable submissions for the share by updating the state to DISABLED".
             raise ClientException(f"Cannot delete, quota share {doc['quotaShareName']} is ENABLED; disable it "

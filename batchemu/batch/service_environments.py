@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from batchemu.batch.backend import Backend
-from batchemu.batch.common import check_new, check_tags, describe, load_all, resolve, save
+from batchemu.batch.common import check_new, check_not_settling, check_tags, describe, live, load_all, save
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 from batchemu.vocabulary import arns, lifecycle
@@ -49,8 +49,7 @@ def describe_service_environments(b: Backend, ctx: RequestContext, p: dict) -> d
 
 def update_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
     doc = _existing(b, ctx, p["serviceEnvironment"])
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot update, resource is being modified")
+    check_not_settling(doc, "update")
     if p.get("state"):
         doc["state"] = p["state"]  # DISABLED: no new service job is placed (ref §13.2)
     if p.get("capacityLimits") is not None:
@@ -68,8 +67,7 @@ def update_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
 
 def delete_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
     doc = _existing(b, ctx, p["serviceEnvironment"])
-    if lifecycle.is_settling(doc):
-        raise ClientException("Cannot delete, resource is being modified")
+    check_not_settling(doc, "delete")
     if doc["state"] != "DISABLED":
         # Model: "you must first set its state to DISABLED with the UpdateServiceEnvironment API".
         raise ClientException(f"Cannot delete, service environment {doc['serviceEnvironmentName']} is "
@@ -118,7 +116,4 @@ def is_quota_managed(doc: dict) -> bool:
 
 
 def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    doc = resolve(b, ctx, KIND, ident)
-    if doc is None or doc["status"] in ("DELETING", "DELETED"):
-        raise ClientException(f"Service environment {ident} does not exist")
-    return doc
+    return live(b, ctx, KIND, ident, "Service environment")
