@@ -36,7 +36,7 @@ from batchemu.server import Server
 from batchemu.store import Store
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.auth import Verifier, is_account, load_credentials
-from batchemu.wire.endpoint import REST_JSON, Endpoint
+from batchemu.wire.endpoint import AWS_JSON_1_1, REST_JSON, Endpoint
 from batchemu.wire.guard import Guard, url_host
 from batchemu.wire.validate import Validator
 
@@ -78,10 +78,17 @@ class Emulator:
         self.provider = BatchProvider(self.backend, batch_spec)
         batch = Endpoint(batch_spec, REST_JSON, self.provider,
                          Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
+        logs_spec = wire_spec.load("logs")
+        logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
+                                 Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
+                                 server_error_code=logs.SERVER_ERROR)
+        # A Batch route is Batch's whatever the signature says (a request signed for S3 gets
+        # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
+        # Batch routes are the price. Unsigned Batch and Logs requests are refused (the guard).
+        batch_frontend = _frontend(batch, guard.require_credentials)
         # Asked in order; the first that answers wins.
-        batch_frontend = _batch_frontend(batch, guard)
         frontends = [batch_frontend,
-                     logs.make_frontend(store, config, clock, gate=guard.require_credentials),
+                     _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
@@ -156,14 +163,13 @@ def _verifier(config: Config, job_endpoint: JobEndpoint) -> Verifier:
     return Verifier(secrets, derived=lambda key: job_endpoint.secret_for(key) if is_account(key) else None)
 
 
-def _batch_frontend(batch: Endpoint, guard: Guard):
+def _frontend(endpoint: Endpoint, gate):
+    """`(request) -> Response | None`: the endpoint's answer to a request it routes, unless
+    `gate(request)` refuses it with a response of its own."""
     def frontend(req):
-        # A Batch route is Batch's whatever the signature says (a request signed for S3 gets
-        # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
-        # Batch routes are the price.
-        matched = batch.match(req)
+        matched = endpoint.match(req)
         if not matched:
             return None
-        refused = guard.require_credentials(req)
-        return refused if refused is not None else batch(req, matched)
+        refused = gate(req)
+        return refused if refused is not None else endpoint(req, matched)
     return frontend

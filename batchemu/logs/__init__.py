@@ -1,7 +1,8 @@
 """Job output as CloudWatch Logs (json-1.1, X-Amz-Target `Logs_20140328.*`) on the same
-endpoint: wires the protocol (wire.endpoint with json-1.1) to the operations (service.py) and
+endpoint: the provider that maps the model's operations to service.py, and `install`, which
 registers the job observer that gives each attempt its log group and stream (jobs.py).
 Operations of the model without a function here answer 501 NotImplemented, never a 500.
+Knows no HTTP: the composition root (emulator.py) puts the provider behind a json-1.1 endpoint.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 from batchemu.logs import service
 from batchemu.logs.backend import LogsBackend
 from batchemu.logs.jobs import stream_observer
-from batchemu.wire import spec as wire_spec
-from batchemu.wire.endpoint import AWS_JSON_1_1, Endpoint
 from batchemu.wire.handlers import Handlers
-from batchemu.wire.validate import Validator
+
+# The Logs model's validation error, and its generic server error (HTTP 500).
+VALIDATION_ERROR = "InvalidParameterException"
+SERVER_ERROR = "ServiceUnavailableException"
 
 
 class LogsProvider(Handlers):
@@ -23,21 +25,9 @@ class LogsProvider(Handlers):
                          unimplemented="batchemu does not implement CloudWatch Logs {operation}")
 
 
-def make_frontend(store, config, clock, gate=None):
-    """A frontend `(request) -> Response | None` for CloudWatch Logs requests; `gate(request)`
-    may refuse a matched request with its own response (app.py: unsigned requests)."""
+def install(store, clock) -> LogsBackend:
+    """The Logs backend over `store`, with each job attempt's group and stream registered as the
+    attempt starts (a job observer)."""
     backend = LogsBackend(store)
     store.job_observers.append(stream_observer(backend.tables, clock))
-    spec = wire_spec.load("logs")
-    # The Logs model's generic server error (HTTP 500) is ServiceUnavailableException.
-    endpoint = Endpoint(spec, AWS_JSON_1_1, LogsProvider(backend, spec),
-                        Validator("InvalidParameterException", patterns=True), config, clock,
-                        server_error_code="ServiceUnavailableException")
-
-    def frontend(request):
-        name = endpoint.match(request)
-        if not name:
-            return None
-        refused = gate(request) if gate else None
-        return refused if refused is not None else endpoint(request, name)
-    return frontend
+    return backend
