@@ -48,6 +48,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.utilities import Error, RequestHeaderFieldsTooLarge
 
+from batchemu.config import Config
 from batchemu.wire import restjson
 
 access_log = logging.getLogger("batchemu.http")
@@ -66,8 +67,8 @@ IDLE_TIMEOUT = 120.0
 # sends, so a response is not destroyed by the RST that closing over unread data causes.
 LINGER_SECONDS = 2.0
 # Open connections served at once; more wait in the listen backlog until one closes
-# (Config.max_connections, --max-connections, has the same default).
-MAX_CONNECTIONS = 256
+# (--max-connections; the default is Config's).
+MAX_CONNECTIONS = Config.max_connections
 # Workers for ordinary requests, and how many streaming responses (text/event-stream) may be
 # open besides them: a stream holds its worker while it lasts, so streams get workers of their
 # own and never take the ones requests need.

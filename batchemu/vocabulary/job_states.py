@@ -53,11 +53,6 @@ def statuses(kind: str) -> tuple:
     return tuple(TRANSITIONS[kind])
 
 
-def active(kind: str) -> tuple:
-    """The statuses of `kind` a job can still leave."""
-    return tuple(s for s in TRANSITIONS[kind] if s not in TERMINAL)
-
-
 def allowed(kind: str, old: str, new: str) -> bool:
     """May a job of `kind` move from `old` to `new`? Staying put (an update that keeps the status)
     always may."""

@@ -18,8 +18,8 @@ from botocore.validate import ParamValidator
 from batchemu.wire.errors import ApiError
 
 _botocore = ParamValidator()
-# Half the range of each Java integer type: valid values are -w <= v < w.
-_WIDTHS = {"integer": 2 ** 31, "long": 2 ** 63}
+# Bits of each Java integer type: valid values are -2**(bits-1) <= v < 2**(bits-1).
+_BITS = {"integer": 32, "long": 64}
 
 
 class Validator:
@@ -94,14 +94,13 @@ class Validator:
                 problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                                 "Member must be a finite number")
                 return
-            if isinstance(value, int) and kind in _WIDTHS and not (
-                    -_WIDTHS[kind] <= value < _WIDTHS[kind]):
+            bits = _BITS.get(kind)
+            if isinstance(value, int) and bits and not -2 ** (bits - 1) <= value < 2 ** (bits - 1):
                 # AWS services are typed in Java: an `integer` is 32-bit and a `long` 64-bit, and
                 # a wider number is refused, not stored (SQLite holds at most 64 bits either).
-                bits = 32 if kind == "integer" else 64
                 problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                                f"Member must be a {bits}-bit {kind} (between {-_WIDTHS[kind]} "
-                                f"and {_WIDTHS[kind] - 1})")
+                                f"Member must be a {bits}-bit {kind} (between {-2 ** (bits - 1)} "
+                                f"and {2 ** (bits - 1) - 1})")
                 return
             if isinstance(value, (int, float)):
                 lo, hi = meta.get("min"), meta.get("max")
