@@ -24,10 +24,10 @@ MAX_REASON = 1024    # "This parameter has a limit of 1024 characters" (model; r
 JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:[0-9]{1,5})?")
 
 
-def each(b: Backend, ctx: RequestContext, p: dict, single: Callable) -> dict:
-    """Run `single(b, ctx, {"jobId", "reason"})` for each id of p["jobs"] (each id once, in
+def each(backend: Backend, ctx: RequestContext, params: dict, single: Callable) -> dict:
+    """Run `single(backend, ctx, {"jobId", "reason"})` for each id of params["jobs"] (each id once, in
     order) and report {"successful": [...], "errors": [...]}."""
-    ids, reason = p["jobs"], p["reason"]
+    ids, reason = params["jobs"], params["reason"]
     if not 1 <= len(ids) <= MAX_JOBS:
         raise ClientException(f"jobs must list 1 to {MAX_JOBS} job IDs, got {len(ids)}")
     if len(reason) > MAX_REASON:
@@ -40,7 +40,7 @@ def each(b: Backend, ctx: RequestContext, p: dict, single: Callable) -> dict:
                                       "<UUID>:<index> for an array child"})
             continue
         try:
-            single(b, ctx, {"jobId": job_id, "reason": reason})
+            single(backend, ctx, {"jobId": job_id, "reason": reason})
         except UnknownJob:
             pass  # "Jobs that can't be found are treated as successfully processed" (model)
         except ClientException as e:

@@ -21,12 +21,12 @@ def check_name(value: str, field: str) -> None:
             f"contain only letters, numbers, hyphens (-) and underscores (_); got {value!r}")
 
 
-def check_new(b: "Backend", ctx: "RequestContext", kind: str, name: str, field: str, label: str,
+def check_new(backend: "Backend", ctx: "RequestContext", kind: str, name: str, field: str, label: str,
               limit: int) -> list[dict]:
     """A create's common rules: a valid name, not taken, and under the regional quota (ref §15).
     Returns the live documents of that kind."""
     check_name(name, field)
-    existing = load_all(b, ctx, kind)
+    existing = load_all(backend, ctx, kind)
     if any(d.get(field) == name for d in existing):
         raise ClientException(f"Object already exists: {label} {name} already exists")
     if len(existing) >= limit:
@@ -51,29 +51,29 @@ def check_tags(tags: dict | None, field: str = "tags") -> dict:
     return tags
 
 
-def load(b: Backend, ctx: RequestContext, kind: str, key: str) -> dict | None:
+def load(backend: Backend, ctx: RequestContext, kind: str, key: str) -> dict | None:
     """The live document (status settled), or None if it does not exist or is gone."""
-    doc = b.store.get(ctx.account, ctx.region, kind, key)
+    doc = backend.store.get(ctx.account, ctx.region, kind, key)
     if doc is None or lifecycle.is_gone(doc, ctx.now_ms):
         return None
     return lifecycle.settle(doc, ctx.now_ms)
 
 
-def load_all(b: Backend, ctx: RequestContext, kind: str) -> list[dict]:
-    docs = b.store.list(ctx.account, ctx.region, kind)
+def load_all(backend: Backend, ctx: RequestContext, kind: str) -> list[dict]:
+    docs = backend.store.list(ctx.account, ctx.region, kind)
     return [lifecycle.settle(d, ctx.now_ms) for d in docs if not lifecycle.is_gone(d, ctx.now_ms)]
 
 
-def resolve(b: Backend, ctx: RequestContext, kind: str, ident: str) -> dict | None:
+def resolve(backend: Backend, ctx: RequestContext, kind: str, ident: str) -> dict | None:
     """A name or ARN of this account/region -> live document, or None."""
     key = arns.key_of(ctx, kind, ident or "")
-    return load(b, ctx, kind, key) if key else None
+    return load(backend, ctx, kind, key) if key else None
 
 
-def live(b: Backend, ctx: RequestContext, kind: str, ident: str, label: str) -> dict:
+def live(backend: Backend, ctx: RequestContext, kind: str, ident: str, label: str) -> dict:
     """The resource named or ARN'd by `ident`, unless it is missing or being deleted: then
     "<label> <ident> does not exist" (Terraform reads that as "already gone", ref §1.5)."""
-    doc = resolve(b, ctx, kind, ident)
+    doc = resolve(backend, ctx, kind, ident)
     if doc is None or doc["status"] in ("DELETING", "DELETED"):
         raise ClientException(f"{label} {ident} does not exist")
     return doc
@@ -85,29 +85,29 @@ def check_not_settling(doc: dict, verb: str) -> None:
         raise ClientException(f"Cannot {verb}, resource is being modified")
 
 
-def save(b: Backend, ctx: RequestContext, kind: str, key: str, arn: str, doc: dict) -> None:
-    b.store.put(ctx.account, ctx.region, kind, key, arn, doc)
+def save(backend: Backend, ctx: RequestContext, kind: str, key: str, arn: str, doc: dict) -> None:
+    backend.store.put(ctx.account, ctx.region, kind, key, arn, doc)
 
 
-def check_list_or_max(p: dict, list_member: str, label: str, ctx: RequestContext) -> None:
+def check_list_or_max(params: dict, list_member: str, label: str, ctx: RequestContext) -> None:
     """ref §1.6: an explicit list and maxResults cannot both be given."""
-    if p.get(list_member) and p.get("maxResults") is not None:
+    if params.get(list_member) and params.get("maxResults") is not None:
         raise wrapped(ctx, f"{label} and MaxResults cannot both be set")
 
 
-def describe(b: Backend, ctx: RequestContext, kind: str, p: dict, list_member: str, name_field: str) -> list:
+def describe(backend: Backend, ctx: RequestContext, kind: str, params: dict, list_member: str, name_field: str) -> list:
     """The live documents a Describe* call asks for: all of them, or those named (by name or
-    ARN) in p[list_member] (<= 100); unknown ones are left out, not an error (ref §1.5)."""
-    wanted = check_describe_list(p, list_member)
-    docs = load_all(b, ctx, kind)
+    ARN) in params[list_member] (<= 100); unknown ones are left out, not an error (ref §1.5)."""
+    wanted = check_describe_list(params, list_member)
+    docs = load_all(backend, ctx, kind)
     if wanted:
         keys = {arns.key_of(ctx, kind, w) for w in wanted}
         docs = [d for d in docs if d[name_field] in keys]
     return docs
 
 
-def check_describe_list(p: dict, list_member: str, limit: int = 100) -> list:
-    items = p.get(list_member) or []
+def check_describe_list(params: dict, list_member: str, limit: int = 100) -> list:
+    items = params.get(list_member) or []
     if len(items) > limit:
         raise ClientException(f"{list_member}: at most {limit} items can be described at once, got {len(items)}")
     return items

@@ -41,24 +41,24 @@ INFRA_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "BEST_FIT_PROGRESSIVE_ORDERED", "SPO
 SERVICE_LINKED_ROLE = "role/aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
 
 
-def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["computeEnvironmentName"]
-    check_new(b, ctx, KIND, name, "computeEnvironmentName", "compute environment", MAX_PER_REGION)
-    ce_type = p["type"]
-    resources = p.get("computeResources")
+def create_compute_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["computeEnvironmentName"]
+    check_new(backend, ctx, KIND, name, "computeEnvironmentName", "compute environment", MAX_PER_REGION)
+    ce_type = params["type"]
+    resources = params.get("computeResources")
     if ce_type == "MANAGED":
         if resources is None:
             raise ClientException("computeResources must be specified when creating a MANAGED "
                                   "compute environment")
-        if p.get("unmanagedvCpus") is not None:
+        if params.get("unmanagedvCpus") is not None:
             raise ClientException("unmanagedvCpus can only be specified for an UNMANAGED compute environment")
         resources = _check_new_resources(ctx, dict(resources))
     else:
         if resources is not None:
             raise ClientException("computeResources cannot be specified for an UNMANAGED compute environment")
-        if p.get("unmanagedvCpus") is not None and p["unmanagedvCpus"] < 0:
+        if params.get("unmanagedvCpus") is not None and params["unmanagedvCpus"] < 0:
             raise ClientException("unmanagedvCpus must be greater than or equal to 0")
-    eks = p.get("eksConfiguration")
+    eks = params.get("eksConfiguration")
     if eks is not None:
         eks = _eks_configuration(dict(eks), eks.get("accessEntry"))
     arn = arns.make(ctx, KIND, name)
@@ -66,31 +66,31 @@ def create_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict
         "computeEnvironmentName": name,
         "computeEnvironmentArn": arn,
         "type": ce_type,
-        "state": p.get("state") or "ENABLED",
+        "state": params.get("state") or "ENABLED",
         "computeResources": resources,
-        "unmanagedvCpus": p.get("unmanagedvCpus") if ce_type == "UNMANAGED" else None,
-        "serviceRole": _role_arn(ctx, p.get("serviceRole")),
+        "unmanagedvCpus": params.get("unmanagedvCpus") if ce_type == "UNMANAGED" else None,
+        "serviceRole": _role_arn(ctx, params.get("serviceRole")),
         "ecsClusterArn": None if eks else
             f"arn:aws:ecs:{ctx.region}:{ctx.account}:cluster/{name}_Batch_{uuid.uuid4()}",
         "eksConfiguration": eks,
         "containerOrchestrationType": "EKS" if eks else "ECS",
         "uuid": str(uuid.uuid4()),
-        "tags": check_tags(p.get("tags")),
-        "context": p.get("context"),
-        "ecsSettings": _ecs_settings(p.get("ecsSettings"), eks),
+        "tags": check_tags(params.get("tags")),
+        "context": params.get("context"),
+        "ecsSettings": _ecs_settings(params.get("ecsSettings"), eks),
         "createdAt": ctx.now_ms,
     }
-    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms,
+    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, backend.settle_ms,
                     lifecycle.HEALTHY_REASON[KIND])
-    save(b, ctx, KIND, name, arn, doc)
-    b.changed()
+    save(backend, ctx, KIND, name, arn, doc)
+    backend.changed()
     return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}
 
 
-def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    check_list_or_max(p, "computeEnvironments", "ComputeEnvironments", ctx)
-    docs = describe(b, ctx, KIND, p, "computeEnvironments", "computeEnvironmentName")
-    in_use = Jobs(b.store).vcpus_in_use()
+def describe_compute_environments(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    check_list_or_max(params, "computeEnvironments", "ComputeEnvironments", ctx)
+    docs = describe(backend, ctx, KIND, params, "computeEnvironments", "computeEnvironmentName")
+    in_use = Jobs(backend.store).vcpus_in_use()
     for doc in docs:
         cr = doc.get("computeResources")
         if cr and cr.get("desiredvCpus") is not None:
@@ -101,64 +101,64 @@ def describe_compute_environments(b: Backend, ctx: RequestContext, p: dict) -> d
     return {"computeEnvironments": docs}
 
 
-def update_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = live(b, ctx, KIND, p["computeEnvironment"], "Compute environment")
+def update_compute_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = live(backend, ctx, KIND, params["computeEnvironment"], "Compute environment")
     check_not_settling(doc, "update")
-    if p.get("state"):
-        doc["state"] = p["state"]
-    if p.get("unmanagedvCpus") is not None:
+    if params.get("state"):
+        doc["state"] = params["state"]
+    if params.get("unmanagedvCpus") is not None:
         if doc["type"] != "UNMANAGED":
             raise ClientException("unmanagedvCpus can only be specified for an UNMANAGED compute environment")
-        doc["unmanagedvCpus"] = p["unmanagedvCpus"]
-    if p.get("serviceRole") is not None:
-        new_role = _role_arn(ctx, p["serviceRole"])
+        doc["unmanagedvCpus"] = params["unmanagedvCpus"]
+    if params.get("serviceRole") is not None:
+        new_role = _role_arn(ctx, params["serviceRole"])
         if _is_service_linked(new_role) != _is_service_linked(doc["serviceRole"]):
             raise ClientException("serviceRole: a service-linked role can't be replaced by a regular "
                                   "IAM role, or a regular role by the service-linked role")
         doc["serviceRole"] = new_role
-    if p.get("computeResources"):
+    if params.get("computeResources"):
         if doc["type"] == "UNMANAGED":
             raise ClientException("computeResources cannot be specified for an UNMANAGED compute environment")
-        doc["computeResources"] = _updated_resources(ctx, doc["computeResources"], dict(p["computeResources"]))
-    if p.get("updatePolicy") is not None:
+        doc["computeResources"] = _updated_resources(ctx, doc["computeResources"], dict(params["computeResources"]))
+    if params.get("updatePolicy") is not None:
         policy = dict(doc.get("updatePolicy") or {"terminateJobsOnUpdate": False,
                                                   "jobExecutionTimeoutMinutes": 30})
-        policy.update({k: v for k, v in p["updatePolicy"].items() if v is not None})
+        policy.update({k: v for k, v in params["updatePolicy"].items() if v is not None})
         doc["updatePolicy"] = policy
-    if p.get("context") is not None:
-        doc["context"] = p["context"]
-    if p.get("ecsSettings") is not None:
-        settings = _ecs_settings(p["ecsSettings"], doc.get("eksConfiguration"))
+    if params.get("context") is not None:
+        doc["context"] = params["context"]
+    if params.get("ecsSettings") is not None:
+        settings = _ecs_settings(params["ecsSettings"], doc.get("eksConfiguration"))
         doc["ecsSettings"] = {**(doc.get("ecsSettings") or {}), **settings}
-    if p.get("eksConfiguration") is not None:
+    if params.get("eksConfiguration") is not None:
         if doc.get("containerOrchestrationType") != "EKS":
             raise ClientException("eksConfiguration can only be updated for a compute environment whose "
                                   "containerOrchestrationType is EKS")
-        access = p["eksConfiguration"].get("accessEntry")
+        access = params["eksConfiguration"].get("accessEntry")
         if access is not None:
             doc["eksConfiguration"] = _eks_configuration(dict(doc["eksConfiguration"]), access)
-    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
-    save(b, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
-    b.changed()
+    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, backend.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(backend, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
+    backend.changed()
     return {"computeEnvironmentName": doc["computeEnvironmentName"],
             "computeEnvironmentArn": doc["computeEnvironmentArn"]}
 
 
-def delete_compute_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = live(b, ctx, KIND, p["computeEnvironment"], "Compute environment")
+def delete_compute_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = live(backend, ctx, KIND, params["computeEnvironment"], "Compute environment")
     check_not_settling(doc, "delete")  # ref §3.4
     if doc["state"] != "DISABLED":
         raise ClientException(f"Cannot delete, compute environment {doc['computeEnvironmentName']} "
                               "is ENABLED; disable it with UpdateComputeEnvironment first")
-    for queue in load_all(b, ctx, arns.JOB_QUEUE):
+    for queue in load_all(backend, ctx, arns.JOB_QUEUE):
         if queue["status"] == "DELETED":
             continue
         if any(o["computeEnvironment"] == doc["computeEnvironmentArn"]
                for o in queue.get("computeEnvironmentOrder") or []):
             raise ClientException("Cannot delete, found existing JobQueue relationship")  # ref §3.4
-    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
-    save(b, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
-    b.changed()
+    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, backend.settle_ms)
+    save(backend, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
+    backend.changed()
     return {}
 
 

@@ -24,41 +24,41 @@ TOKEN_LIFETIME_MS = 8 * 3600 * 1000            # "A clientToken is valid for 8 h
 JOB_FILTERS = ("JOB_STATUS", "JOB_NAME")
 
 
-def create_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["consumableResourceName"]
-    with b.store.transaction():
-        check_new(b, ctx, KIND, name, "consumableResourceName", "consumable resource", MAX_PER_ACCOUNT)
-        total = _check_quantity(p.get("totalQuantity", 0), "totalQuantity")
-        kind = p.get("resourceType") or consumables.REPLENISHABLE
+def create_consumable_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["consumableResourceName"]
+    with backend.store.transaction():
+        check_new(backend, ctx, KIND, name, "consumableResourceName", "consumable resource", MAX_PER_ACCOUNT)
+        total = _check_quantity(params.get("totalQuantity", 0), "totalQuantity")
+        kind = params.get("resourceType") or consumables.REPLENISHABLE
         if kind not in RESOURCE_TYPES:
             # A plain string in the model, not an enum, so the wire layer can't check it.
             raise ClientException(f"resourceType must be one of {', '.join(RESOURCE_TYPES)}, got {kind!r}")
         arn = arns.make(ctx, KIND, name)
         doc = {"consumableResourceName": name, "consumableResourceArn": arn, "totalQuantity": total,
-               "resourceType": kind, "createdAt": ctx.now_ms, "tags": check_tags(p.get("tags")),
+               "resourceType": kind, "createdAt": ctx.now_ms, "tags": check_tags(params.get("tags")),
                "_tokens": {}}
-        save(b, ctx, KIND, name, arn, doc)
+        save(backend, ctx, KIND, name, arn, doc)
     return {"consumableResourceName": name, "consumableResourceArn": arn}
 
 
-def describe_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["consumableResource"])
-    held = consumables.held(b.store, ctx.account, ctx.region)
+def describe_consumable_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["consumableResource"])
+    held = consumables.held(backend.store, ctx.account, ctx.region)
     return _with_quantities(doc, held)
 
 
-def update_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    operation = p.get("operation")
+def update_consumable_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    operation = params.get("operation")
     if operation not in OPERATIONS:
         raise ClientException(f"operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
-    if p.get("quantity") is None:
+    if params.get("quantity") is None:
         raise ClientException("quantity is required: the new total (SET) or the change (ADD, REMOVE)")
-    quantity = _check_quantity(p["quantity"], "quantity")
-    token = p.get("clientToken")
+    quantity = _check_quantity(params["quantity"], "quantity")
+    token = params.get("clientToken")
     # The read-modify-write holds the store's lock, so it never races the scheduler, which
     # subtracts NON_REPLENISHABLE consumption from the same document.
-    with b.store.transaction():
-        doc = _existing(b, ctx, p["consumableResource"])
+    with backend.store.transaction():
+        doc = _existing(backend, ctx, params["consumableResource"])
         tokens = {t: v for t, v in (doc.get("_tokens") or {}).items()
                   if v["at"] + TOKEN_LIFETIME_MS > ctx.now_ms}
         request = json.dumps([operation, quantity])
@@ -81,36 +81,36 @@ def update_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict
         if token is not None:
             tokens[token] = {"request": request, "at": ctx.now_ms}
         doc["_tokens"] = tokens
-        save(b, ctx, KIND, doc["consumableResourceName"], doc["consumableResourceArn"], doc)
-    b.changed()  # more may be available now: waiting jobs can start
+        save(backend, ctx, KIND, doc["consumableResourceName"], doc["consumableResourceArn"], doc)
+    backend.changed()  # more may be available now: waiting jobs can start
     return _update_result(doc)
 
 
-def delete_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    with b.store.transaction():
-        doc = _existing(b, ctx, p["consumableResource"])
+def delete_consumable_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    with backend.store.transaction():
+        doc = _existing(backend, ctx, params["consumableResource"])
         # AWS documents nothing here (ref §13.1 [unknown]); deleting a resource that unfinished
         # jobs wait for or hold would strand them, so batchemu refuses.
-        waiting = [d for d in consumables.jobs_requiring(b.store, doc["consumableResourceArn"])
+        waiting = [d for d in consumables.jobs_requiring(backend.store, doc["consumableResourceArn"])
                    if d["status"] not in job_states.TERMINAL]
         if waiting:
             raise ClientException(f"Cannot delete, consumable resource {doc['consumableResourceName']} is "
                                   f"required by {len(waiting)} job(s) that haven't finished (for example "
                                   f"{waiting[0]['jobId']}); wait for them or cancel them first")
-        b.store.delete(ctx.account, ctx.region, KIND, doc["consumableResourceName"])
-    b.changed()
+        backend.store.delete(ctx.account, ctx.region, KIND, doc["consumableResourceName"])
+    backend.changed()
     return {}
 
 
-def list_consumable_resources(b: Backend, ctx: RequestContext, p: dict) -> dict:
+def list_consumable_resources(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     patterns = []
-    for f in p.get("filters") or []:
+    for f in params.get("filters") or []:
         if f.get("name") != "CONSUMABLE_RESOURCE_NAME":
             raise ClientException(f"filters.name must be CONSUMABLE_RESOURCE_NAME, got {f.get('name')!r}")
         patterns += f.get("values") or []
-    held = consumables.held(b.store, ctx.account, ctx.region)
+    held = consumables.held(backend.store, ctx.account, ctx.region)
     out = []
-    for doc in b.store.list(ctx.account, ctx.region, KIND):
+    for doc in backend.store.list(ctx.account, ctx.region, KIND):
         if patterns and not any(_name_matches(v, doc["consumableResourceName"]) for v in patterns):
             continue
         full = _with_quantities(doc, held)
@@ -119,11 +119,11 @@ def list_consumable_resources(b: Backend, ctx: RequestContext, p: dict) -> dict:
     return {"consumableResources": out}
 
 
-def list_jobs_by_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["consumableResource"])
+def list_jobs_by_consumable_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["consumableResource"])
     arn = doc["consumableResourceArn"]
     statuses, names = set(), []
-    for f in p.get("filters") or []:
+    for f in params.get("filters") or []:
         name, values = f.get("name"), f.get("values") or []
         if name not in JOB_FILTERS:
             raise ClientException(f"filters.name must be one of {', '.join(JOB_FILTERS)}, got {name!r}")
@@ -135,7 +135,7 @@ def list_jobs_by_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -
             statuses.update(values)
         else:
             names += values
-    jobs = [d for d in consumables.jobs_requiring(b.store, arn)
+    jobs = [d for d in consumables.jobs_requiring(backend.store, arn)
             if (not statuses or d["status"] in statuses)
             and (not names or any(_name_matches(v, d["jobName"]) for v in names))]
     jobs.sort(key=lambda d: (d["createdAt"], d["jobId"]), reverse=True)  # newest first, like ListJobs
@@ -144,7 +144,7 @@ def list_jobs_by_consumable_resource(b: Backend, ctx: RequestContext, p: dict) -
 
 # -- used by SubmitJob -------------------------------------------------------------------------
 
-def for_submit(b: Backend, ctx: RequestContext, definition: dict | None, override: dict | None):
+def for_submit(backend: Backend, ctx: RequestContext, definition: dict | None, override: dict | None):
     """(consumableResourceProperties with ARNs, {arn: quantity}) for a job: the definition's
     list with the override's entries replacing those for the same resource and adding the
     others. Every resource must exist and every quantity be at least 1."""
@@ -159,7 +159,7 @@ def for_submit(b: Backend, ctx: RequestContext, definition: dict | None, overrid
                 raise ClientException(f"{where}.consumableResource is required (a name or an ARN)")
             if quantity is None or quantity < 1:
                 raise ClientException(f"{where}.quantity must be at least 1, got {quantity}")
-            resource = resolve(b, ctx, KIND, ident)
+            resource = resolve(backend, ctx, KIND, ident)
             if resource is None:
                 raise ClientException(f"{where}: consumable resource {ident} does not exist")
             arn = resource["consumableResourceArn"]
@@ -175,8 +175,8 @@ def for_submit(b: Backend, ctx: RequestContext, definition: dict | None, overrid
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    doc = resolve(b, ctx, KIND, ident)
+def _existing(backend: Backend, ctx: RequestContext, ident: str) -> dict:
+    doc = resolve(backend, ctx, KIND, ident)
     if doc is None:
         raise ClientException(f"Consumable resource {ident} does not exist")
     return doc

@@ -27,11 +27,11 @@ def in_volumes(volumes: list | None, where: str) -> list[str]:
             if (v.get("host") or {}).get("sourcePath")]
 
 
-def in_definition(p: dict) -> list[str]:
+def in_definition(params: dict) -> list[str]:
     """Every member of a RegisterJobDefinition request that gives the job the host."""
     found = []
-    blocks = [("", p)] + [(f"nodeProperties.nodeRangeProperties[{i}].", r)
-                          for i, r in enumerate((p.get("nodeProperties") or {}).get("nodeRangeProperties") or [])]
+    blocks = [("", params)] + [(f"nodeProperties.nodeRangeProperties[{i}].", r)
+                          for i, r in enumerate((params.get("nodeProperties") or {}).get("nodeRangeProperties") or [])]
     for prefix, block in blocks:
         for key in ("containerProperties", "container"):
             if block.get(key):

@@ -52,57 +52,57 @@ MAX_REQUIREMENT = job_spec.MAX_REQUIREMENT
 
 # -- the registered document -----------------------------------------------------------------
 
-def check_request_size(ctx: RequestContext, p: dict) -> None:
-    size = len(json.dumps(p, separators=(",", ":")).encode())
+def check_request_size(ctx: RequestContext, params: dict) -> None:
+    size = len(json.dumps(params, separators=(",", ":")).encode())
     if size > MAX_REQUEST_BYTES:
         raise wrapped(ctx, f"Job definition size must be at most 24 KiB ({MAX_REQUEST_BYTES} bytes), "
                            f"got {size} bytes")  # ref §5.1, §15
 
 
-def validated_body(ctx: RequestContext, p: dict) -> dict:
+def validated_body(ctx: RequestContext, params: dict) -> dict:
     """Everything but name/ARN/revision/status, validated, with the service's defaults."""
-    p = copy.deepcopy(p)
-    job_type = p["type"]
-    platform = _platform(p)
+    params = copy.deepcopy(params)
+    job_type = params["type"]
+    platform = _platform(params)
     fargate = platform == ["FARGATE"]
-    eks = _uses_eks(p)
-    body = {"type": job_type, "parameters": p.get("parameters") or {}}
+    eks = _uses_eks(params)
+    body = {"type": job_type, "parameters": params.get("parameters") or {}}
     job_spec.check_no_nul(body["parameters"].values(), "parameters")  # they end up in commands
     if job_type == "container":
-        block = _single_block(p)
+        block = _single_block(params)
         if block == "containerProperties":
-            body[block] = _container(ctx, p[block], block, fargate)
+            body[block] = _container(ctx, params[block], block, fargate)
         elif block == "ecsProperties":
-            body[block] = _ecs(ctx, p[block], block, fargate)
+            body[block] = _ecs(ctx, params[block], block, fargate)
         else:
-            body[block] = _eks(p[block], block)
+            body[block] = _eks(params[block], block)
     else:
-        body["nodeProperties"] = _nodes(ctx, p, fargate)
+        body["nodeProperties"] = _nodes(ctx, params, fargate)
     _check_network_mode(body, platform)
     if eks and fargate:
         raise ClientException("platformCapabilities FARGATE isn't supported for jobs that run on "
                               "Amazon EKS resources (eksProperties)")  # ref §5.1
-    if eks and p.get("propagateTags"):
+    if eks and params.get("propagateTags"):
         raise ClientException("propagateTags isn't supported for jobs that run on Amazon EKS "
                               "resources (eksProperties)")  # ref §5.1
-    body["schedulingPriority"] = _check_priority(p.get("schedulingPriority"))
-    body["retryStrategy"] = check_retry_strategy(p.get("retryStrategy"))
-    body["timeout"] = check_timeout(p.get("timeout"))
-    body["tags"] = check_tags(p["tags"]) if p.get("tags") is not None else None
-    body["propagateTags"] = bool(p.get("propagateTags"))
+    body["schedulingPriority"] = _check_priority(params.get("schedulingPriority"))
+    body["retryStrategy"] = check_retry_strategy(params.get("retryStrategy"))
+    body["timeout"] = check_timeout(params.get("timeout"))
+    body["tags"] = check_tags(params["tags"]) if params.get("tags") is not None else None
+    body["propagateTags"] = bool(params.get("propagateTags"))
     body["platformCapabilities"] = platform
     body["containerOrchestrationType"] = "EKS" if eks else "ECS"
-    body["consumableResourceProperties"] = p.get("consumableResourceProperties")
+    body["consumableResourceProperties"] = params.get("consumableResourceProperties")
     return body
 
 
-def _platform(p: dict) -> list | None:
+def _platform(params: dict) -> list | None:
     """ref §5.1: ["EC2"] unless given; EKS definitions have none."""
-    given = p.get("platformCapabilities") or []
+    given = params.get("platformCapabilities") or []
     if len(set(given)) > 1:
         raise ClientException(f"platformCapabilities must be one of [\"EC2\"], [\"FARGATE\"] or "
                               f"[\"MANAGED_INSTANCES\"], got {given}")
-    if given == [MANAGED_INSTANCES] and (p["type"] != "container" or p.get("ecsProperties") is None):
+    if given == [MANAGED_INSTANCES] and (params["type"] != "container" or params.get("ecsProperties") is None):
         # Batch user guide, "Job definitions on Amazon ECS Managed Instances": type container with
         # ecsProperties; "legacy containerProperties" are not supported.
         raise ClientException("platformCapabilities MANAGED_INSTANCES requires type container with "
@@ -110,7 +110,7 @@ def _platform(p: dict) -> list | None:
                               "aren't supported on Amazon ECS Managed Instances)")
     if given:
         return given[:1]
-    return None if _uses_eks(p) else ["EC2"]
+    return None if _uses_eks(params) else ["EC2"]
 
 
 def _check_network_mode(body: dict, platform: list | None) -> None:
@@ -130,16 +130,16 @@ def _check_network_mode(body: dict, platform: list | None) -> None:
         task["networkMode"] = "host"
 
 
-def _uses_eks(p: dict) -> bool:
-    ranges = (p.get("nodeProperties") or {}).get("nodeRangeProperties") or []
-    return p.get("eksProperties") is not None or any(r.get("eksProperties") is not None for r in ranges)
+def _uses_eks(params: dict) -> bool:
+    ranges = (params.get("nodeProperties") or {}).get("nodeRangeProperties") or []
+    return params.get("eksProperties") is not None or any(r.get("eksProperties") is not None for r in ranges)
 
 
-def _single_block(p: dict) -> str:
+def _single_block(params: dict) -> str:
     """ref §5.1: type container takes exactly one of the three property blocks."""
-    if p.get("nodeProperties") is not None:
+    if params.get("nodeProperties") is not None:
         raise ClientException("nodeProperties can only be used with type multinode, not container")
-    given = [k for k in BLOCKS if p.get(k) is not None]
+    given = [k for k in BLOCKS if params.get(k) is not None]
     if not given:
         raise ClientException("type container requires one of containerProperties, ecsProperties "
                               "or eksProperties")
@@ -392,13 +392,13 @@ def parse_target_nodes(text: str, num_nodes: int, where: str = "targetNodes") ->
     return first, last
 
 
-def _nodes(ctx: RequestContext, p: dict, fargate: bool) -> dict:
+def _nodes(ctx: RequestContext, params: dict, fargate: bool) -> dict:
     """ref §12: the node count, the main node, and ranges that together cover every node."""
-    others = [k for k in BLOCKS if p.get(k) is not None]
+    others = [k for k in BLOCKS if params.get(k) is not None]
     if others:
         raise ClientException(f"{others[0]} can't be used with type multinode; give the properties "
                               "per node range in nodeProperties.nodeRangeProperties")
-    nodes = p.get("nodeProperties")
+    nodes = params.get("nodeProperties")
     if nodes is None:
         raise ClientException("type multinode requires nodeProperties")
     if fargate:

@@ -23,66 +23,66 @@ ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
 
 # -- operations ------------------------------------------------------------------------------
 
-def register_job_definition(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    rules.check_request_size(ctx, p)
-    name = p["jobDefinitionName"]
+def register_job_definition(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    rules.check_request_size(ctx, params)
+    name = params["jobDefinitionName"]
     check_name(name, "jobDefinitionName")
-    body = rules.validated_body(ctx, p)
-    if b.config.deny_host_access:
-        host_access.refuse(host_access.in_definition(p))
+    body = rules.validated_body(ctx, params)
+    if backend.config.deny_host_access:
+        host_access.refuse(host_access.in_definition(params))
     # One transaction: two concurrent registrations of a name must not share a revision.
-    with b.store.transaction():
-        revision = _next_revision(b, ctx, name)
+    with backend.store.transaction():
+        revision = _next_revision(backend, ctx, name)
         key = f"{name}:{revision}"
         arn = arns.make(ctx, KIND, key)
         doc = {"jobDefinitionName": name, "jobDefinitionArn": arn, "revision": revision,
                "status": ACTIVE, **body}
-        save(b, ctx, KIND, key, arn, doc)
+        save(backend, ctx, KIND, key, arn, doc)
     return {"jobDefinitionName": name, "jobDefinitionArn": arn, "revision": revision}
 
 
-def describe_job_definitions(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    if p.get("jobDefinitions"):
+def describe_job_definitions(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    if params.get("jobDefinitions"):
         # ref §1.6 / §5.2: the explicit list "can't be used with other parameters".
-        check_list_or_max(p, "jobDefinitions", "JobDefinitions", ctx)
-        others = [k for k in ("jobDefinitionName", "status") if p.get(k) is not None]
+        check_list_or_max(params, "jobDefinitions", "JobDefinitions", ctx)
+        others = [k for k in ("jobDefinitionName", "status") if params.get(k) is not None]
         if others:
             raise ClientException(f"jobDefinitions can't be used with other parameters; "
                                   f"got {' and '.join(others)} too")
-        return {"jobDefinitions": _by_identifiers(b, ctx, check_describe_list(p, "jobDefinitions"))}
-    name = p.get("jobDefinitionName")
-    docs = _revisions(b, ctx, name) if name is not None else b.store.list(ctx.account, ctx.region, KIND)
-    status = p.get("status")
+        return {"jobDefinitions": _by_identifiers(backend, ctx, check_describe_list(params, "jobDefinitions"))}
+    name = params.get("jobDefinitionName")
+    docs = _revisions(backend, ctx, name) if name is not None else backend.store.list(ctx.account, ctx.region, KIND)
+    status = params.get("status")
     if status is not None:  # a free string in the model: any other value matches nothing
         docs = [d for d in docs if d["status"] == status]
     return {"jobDefinitions": docs}
 
 
-def deregister_job_definition(b: Backend, ctx: RequestContext, p: dict) -> dict:
+def deregister_job_definition(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     """`name:revision` or a revision ARN: that revision (again on an INACTIVE one is a no-op).
     A bare name or an ARN without revision (examples-1.json deregisters "sleep10", ref §2.2):
     the latest ACTIVE revision, the one SubmitJob would use."""
-    ident = p["jobDefinition"]
-    with b.store.transaction():
+    ident = params["jobDefinition"]
+    with backend.store.transaction():
         name, revision = _parse(ctx, ident)
         doc = None
         if name is not None:
-            doc = _revision(b, ctx, name, revision) if revision is not None else _latest_active(b, ctx, name)
+            doc = _revision(backend, ctx, name, revision) if revision is not None else _latest_active(backend, ctx, name)
         if doc is None:
             raise ClientException(f"Job definition {ident} does not exist")  # ref §1.5
         doc["status"] = INACTIVE
-        save(b, ctx, KIND, f"{doc['jobDefinitionName']}:{doc['revision']}", doc["jobDefinitionArn"], doc)
+        save(backend, ctx, KIND, f"{doc['jobDefinitionName']}:{doc['revision']}", doc["jobDefinitionArn"], doc)
     return {}
 
 
-def resolve_for_submit(b: Backend, ctx: RequestContext, ident: str) -> dict:
+def resolve_for_submit(backend: Backend, ctx: RequestContext, ident: str) -> dict:
     """SubmitJob's `jobDefinition` -> the ACTIVE revision document (ref §5.2): a bare name or
     an ARN without revision means the latest ACTIVE revision; `name:rev` or an ARN with
     revision means that one, which must be ACTIVE. Errors carry the observed texts (ref §1.5)."""
     name, revision = _parse(ctx, ident)
     doc = None
     if name is not None:
-        doc = _revision(b, ctx, name, revision) if revision is not None else _latest_active(b, ctx, name)
+        doc = _revision(backend, ctx, name, revision) if revision is not None else _latest_active(backend, ctx, name)
     if doc is None or doc["status"] != ACTIVE:
         if ident.startswith("arn:"):
             raise ClientException(f"JobDefinition {ident} not found.")
@@ -106,26 +106,26 @@ def _parse(ctx: RequestContext, ident: str) -> tuple[str | None, int | None]:
     return name, int(revision)
 
 
-def _revisions(b: Backend, ctx: RequestContext, name: str) -> list[dict]:
+def _revisions(backend: Backend, ctx: RequestContext, name: str) -> list[dict]:
     # Names can't contain ":", so the prefix matches exactly this name's revisions.
-    return b.store.list(ctx.account, ctx.region, KIND, key_prefix=name + ":")
+    return backend.store.list(ctx.account, ctx.region, KIND, key_prefix=name + ":")
 
 
-def _revision(b: Backend, ctx: RequestContext, name: str, revision: int) -> dict | None:
-    return b.store.get(ctx.account, ctx.region, KIND, f"{name}:{revision}")
+def _revision(backend: Backend, ctx: RequestContext, name: str, revision: int) -> dict | None:
+    return backend.store.get(ctx.account, ctx.region, KIND, f"{name}:{revision}")
 
 
-def _latest_active(b: Backend, ctx: RequestContext, name: str) -> dict | None:
-    active = [d for d in _revisions(b, ctx, name) if d["status"] == ACTIVE]
+def _latest_active(backend: Backend, ctx: RequestContext, name: str) -> dict | None:
+    active = [d for d in _revisions(backend, ctx, name) if d["status"] == ACTIVE]
     return max(active, key=lambda d: d["revision"], default=None)
 
 
-def _next_revision(b: Backend, ctx: RequestContext, name: str) -> int:
+def _next_revision(backend: Backend, ctx: RequestContext, name: str) -> int:
     # INACTIVE revisions count too: numbers are never reused (ref §5.2).
-    return max((d["revision"] for d in _revisions(b, ctx, name)), default=0) + 1
+    return max((d["revision"] for d in _revisions(backend, ctx, name)), default=0) + 1
 
 
-def _by_identifiers(b: Backend, ctx: RequestContext, idents: list) -> list[dict]:
+def _by_identifiers(backend: Backend, ctx: RequestContext, idents: list) -> list[dict]:
     """AWS documents ARN-with-revision or name:revision here. A bare name or an ARN without
     revision is read as "every revision of that name" (as jobDefinitionName does). Unknown
     entries are left out (ref §1.5); results come in creation order, each once."""
@@ -138,5 +138,5 @@ def _by_identifiers(b: Backend, ctx: RequestContext, idents: list) -> list[dict]
             names.add(name)
         else:
             keys.add(f"{name}:{revision}")
-    return [d for d in b.store.list(ctx.account, ctx.region, KIND)
+    return [d for d in backend.store.list(ctx.account, ctx.region, KIND)
             if d["jobDefinitionName"] in names or f"{d['jobDefinitionName']}:{d['revision']}" in keys]

@@ -17,7 +17,7 @@ from batchemu.batch.common import resolve
 from batchemu.batch.errors import ClientException
 from batchemu.context import RequestContext
 from batchemu.engine import actions, ordering, quota
-from batchemu.engine import service_jobs as service
+from batchemu.engine import service_placement
 from batchemu.store.jobs import Jobs
 from batchemu.store.service_jobs import ServiceJobs
 from batchemu.vocabulary import arns, job_states
@@ -27,13 +27,13 @@ FRONT = 100      # "the first 100 RUNNABLE jobs" (model)
 TOP_SHARES = 20  # "the top 20 shares with the highest capacity utilization" (model)
 
 
-def get_job_queue_snapshot(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+def get_job_queue_snapshot(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    queue = resolve(backend, ctx, arns.JOB_QUEUE, params["jobQueue"])
     if queue is None or queue.get("status") in ("DELETING", "DELETED"):
-        raise ClientException(f"JobQueue {p['jobQueue']} not found.")  # ref §1.5
-    view = _ServiceJobs(b, ctx, queue) if queue.get("jobQueueType") == "SAGEMAKER_TRAINING" \
-        else _ContainerJobs(b, ctx, queue)
-    policy = job_submission.scheduling_policy(b, ctx, queue) or {}
+        raise ClientException(f"JobQueue {params['jobQueue']} not found.")  # ref §1.5
+    view = _ServiceJobs(backend, ctx, queue) if queue.get("jobQueueType") == "SAGEMAKER_TRAINING" \
+        else _ContainerJobs(backend, ctx, queue)
+    policy = job_submission.scheduling_policy(backend, ctx, queue) or {}
     fairshare, quota_managed = policy.get("fairsharePolicy"), policy.get("quotaSharePolicy") is not None
     waiting, busy = view.runnable(), view.busy()
     if quota_managed:
@@ -110,9 +110,9 @@ class _ContainerJobs:
     busy_statuses = (job_states.STARTING, job_states.RUNNING)
     table = "jobs"
 
-    def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
-        self.store = b.store
-        self.jobs = Jobs(b.store)
+    def __init__(self, backend: Backend, ctx: RequestContext, queue: dict):
+        self.store = backend.store
+        self.jobs = Jobs(backend.store)
         self.ctx = ctx
         self.arn = queue["jobQueueArn"]
         self.unit = "cpu" if queue.get("jobQueueType") == "EKS" else "VCPU"  # ref §13.5
@@ -187,19 +187,19 @@ class _ContainerJobs:
 class _ServiceJobs(_ContainerJobs):
     """The service jobs of a SAGEMAKER_TRAINING queue: capacity in instances (ref §13.5)."""
 
-    busy_statuses = service.BUSY
+    busy_statuses = service_placement.BUSY
 
-    def __init__(self, b: Backend, ctx: RequestContext, queue: dict):
-        super().__init__(b, ctx, queue)
-        self.jobs = ServiceJobs(b.store)
+    def __init__(self, backend: Backend, ctx: RequestContext, queue: dict):
+        super().__init__(backend, ctx, queue)
+        self.jobs = ServiceJobs(backend.store)
         self.table = "service_jobs"
-        self.unit = service.NUM_INSTANCES
-        environment = quota_shares.environment_of(b, ctx, queue) or {}
+        self.unit = service_placement.NUM_INSTANCES
+        environment = quota_shares.environment_of(backend, ctx, queue) or {}
         self.units = [c["capacityUnit"] for c in environment.get("capacityLimits") or []] or [self.unit]
 
     @staticmethod
     def cost(job: dict) -> float:
-        return service.instances(job)
+        return service_placement.instances(job)
 
     def unit_of(self, job: dict) -> str:
         return job["capacityUsage"][0]["capacityUnit"]

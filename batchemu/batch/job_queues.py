@@ -31,65 +31,65 @@ MANAGED_INSTANCES = managed_instances.TYPE  # the compute-resource type and the 
 QUEUE_TYPES = {"EC2": "ECS", "Fargate": "ECS_FARGATE", "ECS Managed Instances": MANAGED_INSTANCES}
 
 
-def create_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["jobQueueName"]
-    check_new(b, ctx, KIND, name, "jobQueueName", "job queue", MAX_PER_REGION)
-    _check_priority(p["priority"])
-    ce_order, se_order, queue_type = _environments(b, ctx, p.get("computeEnvironmentOrder"),
-                                                   p.get("serviceEnvironmentOrder"))
-    wanted_type = p.get("jobQueueType")
+def create_job_queue(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["jobQueueName"]
+    check_new(backend, ctx, KIND, name, "jobQueueName", "job queue", MAX_PER_REGION)
+    _check_priority(params["priority"])
+    ce_order, se_order, queue_type = _environments(backend, ctx, params.get("computeEnvironmentOrder"),
+                                                   params.get("serviceEnvironmentOrder"))
+    wanted_type = params.get("jobQueueType")
     if wanted_type and wanted_type != queue_type:
         raise ClientException(f"jobQueueType {wanted_type} doesn't match the environments of the "
                               f"job queue, which make it a {queue_type} job queue")
-    policy_arn = p.get("schedulingPolicyArn") or None
+    policy_arn = params.get("schedulingPolicyArn") or None
     if policy_arn:
-        _check_policy(b, ctx, policy_arn, queue_type)
+        _check_policy(backend, ctx, policy_arn, queue_type)
     arn = arns.make(ctx, KIND, name)
     doc = {
         "jobQueueName": name,
         "jobQueueArn": arn,
-        "state": p.get("state") or "ENABLED",
+        "state": params.get("state") or "ENABLED",
         "schedulingPolicyArn": policy_arn,
-        "priority": p["priority"],
+        "priority": params["priority"],
         "computeEnvironmentOrder": ce_order,
         "serviceEnvironmentOrder": se_order,
         "jobQueueType": queue_type,
-        "tags": check_tags(p.get("tags")),
+        "tags": check_tags(params.get("tags")),
         "jobStateTimeLimitActions": _check_time_limit_actions(
-            p.get("jobStateTimeLimitActions") or [], queue_type),
+            params.get("jobStateTimeLimitActions") or [], queue_type),
         "createdAt": ctx.now_ms,  # not in the model's output; the scheduler breaks priority ties with it
     }
-    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
-    save(b, ctx, KIND, name, arn, doc)
-    b.changed()
+    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, backend.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(backend, ctx, KIND, name, arn, doc)
+    backend.changed()
     return {"jobQueueName": name, "jobQueueArn": arn}
 
 
-def describe_job_queues(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    check_list_or_max(p, "jobQueues", "JobQueues", ctx)  # ref §1.6
-    docs = describe(b, ctx, KIND, p, "jobQueues", "jobQueueName")
+def describe_job_queues(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    check_list_or_max(params, "jobQueues", "JobQueues", ctx)  # ref §1.6
+    docs = describe(backend, ctx, KIND, params, "jobQueues", "jobQueueName")
     return {"jobQueues": docs}
 
 
-def update_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["jobQueue"])
+def update_job_queue(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["jobQueue"])
     check_not_settling(doc, "update")
-    if p.get("state"):
-        doc["state"] = p["state"]  # the state changes at once, the status goes UPDATING (ref §4.3)
-    if p.get("priority") is not None:
-        _check_priority(p["priority"])
-        doc["priority"] = p["priority"]
-    ce_given, se_given = p.get("computeEnvironmentOrder"), p.get("serviceEnvironmentOrder")
+    if params.get("state"):
+        doc["state"] = params["state"]  # the state changes at once, the status goes UPDATING (ref §4.3)
+    if params.get("priority") is not None:
+        _check_priority(params["priority"])
+        doc["priority"] = params["priority"]
+    ce_given, se_given = params.get("computeEnvironmentOrder"), params.get("serviceEnvironmentOrder")
     environments_changed = ce_given is not None or se_given is not None
     if environments_changed:
         ce_order, se_order, queue_type = _environments(
-            b, ctx,
+            backend, ctx,
             doc["computeEnvironmentOrder"] if ce_given is None else ce_given,
             doc.get("serviceEnvironmentOrder") if se_given is None else se_given)
         doc.update(computeEnvironmentOrder=ce_order, serviceEnvironmentOrder=se_order,
                    jobQueueType=queue_type)
     # ref §4.1: a FIFO queue can't get a policy added; a policy can be replaced, not removed.
-    policy_arn = p.get("schedulingPolicyArn")
+    policy_arn = params.get("schedulingPolicyArn")
     if policy_arn == "" and doc.get("schedulingPolicyArn"):
         raise ClientException("schedulingPolicyArn: the scheduling policy of a job queue can be "
                               "replaced but can't be removed")
@@ -100,34 +100,34 @@ def update_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
     if policy_arn:
         doc["schedulingPolicyArn"] = policy_arn
     if doc.get("schedulingPolicyArn") and (policy_arn or environments_changed):
-        _check_policy(b, ctx, doc["schedulingPolicyArn"], doc["jobQueueType"])
-    actions = p.get("jobStateTimeLimitActions")
+        _check_policy(backend, ctx, doc["schedulingPolicyArn"], doc["jobQueueType"])
+    actions = params.get("jobStateTimeLimitActions")
     if actions is None:  # the queue type may have changed under the existing actions
         actions = doc.get("jobStateTimeLimitActions") or []
     doc["jobStateTimeLimitActions"] = _check_time_limit_actions(actions, doc["jobQueueType"])
-    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms, lifecycle.HEALTHY_REASON[KIND])
-    save(b, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
-    b.changed()
+    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, backend.settle_ms, lifecycle.HEALTHY_REASON[KIND])
+    save(backend, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
+    backend.changed()
     return {"jobQueueName": doc["jobQueueName"], "jobQueueArn": doc["jobQueueArn"]}
 
 
-def delete_job_queue(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["jobQueue"])
+def delete_job_queue(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["jobQueue"])
     check_not_settling(doc, "delete")  # ref §4.4, Appendix A
     if doc["state"] != "DISABLED":
         # ref §4.4: "You must first disable submissions for a queue with the UpdateJobQueue operation."
         raise ClientException(f"Cannot delete, job queue {doc['jobQueueName']} is ENABLED; disable "
                               "it with UpdateJobQueue first")
-    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
-    save(b, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
-    b.changed()  # the scheduler terminates the jobs still in the queue (ref §4.4)
+    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, backend.settle_ms)
+    save(backend, ctx, KIND, doc["jobQueueName"], doc["jobQueueArn"], doc)
+    backend.changed()  # the scheduler terminates the jobs still in the queue (ref §4.4)
     return {}
 
 
 # -- rules -----------------------------------------------------------------------------------
 
-def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    return live(b, ctx, KIND, ident, "Job queue")
+def _existing(backend: Backend, ctx: RequestContext, ident: str) -> dict:
+    return live(backend, ctx, KIND, ident, "Job queue")
 
 
 def _check_priority(priority: int) -> None:
@@ -135,13 +135,13 @@ def _check_priority(priority: int) -> None:
         raise ClientException(f"priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}")
 
 
-def _environments(b: Backend, ctx: RequestContext, ce_order, se_order):
+def _environments(backend: Backend, ctx: RequestContext, ce_order, se_order):
     """(computeEnvironmentOrder with ARNs, serviceEnvironmentOrder or None, jobQueueType)."""
     if ce_order and se_order:
         raise ClientException("A job queue can't have both a serviceEnvironmentOrder and a "
                               "computeEnvironmentOrder field.")  # model text (ref §4.1)
     if se_order:
-        return [], _service_order(b, ctx, se_order), SAGEMAKER
+        return [], _service_order(backend, ctx, se_order), SAGEMAKER
     if not ce_order or len(ce_order) > MAX_COMPUTE_ENVIRONMENTS:
         raise ClientException(f"computeEnvironmentOrder must list 1 to {MAX_COMPUTE_ENVIRONMENTS} "
                               f"compute environments, got {len(ce_order or [])} (a SAGEMAKER_TRAINING "
@@ -150,7 +150,7 @@ def _environments(b: Backend, ctx: RequestContext, ce_order, se_order):
     entries, ces = [], []
     for item in ce_order:
         ident = item["computeEnvironment"]
-        ce = resolve(b, ctx, arns.COMPUTE_ENVIRONMENT, ident)  # a name works too (ref §2.2)
+        ce = resolve(backend, ctx, arns.COMPUTE_ENVIRONMENT, ident)  # a name works too (ref §2.2)
         if ce is None or ce["status"] in ("DELETING", "DELETED"):
             raise ClientException(f"Compute environment {ident} does not exist")
         if ce["status"] != "VALID":
@@ -176,7 +176,7 @@ def _environments(b: Backend, ctx: RequestContext, ce_order, se_order):
     return sorted(entries, key=lambda e: e["order"]), None, queue_type  # tried ascending (ref §4.1)
 
 
-def _service_order(b: Backend, ctx: RequestContext, se_order: list) -> list:
+def _service_order(backend: Backend, ctx: RequestContext, se_order: list) -> list:
     if len(se_order) > MAX_SERVICE_ENVIRONMENTS:
         raise ClientException(f"serviceEnvironmentOrder can list at most {MAX_SERVICE_ENVIRONMENTS} "
                               f"service environment, got {len(se_order)}")  # ref §4.5
@@ -185,7 +185,7 @@ def _service_order(b: Backend, ctx: RequestContext, se_order: list) -> list:
     for item in se_order:
         ident = item["serviceEnvironment"]
         key = arns.key_of(ctx, arns.SERVICE_ENVIRONMENT, ident)  # a name or an ARN (ref §2.2)
-        se = load(b, ctx, arns.SERVICE_ENVIRONMENT, key) if key else None
+        se = load(backend, ctx, arns.SERVICE_ENVIRONMENT, key) if key else None
         if se is None or se.get("status") in ("DELETING", "DELETED"):
             raise ClientException(f"Service environment {ident} does not exist")
         if se.get("status", "VALID") != "VALID":
@@ -221,9 +221,9 @@ def _kind(ce: dict) -> str:
     return "ECS Managed Instances" if resources.get("type") == MANAGED_INSTANCES else "EC2"
 
 
-def _check_policy(b: Backend, ctx: RequestContext, policy_arn: str, queue_type: str) -> None:
+def _check_policy(backend: Backend, ctx: RequestContext, policy_arn: str, queue_type: str) -> None:
     """schedulingPolicyArn takes an ARN only (ref §2.2)."""
-    policy = resolve(b, ctx, arns.SCHEDULING_POLICY, policy_arn) if policy_arn.startswith("arn:") else None
+    policy = resolve(backend, ctx, arns.SCHEDULING_POLICY, policy_arn) if policy_arn.startswith("arn:") else None
     if policy is None:
         raise ClientException(f"Scheduling policy {policy_arn} does not exist (schedulingPolicyArn "
                               "takes the ARN of a scheduling policy)")

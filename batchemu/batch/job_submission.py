@@ -16,15 +16,15 @@ from batchemu.context import RequestContext
 MAX_SUBMIT_BYTES = 30 * 1024      # ref §6.1, §13.3, §15
 
 
-def check_size(ctx: RequestContext, p: dict) -> None:
-    size = len(json.dumps(p, separators=(",", ":")).encode())
+def check_size(ctx: RequestContext, params: dict) -> None:
+    size = len(json.dumps(params, separators=(",", ":")).encode())
     if size > MAX_SUBMIT_BYTES:
         raise wrapped(ctx, f"Job size must be less than 30 KiB, got {-(-size // 1024)} KiB")
 
 
-def live_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
+def live_queue(backend: Backend, ctx: RequestContext, ident: str) -> dict:
     """The job queue named or ARN'd by `ident`, unless it is gone."""
-    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
+    queue = resolve(backend, ctx, arns.JOB_QUEUE, ident)
     if queue is None or queue.get("status") in ("DELETING", "DELETED"):
         raise ClientException(f"JobQueue {ident} not found.")  # ref §1.5
     return queue
@@ -37,11 +37,11 @@ def check_enabled(queue: dict) -> dict:
     return queue
 
 
-def scheduling_policy(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+def scheduling_policy(backend: Backend, ctx: RequestContext, queue: dict) -> dict | None:
     """The queue's scheduling policy, if it has one."""
     arn = queue.get("schedulingPolicyArn")
     parsed = arns.parse(arn) if arn else None
-    return load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
+    return load(backend, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
 
 
 def check_share_presence(policy: dict | None, share: str | None) -> str | None:

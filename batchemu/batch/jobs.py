@@ -28,51 +28,51 @@ ARRAY_MIN, ARRAY_MAX = 2, 10_000  # ref §7
 LIST_FILTERS = ("JOB_NAME", "JOB_DEFINITION", "BEFORE_CREATED_AT", "AFTER_CREATED_AT", "SHARE_IDENTIFIER")
 
 
-def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    job_submission.check_size(ctx, p)
-    name = p["jobName"]
+def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    job_submission.check_size(ctx, params)
+    name = params["jobName"]
     try:
         check_name(name, "jobName")
     except ClientException:
         raise wrapped(ctx, "Job name should match valid pattern")  # ref §6.1
-    queue = job_submission.check_enabled(job_submission.live_queue(b, ctx, p["jobQueue"]))
-    definition = job_definitions.resolve_for_submit(b, ctx, p["jobDefinition"])
+    queue = job_submission.check_enabled(job_submission.live_queue(backend, ctx, params["jobQueue"]))
+    definition = job_definitions.resolve_for_submit(backend, ctx, params["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
     if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
         raise ClientException("batchemu runs container jobs with containerProperties, and MANAGED_INSTANCES "
                               "jobs with one single-container ecsProperties task; multinode, other "
                               "ecsProperties and eksProperties jobs are not supported yet")
-    array_size = _array_size(p)
-    depends_on = _dependencies(b, ctx, p, array_size)
+    array_size = _array_size(params)
+    depends_on = _dependencies(backend, ctx, params, array_size)
     if task is not None:
-        if p.get("containerOverrides"):
+        if params.get("containerOverrides"):
             raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
                                   "use ecsPropertiesOverride")
         definition_container = job_spec.task_container(task)
-        overrides = job_spec.ecs_overrides(p.get("ecsPropertiesOverride"), definition_container)
+        overrides = job_spec.ecs_overrides(params.get("ecsPropertiesOverride"), definition_container)
     else:
-        if p.get("ecsPropertiesOverride"):
+        if params.get("ecsPropertiesOverride"):
             raise ClientException("ecsPropertiesOverride can only be used with an ecsProperties job definition")
         definition_container = definition["containerProperties"]
-        overrides = p.get("containerOverrides") or {}
+        overrides = params.get("containerOverrides") or {}
     job_spec.check_overrides(overrides, definition_container)
     # Submit-time timeout and retryStrategy replace the definition's wholesale (ref §6.8) and
     # follow the same rules (ref §9, §10).
-    timeout = job_definition_rules.check_timeout(p.get("timeout")) or definition.get("timeout")
-    retry = job_definition_rules.check_retry_strategy(p.get("retryStrategy")) or definition.get("retryStrategy")
-    share = _share_identifier(b, ctx, queue, p)
-    priority = p.get("schedulingPriorityOverride")
+    timeout = job_definition_rules.check_timeout(params.get("timeout")) or definition.get("timeout")
+    retry = job_definition_rules.check_retry_strategy(params.get("retryStrategy")) or definition.get("retryStrategy")
+    share = _share_identifier(backend, ctx, queue, params)
+    priority = params.get("schedulingPriorityOverride")
     if priority is None:
         priority = definition.get("schedulingPriority")
     if priority is not None and not 0 <= priority <= 9999:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
-    tags = check_tags(p.get("tags"))
-    parameters = job_spec.merge_parameters(definition, p.get("parameters"))
+    tags = check_tags(params.get("tags"))
+    parameters = job_spec.merge_parameters(definition, params.get("parameters"))
     container = job_spec.resolve_container(definition_container, overrides, parameters)
-    _check_host_access(b, queue, definition, container,
+    _check_host_access(backend, queue, definition, container,
                        "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
     consumables, held = consumable_resources.for_submit(          # ref §13.1
-        b, ctx, definition.get("consumableResourceProperties"), p.get("consumableResourcePropertiesOverride"))
+        backend, ctx, definition.get("consumableResourceProperties"), params.get("consumableResourcePropertiesOverride"))
 
     job_id = str(uuid.uuid4())
     doc = {
@@ -90,7 +90,7 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "dependsOn": depends_on,
         "attempts": [],
         "tags": tags,
-        "propagateTags": p.get("propagateTags", definition.get("propagateTags", False)),
+        "propagateTags": params.get("propagateTags", definition.get("propagateTags", False)),
         "platformCapabilities": definition.get("platformCapabilities") or [],
         "schedulingPriority": priority,
         "shareIdentifier": share,
@@ -109,12 +109,12 @@ def submit_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
     }
-    Jobs(b.store).insert(doc)
-    b.changed()
+    Jobs(backend.store).insert(doc)
+    backend.changed()
     return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
 
 
-def _check_host_access(b: Backend, queue: dict, definition: dict, container: dict, where: str) -> None:
+def _check_host_access(backend: Backend, queue: dict, definition: dict, container: dict, where: str) -> None:
     """The job's container (definition and overrides) as it would run: no host access on a
     Fargate queue (ref §5.3: Fargate refuses host volumes, devices and privileged; AWS would
     never place an EC2 definition there, batchemu says why at once), nor anywhere with
@@ -124,37 +124,37 @@ def _check_host_access(b: Backend, queue: dict, definition: dict, container: dic
         raise ClientException(f"{found[0]} isn't supported for jobs that run on Fargate resources (job queue "
                               f"{queue['jobQueueName']} runs on Fargate; job definition "
                               f"{definition['jobDefinitionArn']})")
-    if b.config.deny_host_access:
+    if backend.config.deny_host_access:
         host_access.refuse(found, f"Job definition {definition['jobDefinitionArn']}: ")
 
 
-def describe_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    ids = p.get("jobs") or []
+def describe_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    ids = params.get("jobs") or []
     if len(ids) > MAX_DESCRIBE:
         raise ClientException("Maximum number of jobs supported is 100")  # ref §1.6
     # The order asked for, each id once; unknown ids left out (ref §1.5).
-    return {"jobs": job_views.details(Jobs(b.store), ctx.account, ctx.region, list(dict.fromkeys(ids)))}
+    return {"jobs": job_views.details(Jobs(backend.store), ctx.account, ctx.region, list(dict.fromkeys(ids)))}
 
 
 @pages_itself
-def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    selectors = [k for k in ("jobQueue", "arrayJobId", "multiNodeJobId") if p.get(k)]
+def list_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    selectors = [k for k in ("jobQueue", "arrayJobId", "multiNodeJobId") if params.get(k)]
     if len(selectors) != 1:
         raise ClientException("Exactly one of jobQueue, arrayJobId or multiNodeJobId must be specified "
                               f"(got {', '.join(selectors) or 'none'})")
-    filters = p.get("filters") or []
+    filters = params.get("filters") or []
     if len(filters) > 1:
         raise ClientException("filters: only one filter can be used at a time")  # ref §6.6
     where, args = [], []
-    if p.get("jobQueue"):
-        queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+    if params.get("jobQueue"):
+        queue = resolve(backend, ctx, arns.JOB_QUEUE, params["jobQueue"])
         if queue is None:
-            raise ClientException(f"JobQueue {p['jobQueue']} not found.")
+            raise ClientException(f"JobQueue {params['jobQueue']} not found.")
         where.append("queue_arn=? AND parent_id IS NULL")  # children list under their parent
         args.append(queue["jobQueueArn"])
-    elif p.get("arrayJobId"):
+    elif params.get("arrayJobId"):
         where.append("parent_id=?")
-        args.append(p["arrayJobId"])
+        args.append(params["arrayJobId"])
         filters = []  # filters don't apply to array children (ref §6.6)
     else:
         where.append("0")  # multi-node jobs are not run yet, so there are no nodes to list
@@ -166,9 +166,9 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         status_applies = f.get("name") == "SHARE_IDENTIFIER"  # the only one kept with jobStatus
     if status_applies:
         where.append("status=?")
-        args.append(p.get("jobStatus") or job_states.RUNNING)  # RUNNING by default (ref §6.6)
-    limit = page_size(p, default=100 if filters else 1000, maximum=100 if filters else 1000)
-    after = decode_token(p.get("nextToken"))
+        args.append(params.get("jobStatus") or job_states.RUNNING)  # RUNNING by default (ref §6.6)
+    limit = page_size(params, default=100 if filters else 1000, maximum=100 if filters else 1000)
+    after = decode_token(params.get("nextToken"))
     if after is not None:
         if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)
                 and isinstance(after[1], str)):  # (created_at, job_id) as list_jobs made it
@@ -176,7 +176,7 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
         # A row value, so SQLite starts the page at this key in the index instead of filtering.
         where.append("(created_at, job_id) < (?, ?)")
         args.extend([after[0], after[1]])
-    page, last = job_views.summary_page(Jobs(b.store), ctx.account, ctx.region, " AND ".join(where),
+    page, last = job_views.summary_page(Jobs(backend.store), ctx.account, ctx.region, " AND ".join(where),
                                         tuple(args), "created_at DESC, job_id DESC", limit)
     result = {"jobSummaryList": page}
     if last is not None:
@@ -184,32 +184,32 @@ def list_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
     return result
 
 
-def cancel_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _own_job(b, ctx, p["jobId"])
-    actions.cancel(Jobs(b.store), doc, p["reason"], ctx.now_ms)
-    b.changed()
+def cancel_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _own_job(backend, ctx, params["jobId"])
+    actions.cancel(Jobs(backend.store), doc, params["reason"], ctx.now_ms)
+    backend.changed()
     return {}
 
 
-def terminate_job(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _own_job(b, ctx, p["jobId"])
-    actions.terminate(Jobs(b.store), doc, p["reason"], ctx.now_ms)
-    b.changed()
+def terminate_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _own_job(backend, ctx, params["jobId"])
+    actions.terminate(Jobs(backend.store), doc, params["reason"], ctx.now_ms)
+    backend.changed()
     return {}
 
 
-def cancel_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    return bulk.each(b, ctx, p, cancel_job)
+def cancel_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    return bulk.each(backend, ctx, params, cancel_job)
 
 
-def terminate_jobs(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    return bulk.each(b, ctx, p, terminate_job)
+def terminate_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    return bulk.each(backend, ctx, params, terminate_job)
 
 
 # -- submit rules ----------------------------------------------------------------------------
 
-def _array_size(p: dict) -> int | None:
-    props = p.get("arrayProperties")
+def _array_size(params: dict) -> int | None:
+    props = params.get("arrayProperties")
     if not props or props.get("size") is None:
         return None
     size = props["size"]
@@ -218,12 +218,12 @@ def _array_size(p: dict) -> int | None:
     return size
 
 
-def _dependencies(b: Backend, ctx: RequestContext, p: dict, array_size: int | None) -> list:
-    deps = p.get("dependsOn") or []
+def _dependencies(backend: Backend, ctx: RequestContext, params: dict, array_size: int | None) -> list:
+    deps = params.get("dependsOn") or []
     if len(deps) > MAX_DEPENDENCIES:
         raise wrapped(ctx, f"Job cannot have more than {MAX_DEPENDENCIES} dependencies")  # ref §8
     ids = [d["jobId"] for d in deps if d.get("jobId")]
-    known = {d["jobId"]: d for d in Jobs(b.store).get_many(ctx.account, ctx.region, ids)}
+    known = {d["jobId"]: d for d in Jobs(backend.store).get_many(ctx.account, ctx.region, ids)}
     out = []
     for dep in deps:
         kind, dep_id = dep.get("type"), dep.get("jobId")
@@ -252,9 +252,9 @@ def _dependencies(b: Backend, ctx: RequestContext, p: dict, array_size: int | No
     return out
 
 
-def _share_identifier(b: Backend, ctx: RequestContext, queue: dict, p: dict):
-    share = job_submission.check_share_presence(job_submission.scheduling_policy(b, ctx, queue),
-                                                p.get("shareIdentifier"))
+def _share_identifier(backend: Backend, ctx: RequestContext, queue: dict, params: dict):
+    share = job_submission.check_share_presence(job_submission.scheduling_policy(backend, ctx, queue),
+                                                params.get("shareIdentifier"))
     if share is not None and (len(share) > 255 or not share.rstrip("*").isalnum() or share.count("*") > 1
                               or ("*" in share and not share.endswith("*"))):
         raise ClientException("shareIdentifier is limited to 255 alphanumeric characters, optionally "
@@ -262,21 +262,21 @@ def _share_identifier(b: Backend, ctx: RequestContext, queue: dict, p: dict):
     return share
 
 
-def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
+def load_for_tags(backend: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
     """The job whose ARN this is (tags module hook); array children never get here."""
-    found = Jobs(b.store).get_many(ctx.account, ctx.region, [arn.rsplit("/", 1)[-1]])
+    found = Jobs(backend.store).get_many(ctx.account, ctx.region, [arn.rsplit("/", 1)[-1]])
     return found[0] if found else None
 
 
-def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
+def save_tags(backend: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
     # Called inside the tags module's store transaction, which holds the store's lock, so
     # no other writer can slip in between the read and this compare-and-set.
-    if not Jobs(b.store).update(doc):
+    if not Jobs(backend.store).update(doc):
         raise ClientException(f"Job {doc['jobId']} changed while it was being tagged; try again")
 
 
-def _own_job(b: Backend, ctx: RequestContext, job_id: str) -> dict:
-    found = Jobs(b.store).get_many(ctx.account, ctx.region, [job_id])
+def _own_job(backend: Backend, ctx: RequestContext, job_id: str) -> dict:
+    found = Jobs(backend.store).get_many(ctx.account, ctx.region, [job_id])
     if not found:
         raise UnknownJob(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
     return found[0]

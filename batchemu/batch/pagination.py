@@ -33,8 +33,8 @@ def decode_token(token: str | None):
         raise ClientException(f"Invalid nextToken: {token!r} was not returned by this service")
 
 
-def page_size(p: dict, default: int = DEFAULT_LIMIT, maximum: int = DEFAULT_LIMIT) -> int:
-    limit = p.get("maxResults")
+def page_size(params: dict, default: int = DEFAULT_LIMIT, maximum: int = DEFAULT_LIMIT) -> int:
+    limit = params.get("maxResults")
     if limit is None:
         return default
     if limit < 1:
@@ -42,14 +42,14 @@ def page_size(p: dict, default: int = DEFAULT_LIMIT, maximum: int = DEFAULT_LIMI
     return min(limit, maximum)
 
 
-def paginate(result: dict, config: dict, p: dict) -> dict:
+def paginate(result: dict, config: dict, params: dict) -> dict:
     """Cut the full list under result_key to one page after the position in nextToken."""
     key = config["result_key"]
     items = result.get(key) or []
-    start = decode_token(p.get(config["input_token"])) or 0
+    start = decode_token(params.get(config["input_token"])) or 0
     if not isinstance(start, int) or start < 0:
         raise ClientException("Invalid nextToken")
-    size = page_size(p)
+    size = page_size(params)
     result = dict(result)
     result[key] = items[start:start + size]
     if start + size < len(items):

@@ -23,12 +23,12 @@ OUTPUT = ("quotaShareName", "quotaShareArn", "jobQueueArn", "capacityLimits", "r
           "preemptionConfiguration", "state", "status")
 
 
-def create_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["quotaShareName"]
+def create_quota_share(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["quotaShareName"]
     check_name(name, "quotaShareName")
-    queue = _quota_queue(b, ctx, p["jobQueue"])
-    with b.store.transaction():
-        existing = shares_of(b, ctx, queue)
+    queue = _quota_queue(backend, ctx, params["jobQueue"])
+    with backend.store.transaction():
+        existing = shares_of(backend, ctx, queue)
         if any(d["quotaShareName"] == name for d in existing):
             raise ClientException(f"Object already exists: quota share {name} already exists in job queue "
                                   f"{queue['jobQueueName']}")
@@ -40,71 +40,71 @@ def create_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
             "quotaShareName": name,
             "quotaShareArn": arn,
             "jobQueueArn": queue["jobQueueArn"],
-            "capacityLimits": _capacity_limits(b, ctx, queue, p["capacityLimits"]),
-            "resourceSharingConfiguration": _sharing(p["resourceSharingConfiguration"]),
-            "preemptionConfiguration": dict(p["preemptionConfiguration"]),
-            "state": p.get("state") or "ENABLED",
-            "tags": check_tags(p.get("tags")),
+            "capacityLimits": _capacity_limits(backend, ctx, queue, params["capacityLimits"]),
+            "resourceSharingConfiguration": _sharing(params["resourceSharingConfiguration"]),
+            "preemptionConfiguration": dict(params["preemptionConfiguration"]),
+            "state": params.get("state") or "ENABLED",
+            "tags": check_tags(params.get("tags")),
             "createdAt": ctx.now_ms,
         }
-        lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms)
-        save(b, ctx, KIND, _key(queue["jobQueueName"], name), arn, doc)
-    b.changed()
+        lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, backend.settle_ms)
+        save(backend, ctx, KIND, _key(queue["jobQueueName"], name), arn, doc)
+    backend.changed()
     return {"quotaShareName": name, "quotaShareArn": arn}
 
 
-def describe_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["quotaShareArn"])
+def describe_quota_share(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["quotaShareArn"])
     return {k: doc.get(k) for k in OUTPUT + ("tags",)}
 
 
-def list_quota_shares(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    queue = resolve(b, ctx, arns.JOB_QUEUE, p["jobQueue"])
+def list_quota_shares(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    queue = resolve(backend, ctx, arns.JOB_QUEUE, params["jobQueue"])
     if queue is None:
-        raise ClientException(f"JobQueue {p['jobQueue']} not found.")
-    return {"quotaShares": [{k: d.get(k) for k in OUTPUT} for d in shares_of(b, ctx, queue)]}
+        raise ClientException(f"JobQueue {params['jobQueue']} not found.")
+    return {"quotaShares": [{k: d.get(k) for k in OUTPUT} for d in shares_of(backend, ctx, queue)]}
 
 
-def update_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    with b.store.transaction():
-        doc = _existing(b, ctx, p["quotaShareArn"])
+def update_quota_share(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    with backend.store.transaction():
+        doc = _existing(backend, ctx, params["quotaShareArn"])
         check_not_settling(doc, "update")
-        queue = _queue_of(b, ctx, doc)
-        if p.get("capacityLimits") is not None:
-            doc["capacityLimits"] = _capacity_limits(b, ctx, queue, p["capacityLimits"])
-        if p.get("resourceSharingConfiguration") is not None:
-            doc["resourceSharingConfiguration"] = _sharing(p["resourceSharingConfiguration"])
-        if p.get("preemptionConfiguration") is not None:
-            doc["preemptionConfiguration"] = dict(p["preemptionConfiguration"])
-        if p.get("state"):
-            doc["state"] = p["state"]
-        lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms)
-        save(b, ctx, KIND, _key(queue["jobQueueName"], doc["quotaShareName"]), doc["quotaShareArn"], doc)
-    b.changed()
+        queue = _queue_of(backend, ctx, doc)
+        if params.get("capacityLimits") is not None:
+            doc["capacityLimits"] = _capacity_limits(backend, ctx, queue, params["capacityLimits"])
+        if params.get("resourceSharingConfiguration") is not None:
+            doc["resourceSharingConfiguration"] = _sharing(params["resourceSharingConfiguration"])
+        if params.get("preemptionConfiguration") is not None:
+            doc["preemptionConfiguration"] = dict(params["preemptionConfiguration"])
+        if params.get("state"):
+            doc["state"] = params["state"]
+        lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, backend.settle_ms)
+        save(backend, ctx, KIND, _key(queue["jobQueueName"], doc["quotaShareName"]), doc["quotaShareArn"], doc)
+    backend.changed()
     return {"quotaShareName": doc["quotaShareName"], "quotaShareArn": doc["quotaShareArn"]}
 
 
-def delete_quota_share(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    with b.store.transaction():
-        doc = _existing(b, ctx, p["quotaShareArn"])
+def delete_quota_share(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    with backend.store.transaction():
+        doc = _existing(backend, ctx, params["quotaShareArn"])
         check_not_settling(doc, "delete")
         if doc["state"] != "DISABLED":
             # Model: "You must first disable submissions for the share by updating the state to DISABLED".
             raise ClientException(f"Cannot delete, quota share {doc['quotaShareName']} is ENABLED; disable it "
                                   "with UpdateQuotaShare first")
-        queue = _queue_of(b, ctx, doc)
-        lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
-        save(b, ctx, KIND, _key(queue["jobQueueName"], doc["quotaShareName"]), doc["quotaShareArn"], doc)
-    b.changed()  # "All jobs in the share are eventually terminated" (model): the engine does it
+        queue = _queue_of(backend, ctx, doc)
+        lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, backend.settle_ms)
+        save(backend, ctx, KIND, _key(queue["jobQueueName"], doc["quotaShareName"]), doc["quotaShareArn"], doc)
+    backend.changed()  # "All jobs in the share are eventually terminated" (model): the engine does it
     return {}
 
 
 # -- used by SubmitServiceJob and the snapshot ----------------------------------------------------
 
-def shares_of(b: Backend, ctx: RequestContext, queue: dict) -> list:
+def shares_of(backend: Backend, ctx: RequestContext, queue: dict) -> list:
     """The live quota shares of a queue, in creation order."""
     out = []
-    for doc in b.store.list(ctx.account, ctx.region, KIND, key_prefix=queue["jobQueueName"] + "/"):
+    for doc in backend.store.list(ctx.account, ctx.region, KIND, key_prefix=queue["jobQueueName"] + "/"):
         if lifecycle.is_gone(doc, ctx.now_ms) or not _belongs(doc, queue):
             continue
         doc = lifecycle.settle(doc, ctx.now_ms)
@@ -113,24 +113,24 @@ def shares_of(b: Backend, ctx: RequestContext, queue: dict) -> list:
     return out
 
 
-def find(b: Backend, ctx: RequestContext, queue: dict, name: str) -> dict | None:
-    doc = load(b, ctx, KIND, _key(queue["jobQueueName"], name))
+def find(backend: Backend, ctx: RequestContext, queue: dict, name: str) -> dict | None:
+    doc = load(backend, ctx, KIND, _key(queue["jobQueueName"], name))
     if doc is None or not _belongs(doc, queue) or doc["status"] in ("DELETING", "DELETED"):
         return None
     return doc
 
 
-def load_for_tags(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
+def load_for_tags(backend: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
     """The quota share with this ARN (tags module hook)."""
     try:
-        return _existing(b, ctx, arn)
+        return _existing(backend, ctx, arn)
     except ClientException:
         return None
 
 
-def save_tags(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
+def save_tags(backend: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
     queue, _, name = arns.parse(arn)[4].partition("/quota-share/")
-    b.store.put(ctx.account, ctx.region, KIND, _key(queue, name), arn, doc)
+    backend.store.put(ctx.account, ctx.region, KIND, _key(queue, name), arn, doc)
 
 
 # -- rules -------------------------------------------------------------------------------------------
@@ -144,29 +144,29 @@ def _belongs(doc: dict, queue: dict) -> bool:
     return doc["jobQueueArn"] == queue["jobQueueArn"] and doc["createdAt"] >= (queue.get("createdAt") or 0)
 
 
-def _existing(b: Backend, ctx: RequestContext, arn: str) -> dict:
+def _existing(backend: Backend, ctx: RequestContext, arn: str) -> dict:
     """quotaShareArn takes an ARN only (ref §2.2)."""
     parsed = arns.parse(arn or "")
     if parsed and (parsed[1], parsed[2], parsed[3]) == (ctx.region, ctx.account, arns.JOB_QUEUE):
         queue, sep, name = parsed[4].partition("/quota-share/")
         if sep:
-            doc = load(b, ctx, KIND, _key(queue, name))
+            doc = load(backend, ctx, KIND, _key(queue, name))
             if doc is not None and doc["status"] not in ("DELETING", "DELETED"):
                 return doc
     raise ClientException(f"Quota share {arn} does not exist (quotaShareArn takes the ARN of a quota share)")
 
 
-def _queue_of(b: Backend, ctx: RequestContext, doc: dict) -> dict:
-    queue = resolve(b, ctx, arns.JOB_QUEUE, doc["jobQueueArn"])
+def _queue_of(backend: Backend, ctx: RequestContext, doc: dict) -> dict:
+    queue = resolve(backend, ctx, arns.JOB_QUEUE, doc["jobQueueArn"])
     if queue is None:
         raise ClientException(f"Job queue {doc['jobQueueArn']} of quota share {doc['quotaShareName']} does not exist")
     return queue
 
 
-def _quota_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
+def _quota_queue(backend: Backend, ctx: RequestContext, ident: str) -> dict:
     """ref §13.4: a VALID SAGEMAKER_TRAINING queue with a quotaSharePolicy on a quota-management
     service environment."""
-    queue = resolve(b, ctx, arns.JOB_QUEUE, ident)
+    queue = resolve(backend, ctx, arns.JOB_QUEUE, ident)
     if queue is None or queue.get("status") in ("DELETING", "DELETED"):
         raise ClientException(f"JobQueue {ident} not found.")
     if queue.get("status") != "VALID":
@@ -174,8 +174,8 @@ def _quota_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
                               "must be in the VALID state before you can associate it with a quota share")  # model
     policy_arn = queue.get("schedulingPolicyArn")
     parsed = arns.parse(policy_arn) if policy_arn else None
-    policy = load(b, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
-    environment = environment_of(b, ctx, queue)
+    policy = load(backend, ctx, arns.SCHEDULING_POLICY, parsed[4]) if parsed else None
+    environment = environment_of(backend, ctx, queue)
     if (queue.get("jobQueueType") != "SAGEMAKER_TRAINING" or not policy or not policy.get("quotaSharePolicy")
             or environment is None or not is_quota_managed(environment)):
         raise ClientException(f"jobQueue: job queue {queue['jobQueueName']} isn't a quota management job queue; "
@@ -184,20 +184,20 @@ def _quota_queue(b: Backend, ctx: RequestContext, ident: str) -> dict:
     return queue
 
 
-def environment_of(b: Backend, ctx: RequestContext, queue: dict) -> dict | None:
+def environment_of(backend: Backend, ctx: RequestContext, queue: dict) -> dict | None:
     """The queue's service environment (a SAGEMAKER_TRAINING queue has at most one)."""
     for entry in queue.get("serviceEnvironmentOrder") or []:
         parsed = arns.parse(entry["serviceEnvironment"])
-        doc = load(b, ctx, arns.SERVICE_ENVIRONMENT, parsed[4]) if parsed else None
+        doc = load(backend, ctx, arns.SERVICE_ENVIRONMENT, parsed[4]) if parsed else None
         if doc is not None:
             return doc
     return None
 
 
-def _capacity_limits(b: Backend, ctx: RequestContext, queue: dict, limits: list) -> list:
+def _capacity_limits(backend: Backend, ctx: RequestContext, queue: dict, limits: list) -> list:
     if not 1 <= len(limits or []) <= MAX_LIMITS:
         raise ClientException(f"capacityLimits must list 1 to {MAX_LIMITS} capacity limits, got {len(limits or [])}")
-    environment = environment_of(b, ctx, queue)
+    environment = environment_of(backend, ctx, queue)
     offered = {c["capacityUnit"] for c in (environment or {}).get("capacityLimits") or []}
     units = set()
     for i, limit in enumerate(limits):

@@ -26,12 +26,12 @@ WEIGHT_MIN, WEIGHT_MAX = 0.0001, 999.9999
 SHARE_IDENTIFIER = re.compile(r"(?=.{1,255}$)[A-Za-z0-9]*\*?")
 
 
-def create_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["name"]
+def create_scheduling_policy(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["name"]
     check_name(name, "name")
-    if any(d["name"] == name for d in load_all(b, ctx, KIND)):  # moto misses this (peers §1.5)
+    if any(d["name"] == name for d in load_all(backend, ctx, KIND)):  # moto misses this (peers §1.5)
         raise ClientException(f"Object already exists: scheduling policy {name} already exists")
-    fairshare, quotashare = p.get("fairsharePolicy"), p.get("quotaSharePolicy")
+    fairshare, quotashare = params.get("fairsharePolicy"), params.get("quotaSharePolicy")
     if fairshare is not None and quotashare is not None:
         raise ClientException("Only one of fairsharePolicy or quotaSharePolicy can be set")  # model text
     arn = arns.make(ctx, KIND, name)
@@ -44,27 +44,27 @@ def create_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
         # and Terraform's aws_batch_scheduling_policy can send neither).
         "fairsharePolicy": _check_fairshare(fairshare or {}) if quotashare is None else None,
         "quotaSharePolicy": _check_quotashare(quotashare) if quotashare is not None else None,
-        "tags": check_tags(p.get("tags")),
+        "tags": check_tags(params.get("tags")),
     }
-    save(b, ctx, KIND, name, arn, doc)
-    b.changed()
+    save(backend, ctx, KIND, name, arn, doc)
+    backend.changed()
     return {"name": name, "arn": arn}
 
 
-def describe_scheduling_policies(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    wanted = set(check_describe_list(p, "arns"))
+def describe_scheduling_policies(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    wanted = set(check_describe_list(params, "arns"))
     # ARNs only (ref §2.2): a bare name matches nothing, like any unknown ARN (ref §1.5).
-    docs = [d for d in load_all(b, ctx, KIND) if d["arn"] in wanted]
+    docs = [d for d in load_all(backend, ctx, KIND) if d["arn"] in wanted]
     return {"schedulingPolicies": docs}
 
 
-def list_scheduling_policies(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    return {"schedulingPolicies": [{"arn": d["arn"]} for d in load_all(b, ctx, KIND)]}
+def list_scheduling_policies(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    return {"schedulingPolicies": [{"arn": d["arn"]} for d in load_all(backend, ctx, KIND)]}
 
 
-def update_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["arn"])
-    fairshare, quotashare = p.get("fairsharePolicy"), p.get("quotaSharePolicy")
+def update_scheduling_policy(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["arn"])
+    fairshare, quotashare = params.get("fairsharePolicy"), params.get("quotaSharePolicy")
     if fairshare is not None and quotashare is not None:
         raise ClientException("Only one of fairsharePolicy or quotaSharePolicy can be set")
     if doc.get("quotaSharePolicy") is not None:
@@ -80,28 +80,28 @@ def update_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
                                   "can't be changed to a quotaSharePolicy")
         # UpdateSchedulingPolicy replaces the policy (ref §11.4); none given means defaults.
         doc["fairsharePolicy"] = _check_fairshare(fairshare or {})
-    save(b, ctx, KIND, doc["name"], doc["arn"], doc)
-    b.changed()
+    save(backend, ctx, KIND, doc["name"], doc["arn"], doc)
+    backend.changed()
     return {}
 
 
-def delete_scheduling_policy(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["arn"])
-    for queue in load_all(b, ctx, arns.JOB_QUEUE):
+def delete_scheduling_policy(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["arn"])
+    for queue in load_all(backend, ctx, arns.JOB_QUEUE):
         if queue["status"] != "DELETED" and queue.get("schedulingPolicyArn") == doc["arn"]:
             # "You can't delete a scheduling policy that's used in any job queues." (model)
             raise ClientException(f"Cannot delete, scheduling policy {doc['name']} is used by job "
                                   f"queue {queue['jobQueueName']}")
-    b.store.delete(ctx.account, ctx.region, KIND, doc["name"])
-    b.changed()
+    backend.store.delete(ctx.account, ctx.region, KIND, doc["name"])
+    backend.changed()
     return {}
 
 
 # -- rules -----------------------------------------------------------------------------------
 
-def _existing(b: Backend, ctx: RequestContext, arn: str) -> dict:
+def _existing(backend: Backend, ctx: RequestContext, arn: str) -> dict:
     # ARN only (ref §2.2); an unknown one is a ClientException, never moto's 500 (peers §1.5).
-    doc = resolve(b, ctx, KIND, arn) if arn.startswith("arn:") else None
+    doc = resolve(backend, ctx, KIND, arn) if arn.startswith("arn:") else None
     if doc is None:
         raise ClientException(f"Scheduling policy {arn} does not exist")
     return doc

@@ -23,65 +23,65 @@ NUM_INSTANCES = "NUM_INSTANCES"
 INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9-]+\.[a-z0-9-]+")
 
 
-def create_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    name = p["serviceEnvironmentName"]
-    check_new(b, ctx, KIND, name, "serviceEnvironmentName", "service environment", MAX_PER_REGION)
+def create_service_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    name = params["serviceEnvironmentName"]
+    check_new(backend, ctx, KIND, name, "serviceEnvironmentName", "service environment", MAX_PER_REGION)
     arn = arns.make(ctx, KIND, name)
     doc = {
         "serviceEnvironmentName": name,
         "serviceEnvironmentArn": arn,
-        "serviceEnvironmentType": p["serviceEnvironmentType"],  # SAGEMAKER_TRAINING, the only one
-        "state": p.get("state") or "ENABLED",
-        "capacityLimits": check_capacity_limits(p["capacityLimits"]),
-        "tags": check_tags(p.get("tags")),
+        "serviceEnvironmentType": params["serviceEnvironmentType"],  # SAGEMAKER_TRAINING, the only one
+        "state": params.get("state") or "ENABLED",
+        "capacityLimits": check_capacity_limits(params["capacityLimits"]),
+        "tags": check_tags(params.get("tags")),
         "createdAt": ctx.now_ms,
     }
-    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, b.settle_ms)
-    save(b, ctx, KIND, name, arn, doc)
-    b.changed()
+    lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, backend.settle_ms)
+    save(backend, ctx, KIND, name, arn, doc)
+    backend.changed()
     return {"serviceEnvironmentName": name, "serviceEnvironmentArn": arn}
 
 
-def describe_service_environments(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    docs = describe(b, ctx, KIND, p, "serviceEnvironments", "serviceEnvironmentName")
+def describe_service_environments(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    docs = describe(backend, ctx, KIND, params, "serviceEnvironments", "serviceEnvironmentName")
     return {"serviceEnvironments": docs}
 
 
-def update_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["serviceEnvironment"])
+def update_service_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["serviceEnvironment"])
     check_not_settling(doc, "update")
-    if p.get("state"):
-        doc["state"] = p["state"]  # DISABLED: no new service job is placed (ref §13.2)
-    if p.get("capacityLimits") is not None:
-        limits = check_capacity_limits(p["capacityLimits"])
+    if params.get("state"):
+        doc["state"] = params["state"]  # DISABLED: no new service job is placed (ref §13.2)
+    if params.get("capacityLimits") is not None:
+        limits = check_capacity_limits(params["capacityLimits"])
         if is_quota_managed(doc) != is_quota_managed({"capacityLimits": limits}):
             raise ClientException("capacityLimits: a service environment can't change between "
                                   f"{NUM_INSTANCES} and instance-type (quota management) capacity units")
         doc["capacityLimits"] = limits
-    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, b.settle_ms)
-    save(b, ctx, KIND, doc["serviceEnvironmentName"], doc["serviceEnvironmentArn"], doc)
-    b.changed()
+    lifecycle.begin(doc, "UPDATING", "VALID", ctx.now_ms, backend.settle_ms)
+    save(backend, ctx, KIND, doc["serviceEnvironmentName"], doc["serviceEnvironmentArn"], doc)
+    backend.changed()
     return {"serviceEnvironmentName": doc["serviceEnvironmentName"],
             "serviceEnvironmentArn": doc["serviceEnvironmentArn"]}
 
 
-def delete_service_environment(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    doc = _existing(b, ctx, p["serviceEnvironment"])
+def delete_service_environment(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    doc = _existing(backend, ctx, params["serviceEnvironment"])
     check_not_settling(doc, "delete")
     if doc["state"] != "DISABLED":
         # Model: "you must first set its state to DISABLED with the UpdateServiceEnvironment API".
         raise ClientException(f"Cannot delete, service environment {doc['serviceEnvironmentName']} is "
                               "ENABLED; disable it with UpdateServiceEnvironment first")
-    for queue in load_all(b, ctx, arns.JOB_QUEUE):
+    for queue in load_all(backend, ctx, arns.JOB_QUEUE):
         if queue.get("status") == "DELETED":
             continue
         if any(o["serviceEnvironment"] == doc["serviceEnvironmentArn"]
                for o in queue.get("serviceEnvironmentOrder") or []):
             # The CE wording (ref §3.4); the model asks to "disassociate it from any job queues".
             raise ClientException("Cannot delete, found existing JobQueue relationship")
-    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, b.settle_ms)
-    save(b, ctx, KIND, doc["serviceEnvironmentName"], doc["serviceEnvironmentArn"], doc)
-    b.changed()
+    lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, backend.settle_ms)
+    save(backend, ctx, KIND, doc["serviceEnvironmentName"], doc["serviceEnvironmentArn"], doc)
+    backend.changed()
     return {}
 
 
@@ -115,5 +115,5 @@ def is_quota_managed(doc: dict) -> bool:
     return any(limit["capacityUnit"] != NUM_INSTANCES for limit in doc.get("capacityLimits") or [])
 
 
-def _existing(b: Backend, ctx: RequestContext, ident: str) -> dict:
-    return live(b, ctx, KIND, ident, "Service environment")
+def _existing(backend: Backend, ctx: RequestContext, ident: str) -> dict:
+    return live(backend, ctx, KIND, ident, "Service environment")

@@ -26,8 +26,8 @@ _KEYS = {
 }
 
 
-def _load_resource(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
-    found = b.store.get_by_arn(arn)
+def _load_resource(backend: Backend, ctx: RequestContext, kind: str, arn: str) -> dict | None:
+    found = backend.store.get_by_arn(arn)
     if found is None or found[0] != kind:
         return None
     doc = found[1]
@@ -37,11 +37,11 @@ def _load_resource(b: Backend, ctx: RequestContext, kind: str, arn: str) -> dict
     return doc
 
 
-def _save_resource(b: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
-    b.store.put(ctx.account, ctx.region, kind, _KEYS[kind](doc), arn, doc)
+def _save_resource(backend: Backend, ctx: RequestContext, kind: str, arn: str, doc: dict) -> None:
+    backend.store.put(ctx.account, ctx.region, kind, _KEYS[kind](doc), arn, doc)
 
 
-# kind -> (load(b, ctx, kind, arn) -> doc | None, save(b, ctx, kind, arn, doc)). Jobs and
+# kind -> (load(backend, ctx, kind, arn) -> doc | None, save(backend, ctx, kind, arn, doc)). Jobs and
 # service jobs live in tables of their own and a quota share has its own key and lifecycle, so
 # those modules bring their own pair; a kind missing here "does not exist" to the tag operations.
 TAGGABLE = {kind: (_load_resource, _save_resource) for kind in _KEYS}
@@ -50,37 +50,37 @@ TAGGABLE[arns.SERVICE_JOB] = (service_jobs.load_for_tags, service_jobs.save_tags
 TAGGABLE[arns.QUOTA_SHARE] = (quota_shares.load_for_tags, quota_shares.save_tags)
 
 
-def tag_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    arn = p["resourceArn"]
-    with b.store.transaction():  # read-merge-write of one document
-        kind, doc = _find(b, ctx, arn)
+def tag_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    arn = params["resourceArn"]
+    with backend.store.transaction():  # read-merge-write of one document
+        kind, doc = _find(backend, ctx, arn)
         # ref §15: TagResource merges; keys not in the request are kept, a repeated key overwrites.
-        doc["tags"] = check_tags({**(doc.get("tags") or {}), **p["tags"]})
-        TAGGABLE[kind][1](b, ctx, kind, arn, doc)
-    b.changed()
+        doc["tags"] = check_tags({**(doc.get("tags") or {}), **params["tags"]})
+        TAGGABLE[kind][1](backend, ctx, kind, arn, doc)
+    backend.changed()
     return {}
 
 
-def untag_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    arn = p["resourceArn"]
-    reserved = [k for k in p["tagKeys"] if k.lower().startswith("aws:")]
+def untag_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    arn = params["resourceArn"]
+    reserved = [k for k in params["tagKeys"] if k.lower().startswith("aws:")]
     if reserved:
         raise ClientException(f"tagKeys: tag keys beginning with 'aws:' are reserved for AWS use "
                               f"and can't be removed: {reserved[0]!r}")  # ref §15
-    with b.store.transaction():
-        kind, doc = _find(b, ctx, arn)
-        doc["tags"] = {k: v for k, v in (doc.get("tags") or {}).items() if k not in p["tagKeys"]}
-        TAGGABLE[kind][1](b, ctx, kind, arn, doc)
-    b.changed()
+    with backend.store.transaction():
+        kind, doc = _find(backend, ctx, arn)
+        doc["tags"] = {k: v for k, v in (doc.get("tags") or {}).items() if k not in params["tagKeys"]}
+        TAGGABLE[kind][1](backend, ctx, kind, arn, doc)
+    backend.changed()
     return {}
 
 
-def list_tags_for_resource(b: Backend, ctx: RequestContext, p: dict) -> dict:
-    _kind, doc = _find(b, ctx, p["resourceArn"])
+def list_tags_for_resource(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    _kind, doc = _find(backend, ctx, params["resourceArn"])
     return {"tags": doc.get("tags") or {}}
 
 
-def _find(b: Backend, ctx: RequestContext, arn: str) -> tuple[str, dict]:
+def _find(backend: Backend, ctx: RequestContext, arn: str) -> tuple[str, dict]:
     parsed = arns.parse(arn)
     if parsed is None:
         raise ClientException(f"Resource {arn} does not exist: resourceArn must be the ARN of an "
@@ -95,7 +95,7 @@ def _find(b: Backend, ctx: RequestContext, arn: str) -> tuple[str, dict]:
     doc = None
     # Another account's or region's resource is as unknown to the caller as a missing one.
     if (partition, region, account) == (ctx.partition, ctx.region, ctx.account) and kind in TAGGABLE:
-        doc = TAGGABLE[kind][0](b, ctx, kind, arn)
+        doc = TAGGABLE[kind][0](backend, ctx, kind, arn)
     if doc is None:
         raise ClientException(f"Resource {arn} does not exist")
     return kind, doc

@@ -3,7 +3,7 @@ attemptDurationSeconds, ref §10), record a runner's report (RUNNING, EXITED, ou
 attempt (SUCCEEDED, RUNNABLE again by retryStrategy/evaluateOnExit, ref §9, or FAILED) and pick
 an attempt up again after a restart (DESIGN principle 4).
 
-A kind of job (container jobs: engine.container_jobs; SageMaker service jobs: engine.service_jobs)
+A kind of job (container jobs: engine.container_jobs; SageMaker service jobs: engine.service_scheduler)
 differs only in how one attempt is launched and what it reports: its `Launcher` says that. This
 module holds no kind's wording, fields or runner spec, and never places a job.
 """

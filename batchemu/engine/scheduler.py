@@ -6,7 +6,7 @@ parents spawn their children); PENDING -> RUNNABLE | FAILED "Dependent Job faile
 array parents end when their children have (ref §7); stop requests and timeouts (ref §10,
 engine.attempts); RUNNABLE -> STARTING as engine.placement.decide plans it from a snapshot
 (ref §11, §11.5), the plan applied in one transaction, then launched (engine.container_jobs);
-then the service jobs' pass (engine.service_jobs). It returns the next time it must look again
+then the service jobs' pass (engine.service_scheduler). It returns the next time it must look again
 (a timeout, a time limit, a status settling), or None. SUBMITTED and PENDING moves are still
 decided and applied job by job (_advance).
 """
@@ -20,7 +20,7 @@ import threading
 
 from batchemu.engine import actions, consumables, output_marks, placement, states
 from batchemu.engine.container_jobs import ContainerJobs
-from batchemu.engine.service_jobs import ServiceScheduler
+from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs

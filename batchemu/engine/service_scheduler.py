@@ -14,14 +14,14 @@ import logging
 
 from batchemu.engine import attempts, placement, quota, service_placement, training
 # The service-job vocabulary batch/ reads from here (capacity units, what holds capacity).
-from batchemu.engine.service_placement import BUSY, NUM_INSTANCES, capacity_unit, instances  # noqa: F401
-from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,  # noqa: F401
-                                    SUBMITTED, SUCCEEDED, TERMINAL, transition)
+from batchemu.engine.service_placement import BUSY
+from batchemu.engine.states import (FAILED, PENDING, RUNNABLE, RUNNING, SCHEDULED, STARTING,
+                                    SUBMITTED, transition)
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.logs import LogTables
 from batchemu.store.service_jobs import ServiceJobs
-from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED,  # noqa: F401
+from batchemu.vocabulary.reasons import (FROM_SAGEMAKER, QUEUE_DELETED,
                                          SERVICE_LOST_ON_RESTART as LOST_ON_RESTART,
                                          SERVICE_TIME_LIMIT as TIME_LIMIT)
 
