@@ -26,7 +26,7 @@ from batchemu import events, logs, services
 from batchemu.app import create_app
 from batchemu.batch import job_views
 from batchemu.batch.backend import Backend
-from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, BatchProvider
+from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, EMPTY_TAGS_ALLOWED, BatchProvider
 from batchemu.config import Config
 from batchemu.engine.engine import Engine
 from batchemu.engine.scheduler import Scheduler
@@ -77,7 +77,8 @@ class Emulator:
         batch_spec = wire_spec.load("batch")
         self.provider = BatchProvider(self.backend, batch_spec)
         batch = Endpoint(batch_spec, REST_JSON, self.provider,
-                         Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
+                         Validator("ClientException", CASE_INSENSITIVE_ENUMS,
+                                   empty_allowed=EMPTY_TAGS_ALLOWED), config, clock)
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,

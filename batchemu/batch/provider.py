@@ -22,6 +22,19 @@ MODULES = [compute_environments, job_queues, job_definitions, scheduling_policie
 # sensitive"; Terraform sends "retry"/"exit").
 CASE_INSENSITIVE_ENUMS = ("RetryAction",)
 
+# Create calls whose `tags` map may be empty although the model says `min: 1`. The evidence is
+# clients that run against real AWS every day and send `tags: {}` by default: Airflow's
+# BatchOperator (apache-airflow-providers-amazon) on SubmitJob and the Snakemake AWS Batch
+# executor on RegisterJobDefinition; every create call shares the one tag shape
+# (TagrisTagsMap), so AWS's check is the same for all of them. TagResource is left out: its
+# whole purpose is to add tags, no client sends it empty, and the tagging service's own
+# TagResource requires at least one tag. computeResources.capacityTags keeps the model's
+# minimum too (no client evidence either way).
+EMPTY_TAGS_ALLOWED = tuple((f"{op}Request", "tags") for op in (
+    "SubmitJob", "RegisterJobDefinition", "CreateComputeEnvironment", "CreateJobQueue",
+    "CreateSchedulingPolicy", "CreateServiceEnvironment", "CreateConsumableResource",
+    "SubmitServiceJob", "CreateQuotaShare"))
+
 
 class BatchProvider(Handlers):
     def __init__(self, backend: Backend, spec: ServiceSpec, modules=None):

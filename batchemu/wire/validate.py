@@ -24,8 +24,12 @@ _BITS = {"integer": 32, "long": 64}
 
 class Validator:
     def __init__(self, error_code: str = "ClientException", case_insensitive_enums=(),
-                 patterns: bool = False):
+                 patterns: bool = False, empty_allowed=()):
         self.error_code = error_code
+        # (input shape name, member path) pairs where the service accepts an empty list/map
+        # although the model says `min: 1` (a service quirk the service package declares and
+        # justifies; the wire layer does not know which ones they are).
+        self.empty_allowed = frozenset(empty_allowed)
         # Check string members against the model's `pattern` trait too (whole value), for
         # services whose server enforces them (CloudWatch Logs names); off for Batch.
         self.patterns = patterns
@@ -44,13 +48,14 @@ class Validator:
         for error in report._errors:
             if error[0] not in ("unknown field", "invalid range", "invalid length"):
                 problems.append(report._format_error(error))
-        self._walk(params, shape, "", problems)
+        empty_ok = frozenset(path for name, path in self.empty_allowed if name == shape.name)
+        self._walk(params, shape, "", problems, empty_ok)
         if problems:
             head = problems[0] if len(problems) == 1 else (
                 f"{len(problems)} validation errors detected: " + "; ".join(problems))
             raise ApiError(head, code=self.error_code, status=400)
 
-    def _walk(self, value, shape: Shape, path: str, problems: list) -> None:
+    def _walk(self, value, shape: Shape, path: str, problems: list, empty_ok=frozenset()) -> None:
         if value is None:
             return
         kind = shape.type_name
@@ -63,16 +68,18 @@ class Validator:
                                     "(it cannot be an empty string)")
             for name, member in shape.members.items():
                 if name in value:
-                    self._walk(value[name], member, f"{path}.{name}" if path else name, problems)
+                    self._walk(value[name], member, f"{path}.{name}" if path else name, problems,
+                               empty_ok)
         elif kind == "list" and isinstance(value, list):
             self._length(len(value), meta, path, "Member must have length", problems)
             for i, item in enumerate(value):
-                self._walk(item, shape.member, f"{path}[{i}]", problems)
+                self._walk(item, shape.member, f"{path}[{i}]", problems, empty_ok)
         elif kind == "map" and isinstance(value, dict):
-            self._length(len(value), meta, path, "Member must have length", problems)
+            if not (len(value) == 0 and path in empty_ok):
+                self._length(len(value), meta, path, "Member must have length", problems)
             for key, item in value.items():
-                self._walk(key, shape.key, f"{path}.key", problems)
-                self._walk(item, shape.value, f"{path}.{key}", problems)
+                self._walk(key, shape.key, f"{path}.key", problems, empty_ok)
+                self._walk(item, shape.value, f"{path}.{key}", problems, empty_ok)
         elif kind == "string" and isinstance(value, str):
             if shape.enum:
                 ok = value in shape.enum or (

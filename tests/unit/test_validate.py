@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS
+from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, EMPTY_TAGS_ALLOWED
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.errors import ApiError
 from batchemu.wire.validate import Validator
 
 SPEC = wire_spec.load("batch")
-VALIDATOR = Validator("ClientException", CASE_INSENSITIVE_ENUMS)
+VALIDATOR = Validator("ClientException", CASE_INSENSITIVE_ENUMS, empty_allowed=EMPTY_TAGS_ALLOWED)
 CR = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"]}
 JOB = {"jobName": "j", "jobQueue": "q", "jobDefinition": "d"}
 
@@ -118,6 +118,18 @@ def test_map_min_and_max():
     assert "between 1 and 50" in problem("TagResource", {"resourceArn": "arn",
                                                          "tags": {f"k{i}": "v" for i in range(51)}})
     accepted("TagResource", {"resourceArn": "arn", "tags": {f"k{i}": "v" for i in range(50)}})
+
+
+def test_empty_tags_exemption_is_per_operation_and_member():
+    # SubmitJob's top-level tags may be empty (Airflow sends {}); the same shape elsewhere may not.
+    accepted("SubmitJob", {**JOB, "tags": {}})
+    assert "between 1 and 50" in problem("SubmitJob", {**JOB, "tags": {f"k{i}": "v" for i in range(51)}})
+    assert "at 'computeResources.capacityTags'" in problem(
+        "CreateComputeEnvironment", {"computeEnvironmentName": "ce", "type": "MANAGED",
+                                     "computeResources": {**CR, "capacityTags": {}}})
+    plain = Validator("ClientException")  # without the declaration the model's min holds
+    with pytest.raises(ApiError):
+        plain.validate({**JOB, "tags": {}}, SPEC.operation("SubmitJob").input_shape)
 
 
 def test_string_min_and_max():
