@@ -22,8 +22,13 @@ MAX_REQUEST_BYTES = 24 * 1024  # ref §5.1, §15
 BLOCKS = ("containerProperties", "ecsProperties", "eksProperties")
 MANAGED_INSTANCES = "MANAGED_INSTANCES"  # a PlatformCapability
 NODE_BLOCKS = ("container", "ecsProperties", "eksProperties")
-# ref §5.2: the real service echoes these ContainerProperties lists as [] when absent.
-ECHOED_LISTS = ("environment", "mountPoints", "ulimits", "volumes")
+# ref §5.2: the real service echoes these ContainerProperties lists as [] when absent
+# (examples-1.json; command, resourceRequirements and secrets: issue 15's triage of moto's
+# suite, and ref §6.3's echoed `secrets: []`).
+ECHOED_LISTS = ("command", "environment", "mountPoints", "ulimits", "volumes", "resourceRequirements",
+                "secrets")
+# The same for EKS job definitions (issue 15): each container's lists and the pod's volumes.
+EKS_ECHOED_LISTS = ("command", "args", "env", "volumeMounts")
 MIN_MEMORY_MIB = job_spec.MIN_MEMORY_MIB  # ref §5.3
 MAX_PRIORITY = 9999  # ref §5.1
 MAX_ATTEMPTS, MAX_EVALUATE_ON_EXIT, MAX_PATTERN = 10, 5, 512  # ref §9
@@ -88,8 +93,11 @@ def validated_body(ctx: RequestContext, params: dict) -> dict:
     body["schedulingPriority"] = _check_priority(params.get("schedulingPriority"))
     body["retryStrategy"] = check_retry_strategy(params.get("retryStrategy"))
     body["timeout"] = check_timeout(params.get("timeout"))
-    body["tags"] = check_tags(params["tags"]) if params.get("tags") is not None else None
-    body["propagateTags"] = bool(params.get("propagateTags"))
+    # ref §5.2: DescribeJobDefinitions shows `tags: {}` for an untagged definition, and
+    # propagateTags only when the registration gave it (issue 15's triage of moto's suite).
+    body["tags"] = check_tags(params.get("tags"))
+    if params.get("propagateTags") is not None:
+        body["propagateTags"] = bool(params["propagateTags"])
     body["platformCapabilities"] = platform
     body["containerOrchestrationType"] = "EKS" if eks else "ECS"
     body["consumableResourceProperties"] = params.get("consumableResourceProperties")
@@ -268,6 +276,11 @@ def _eks(eks: dict, where: str) -> dict:
                 if mount.get("name") not in volumes:
                     raise ClientException(f"{c_where}.volumeMounts: name {mount.get('name')!r} doesn't "
                                           f"match any volume in {where}.podProperties.volumes")
+            for name in EKS_ECHOED_LISTS:
+                if c.get(name) is None:
+                    c[name] = []
+    if pod.get("volumes") is None:
+        pod["volumes"] = []
     return eks
 
 

@@ -54,14 +54,43 @@ def test_sleep10_round_trips_with_echoed_empty_collections(batch):
     assert out["jobDefinitionArn"] == f"arn:aws:batch:us-east-1:{account}:job-definition/sleep10:1"
     assert out["jobDefinitionName"] == "sleep10" and out["revision"] == 1
     (jd,) = describe(batch, jobDefinitions=["sleep10:1"])
+    # examples-1.json's output, plus `secrets: []` (issue 15: today's service echoes it too;
+    # the 2016 example predates secrets).
     assert jd["containerProperties"] == {
         "command": ["sleep", "10"], "environment": [], "image": "busybox", "mountPoints": [],
         "resourceRequirements": [{"type": "MEMORY", "value": "128"}, {"type": "VCPU", "value": "1"}],
-        "ulimits": [], "volumes": []}
+        "ulimits": [], "volumes": [], "secrets": []}
     assert jd["parameters"] == {} and jd["status"] == "ACTIVE" and jd["type"] == "container"
-    assert jd["platformCapabilities"] == ["EC2"] and jd["propagateTags"] is False
+    assert jd["platformCapabilities"] == ["EC2"] and "propagateTags" not in jd
     assert jd["containerOrchestrationType"] == "ECS"
-    assert "tags" not in jd and "retryStrategy" not in jd and "timeout" not in jd
+    assert jd["tags"] == {} and "retryStrategy" not in jd and "timeout" not in jd
+
+
+def test_untagged_definition_echoes_empty_lists_and_only_given_propagate_tags(batch):
+    # issue 15 (moto's suite triage): no command -> [], legacy vcpus/memory -> resourceRequirements
+    # [], tags {} when none, propagateTags only when the registration gave it.
+    batch.register_job_definition(jobDefinitionName="bare", type="container",
+                                  containerProperties={"image": "busybox", "vcpus": 1, "memory": 4})
+    (jd,) = describe(batch, jobDefinitionName="bare")
+    cp = jd["containerProperties"]
+    assert cp["command"] == [] and cp["resourceRequirements"] == [] and cp["secrets"] == []
+    assert jd["tags"] == {} and "propagateTags" not in jd
+    for given in (False, True):
+        batch.register_job_definition(jobDefinitionName=f"p{given}", type="container", propagateTags=given,
+                                      containerProperties={"image": "busybox", "vcpus": 1, "memory": 4})
+        assert describe(batch, jobDefinitionName=f"p{given}")[0]["propagateTags"] is given
+
+
+def test_eks_definition_echoes_empty_container_and_pod_lists(batch):
+    batch.register_job_definition(jobDefinitionName="eks", type="container", eksProperties={
+        "podProperties": {"containers": [{"image": "python:3.11"}],
+                          "initContainers": [{"image": "busybox", "args": ["x"]}]}})
+    (jd,) = describe(batch, jobDefinitionName="eks")
+    pod = jd["eksProperties"]["podProperties"]
+    assert pod["volumes"] == []
+    assert pod["containers"][0] == {"image": "python:3.11", "command": [], "args": [], "env": [],
+                                    "volumeMounts": []}
+    assert pod["initContainers"][0]["args"] == ["x"] and pod["initContainers"][0]["env"] == []
 
 
 def test_every_given_member_is_kept_as_given(batch):
