@@ -152,9 +152,33 @@ def test_cancel_and_unknown_job(setup):
     got = wait_status(setup, job, "FAILED")
     assert got["isCancelled"] is True and got["statusReason"] == "changed my mind" and "stoppedAt" in got
     setup.cancel_job(jobId=job, reason="again")  # a no-op on a finished job still succeeds
-    with pytest.raises(ClientError) as exc:
-        setup.terminate_job(jobId="no-such-job", reason="x")
-    assert "does not exist" in message(exc)
+    # An unknown id answers 200 {} on AWS (aws/aws-cli#2551), for both calls.
+    for call in (setup.terminate_job, setup.cancel_job):
+        out = call(jobId="no-such-job", reason="x")
+        assert out["ResponseMetadata"]["HTTPStatusCode"] == 200 and set(out) == {"ResponseMetadata"}
+
+
+def test_sequential_dependency_on_a_plain_job_is_a_plain_dependency(setup):
+    # AWS accepts {jobId, type: SEQUENTIAL} on a non-array job and waits on that job (issue 15).
+    first = setup.submit_job(jobName="first", jobQueue="q", jobDefinition="jd")["jobId"]
+    second = setup.submit_job(jobName="second", jobQueue="q", jobDefinition="jd",
+                              dependsOn=[{"jobId": first, "type": "SEQUENTIAL"}])["jobId"]
+    job = wait_status(setup, second, "PENDING")
+    assert job["dependsOn"] == [{"jobId": first, "type": "SEQUENTIAL"}]
+    wait_status(setup, first, "RUNNABLE")
+    assert setup.describe_jobs(jobs=[second])["jobs"][0]["status"] == "PENDING"  # still waiting
+    setup.cancel_job(jobId=first, reason="stop")
+    assert wait_status(setup, second, "FAILED")["statusReason"] == "Dependent Job failed"
+    # Still refused: SEQUENTIAL without jobId on a non-array job, with jobId on an array job,
+    # and on an unknown job.
+    for deps, size, text in (([{"type": "SEQUENTIAL"}], None, "only valid for an array job"),
+                             ([{"jobId": first, "type": "SEQUENTIAL"}], 2, "takes no jobId"),
+                             ([{"jobId": "00000000-0000-0000-0000-000000000000", "type": "SEQUENTIAL"}],
+                              None, "does not exist")):
+        extra = {"arrayProperties": {"size": size}} if size else {}
+        with pytest.raises(ClientError) as exc:
+            setup.submit_job(jobName="x", jobQueue="q", jobDefinition="jd", dependsOn=deps, **extra)
+        assert text in message(exc)
 
 
 def test_array_parent_summary_through_the_api(setup):
