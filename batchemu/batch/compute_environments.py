@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 
-from batchemu.batch import managed_instances
+from batchemu.batch import instance_types, managed_instances
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_not_settling, check_tags,
                                    describe, live, load_all, save)
@@ -197,6 +197,7 @@ def _check_new_resources(ctx: RequestContext, cr: dict) -> dict:
         if not cr.get("instanceTypes"):
             raise ClientException(f"computeResources.instanceTypes is required for {cr_type} compute "
                                   "resources (for example [\"optimal\"])")
+        instance_types.check(ctx, cr["instanceTypes"])
         strategy = cr.get("allocationStrategy") or "BEST_FIT"
         if strategy.startswith("SPOT_") and cr_type != "SPOT":
             raise ClientException(f"computeResources.allocationStrategy {strategy} is only valid for SPOT "
@@ -280,6 +281,7 @@ def _updated_resources(ctx: RequestContext, current: dict, change: dict) -> dict
             new_type = change.get("type")
             if new_type and new_type not in EC2_TYPES:
                 raise ClientException("computeResources.type can only change between EC2 and SPOT")
+        instance_types.check(ctx, change.get("instanceTypes"))
         for key, value in change.items():
             if value is None or key in ("minvCpus", "maxvCpus", "desiredvCpus"):
                 continue

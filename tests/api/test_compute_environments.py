@@ -2,6 +2,7 @@
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.helpers import client_error
 
 EC2 = {"type": "EC2", "maxvCpus": 16, "subnets": ["subnet-1"], "instanceRole": "ecsInstanceRole",
        "instanceTypes": ["optimal"], "securityGroupIds": ["sg-1"]}
@@ -129,3 +130,22 @@ def test_settle_delay_shows_transitional_status():
         with pytest.raises(ClientError) as exc:
             c.update_compute_environment(computeEnvironment="slow", state="DISABLED")
         assert "being modified" in error(exc)[1]
+
+
+def test_unknown_instance_types_are_refused(batch):
+    # ref §3.1 [observed, Netflix/metaflow#70]: sizes, families and the three aliases only.
+    base = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
+            "instanceRole": "ecsInstanceRole"}
+    message = client_error(batch.create_compute_environment, computeEnvironmentName="bad", type="MANAGED",
+                           computeResources={**base, "instanceTypes": ["optimal", "unknown"]})
+    assert message.startswith("Error executing request, Exception : Instance type can only be one of "
+                              "[optimal, default_x86_64, default_arm64, ")
+    assert "c5.9xlarge" in message and "unknown" not in message
+    good = ["c5", "c5.9xlarge", "default_x86_64", "m6g.large"]
+    batch.create_compute_environment(computeEnvironmentName="good", type="MANAGED",
+                                     computeResources={**base, "instanceTypes": good,
+                                                       "allocationStrategy": "BEST_FIT_PROGRESSIVE"})
+    (ce,) = batch.describe_compute_environments(computeEnvironments=["good"])["computeEnvironments"]
+    assert ce["computeResources"]["instanceTypes"] == good
+    assert "Instance type can only be one of" in client_error(
+        batch.update_compute_environment, computeEnvironment="good", computeResources={"instanceTypes": ["x9"]})
