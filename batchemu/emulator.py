@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import events, logs, services
+from batchemu import events, logs, services, task_metadata
 from batchemu.app import create_app
 from batchemu.batch import job_views
 from batchemu.batch.backend import Backend
@@ -30,7 +30,7 @@ from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, EMPTY_TAGS_ALLOWED, 
 from batchemu.config import Config
 from batchemu.engine.engine import Engine
 from batchemu.engine.scheduler import Scheduler
-from batchemu.job_endpoint import JobEndpoint
+from batchemu.job_endpoint import METADATA_PATH, JobEndpoint
 from batchemu.runners import select
 from batchemu.server import Server
 from batchemu.store import Store
@@ -65,7 +65,9 @@ class Emulator:
         # in the store (re-attached jobs keep working across a restart).
         signing_key = (bytes.fromhex(store.meta("job_signing_key", lambda: os.urandom(32).hex()))
                        if config.verify_signatures else None)
-        self.job_endpoint = JobEndpoint(config, signing_key)  # told the bound port by listen()
+        # The task metadata endpoint's tokens are keyed by a secret kept in the store too.
+        metadata_key = bytes.fromhex(store.meta("task_metadata_key", lambda: os.urandom(32).hex()))
+        self.job_endpoint = JobEndpoint(config, signing_key, metadata_key)  # told the bound port by listen()
         verifier = _verifier(config, self.job_endpoint) if config.verify_signatures else None
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
@@ -91,10 +93,11 @@ class Emulator:
         frontends = [batch_frontend,
                      _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
+                     task_metadata.make_frontend(store, self.job_endpoint),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
-                              direct=batch_frontend)
+                              direct=batch_frontend, unsigned_prefixes=(METADATA_PATH + "/",))
         self.server: Server | None = None
 
     def listen(self, **server_options) -> Server:

@@ -1,6 +1,10 @@
 """JobEndpoint: the environment that points a job container back at this server: AWS_ENDPOINT_URL
 as seen from the job's network, the job's region, and credentials whose access key is the job's
-account (with --verify-signatures, a secret derived per account from a key in the store).
+account (with --verify-signatures, a secret derived per account from a key in the store); for
+container jobs also what the ECS agent sets in every task's containers: AWS_EXECUTION_ENV and the
+task metadata endpoint URIs (v4 and v3), which point at this server's
+/batchemu/ecs-metadata/<version>/<token> (served by task_metadata.py; the token names the job and
+attempt and carries an HMAC, so a container can read only its own task's metadata).
 
 Built by the composition root (emulator.py), told the bound port once the server listens; the
 engine calls it for each launch, the SigV4 verifier asks it for the secrets it handed out.
@@ -12,12 +16,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import threading
 
 log = logging.getLogger("batchemu.job_endpoint")
 
 _LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
 _SECRET = "batchemu"  # the jobs' secret while signatures are not verified
+METADATA_PATH = "/batchemu/ecs-metadata"
+# <job id>.<attempt>.<32 hex HMAC>; a job id is a UUID, an array child's "<uuid>:<index>".
+TOKEN = re.compile(r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?::[0-9]{1,5})?)"
+                   r"\.(?P<attempt>[1-9][0-9]{0,3})\.(?P<mac>[0-9a-f]{32})")
 
 
 class JobEndpoint:
@@ -31,9 +40,11 @@ class JobEndpoint:
     With a `signing_key` (signatures verified), each account's secret is derived from it, so
     only this server's job containers hold a secret the server accepts for their account."""
 
-    def __init__(self, config, signing_key: bytes | None = None):
+    def __init__(self, config, signing_key: bytes | None = None, metadata_key: bytes = b""):
         self.config = config
         self.signing_key = signing_key
+        # Keys the task metadata tokens (kept in the store: a re-attached job's URI keeps working).
+        self.metadata_key = metadata_key
         self.port = config.port or None
         self._url = None
         self._url_lock = threading.Lock()
@@ -85,7 +96,30 @@ class JobEndpoint:
         url = self.url()
         if url:
             env["AWS_ENDPOINT_URL"] = url
+        if "container" in job and "_tasks" in job:  # a container job's attempt: an ECS task on AWS
+            env.update(self.ecs_agent_env(job, url))
         return env
+
+    def ecs_agent_env(self, job: dict, url: str | None) -> dict:
+        """What the ECS agent gives every container of a task (AWS_EXECUTION_ENV; the task
+        metadata endpoint v4 and v3 URIs), for the job's current attempt."""
+        fargate = "FARGATE" in (job.get("platformCapabilities") or [])
+        env = {"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if fargate else "AWS_ECS_EC2"}
+        if url:
+            token = self.metadata_token(job, job["_attempt"])
+            env["ECS_CONTAINER_METADATA_URI_V4"] = f"{url}{METADATA_PATH}/v4/{token}"
+            env["ECS_CONTAINER_METADATA_URI"] = f"{url}{METADATA_PATH}/v3/{token}"
+        return env
+
+    def metadata_token(self, job: dict, attempt: int) -> str:
+        return f"{job['jobId']}.{attempt}.{self._metadata_mac(job, attempt)}"
+
+    def metadata_token_matches(self, job: dict, attempt: int, mac: str) -> bool:
+        return hmac.compare_digest(self._metadata_mac(job, attempt), mac)
+
+    def _metadata_mac(self, job: dict, attempt: int) -> str:
+        scope = f"{job['_account']}/{job['_region']}/{job['jobId']}/{attempt}".encode()
+        return hmac.new(self.metadata_key, scope, hashlib.sha256).hexdigest()[:32]
 
 
 def network_gateway(name: str) -> str | None:
