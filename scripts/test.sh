@@ -6,7 +6,8 @@
 # answers (starting one if needed), builds the tiny busybox test image, runs pytest (default
 # options come from pyproject.toml), then the rest of the client matrix
 # (scripts/client-matrix.sh: old boto3 against the new server; install beside the user's SDK).
-# BATCHEMU_CLIENT_MATRIX=0 skips that last step.
+# BATCHEMU_CLIENT_MATRIX=0 skips the client matrix. Between the two, moto 5.2.1's own Batch
+# suite against batchemu (scripts/moto-suite.sh; BATCHEMU_MOTO_SUITE_MODE picks the modes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +42,7 @@ export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
 
 "$PY" -m pytest "$@"
+PYTHON="$PY" bash scripts/moto-suite.sh
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
     PYTHON="$PY" bash scripts/client-matrix.sh
 fi
