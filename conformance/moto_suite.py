@@ -79,7 +79,9 @@ def run_pytest(endpoint: str, reset: bool, junit: pathlib.Path, extra: list[str]
                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_DEFAULT_REGION="us-east-1")
     env.pop("PYTHONPATH", None)  # the suite's own `tests` package, not batchemu's
-    cmd = [sys.executable, "-m", "pytest", *SUITES, "-p", "no:cacheprovider", "-o", "addopts=",
+    # Paths or node ids among the extra arguments replace the two suites.
+    paths = [] if any(a.startswith(SUITES) for a in extra) else list(SUITES)
+    cmd = [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-o", "addopts=",
            "-q", "--no-header", "-rN", "--tb=line", f"--junitxml={junit}", *extra]
     return subprocess.run(cmd, cwd=root, env=env).returncode
 
