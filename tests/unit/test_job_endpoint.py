@@ -70,3 +70,33 @@ def test_job_settings_win_over_the_endpoint_environment():
     assert spec.environment["AWS_REGION"] == "ap-south-1"
     assert spec.environment["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert spec.environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8000"
+
+
+CONTAINER_JOB = {**JOB, "jobId": "0f0e0d0c-0b0a-4909-8807-060504030201", "_attempt": 2,
+                 "_tasks": {"1": {}, "2": {}}, "container": {}, "platformCapabilities": ["EC2"]}
+
+
+def test_container_jobs_get_the_ecs_agent_variables():
+    endpoint = JobEndpoint(Config(port=8123), metadata_key=b"k" * 32)
+    got = endpoint(CONTAINER_JOB)
+    assert got["AWS_EXECUTION_ENV"] == "AWS_ECS_EC2"
+    token = endpoint.metadata_token(CONTAINER_JOB, 2)
+    assert got["ECS_CONTAINER_METADATA_URI_V4"] == f"http://127.0.0.1:8123/batchemu/ecs-metadata/v4/{token}"
+    assert got["ECS_CONTAINER_METADATA_URI"] == f"http://127.0.0.1:8123/batchemu/ecs-metadata/v3/{token}"
+    match = job_endpoint.TOKEN.fullmatch(token)
+    assert match and match["job"] == CONTAINER_JOB["jobId"] and match["attempt"] == "2"
+    assert endpoint.metadata_token_matches(CONTAINER_JOB, 2, match["mac"])
+    assert not endpoint.metadata_token_matches(CONTAINER_JOB, 1, match["mac"])       # per attempt
+    other_key = JobEndpoint(Config(port=8123), metadata_key=b"x" * 32)
+    assert not other_key.metadata_token_matches(CONTAINER_JOB, 2, match["mac"])     # per server secret
+    fargate = {**CONTAINER_JOB, "platformCapabilities": ["FARGATE"]}
+    assert endpoint(fargate)["AWS_EXECUTION_ENV"] == "AWS_ECS_FARGATE"
+    # Service jobs (SageMaker training) are no ECS tasks: none of these.
+    assert not {"AWS_EXECUTION_ENV", "ECS_CONTAINER_METADATA_URI_V4"} & set(endpoint(JOB))
+
+
+def test_array_child_ids_fit_the_token_pattern():
+    child = {**CONTAINER_JOB, "jobId": CONTAINER_JOB["jobId"] + ":17"}
+    token = JobEndpoint(Config(port=1), metadata_key=b"k").metadata_token(child, 1)
+    assert job_endpoint.TOKEN.fullmatch(token)["job"] == child["jobId"]
+    assert not job_endpoint.TOKEN.fullmatch(token.replace(".1.", ".0."))  # attempts start at 1
