@@ -100,10 +100,10 @@ def parse_fault_args(argv) -> argparse.Namespace:
     parser.add_argument("--endpoint", default=None,
                         help="the server (default $AWS_ENDPOINT_URL, else http://127.0.0.1:8000)")
     parser.add_argument("--region", help="the region acted on (default $AWS_REGION, else us-east-1)")
-    parser.add_argument("--compute-environment", dest="computeEnvironment",
+    parser.add_argument("--compute-environment", dest="computeEnvironment", metavar="NAME_OR_ARN",
                         help="reclaim-spot/lose-instance: name or ARN of the compute environment")
-    parser.add_argument("--job-id", dest="jobId", help="reclaim-spot/lose-instance: the job whose host goes")
-    parser.add_argument("--instance-id", dest="instanceId", help="lose-instance: the simulated instance (i-...)")
+    parser.add_argument("--job-id", dest="jobId", metavar="JOB_ID", help="reclaim-spot/lose-instance: the job whose host goes")
+    parser.add_argument("--instance-id", dest="instanceId", metavar="INSTANCE_ID", help="lose-instance: the simulated instance (i-...)")
     parser.add_argument("--image", help="fail-pulls/clear-pulls: the image, e.g. myrepo/app:1.0")
     return parser.parse_args(argv)
 
