@@ -91,7 +91,7 @@ class ServiceScheduler:
         transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
-        plan = service_placement.decide(world, active, now)
+        plan = service_placement.decide(world, active, now, self.attempts.time_scale)
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False
