@@ -137,15 +137,18 @@ class Attempts:
         elif stop.get("kind") == "terminate":
             status_reason = stop["reason"]
         elif stop.get("kind") == HOST_LOST:
-            # engine.faults: the host went away (Spot reclaim, lost instance). AWS reports its
-            # reason and no exit code (ref §6.5), and retries it as any failure (ref §9).
-            status_reason, exit_code, reason, oom = stop["reason"], None, None, False
+            # engine.faults: the capacity went away (Spot reclaim, lost instance); retried as any
+            # failure (ref §9). An EC2 host that vanished reports no exit code (ref §6.5); a
+            # Fargate Spot task is stopped, so its container's exit code stands.
+            status_reason = stop["reason"]
+            if stop.get("hostGone"):
+                exit_code, reason, oom = None, None, False
         elif status_reason is None:
             status_reason = self.kind.status_reason(job, exit_code, reason, oom)
         reason = self.kind.exit_reason(reason, oom)
         attempts = list(job.get("attempts") or []) + [self.kind.record(job, exit_code, reason, status_reason, now)]
         common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
+        if exit_code == 0 and stop.get("kind") in (None, HOST_LOST):  # it finished before its host went
             return transition(self.jobs, job, SUCCEEDED, now, **self.kind.ended(job, exit_code, reason), **common)
         if stop.get("kind") == "terminate":
             return transition(self.jobs, job, FAILED, now, isTerminated=True,

@@ -3,7 +3,8 @@ against, as instructions to the engine.
 
 - reclaim Spot capacity: every running attempt on a SPOT or FARGATE_SPOT compute environment
   (or one CE's, or one job's) ends as AWS ends it: EC2 Spot with `Host EC2 (instance i-...)
-  terminated.` and no exit code (ref §6.5), Fargate Spot with ECS's interruption reason;
+  terminated.` and no exit code (ref §6.5), Fargate Spot with ECS's interruption reason and
+  the exit code of its stopped container;
 - lose a simulated instance (engine.instances) of an EC2/SPOT/UNMANAGED compute environment:
   every attempt on it ends with the same host-terminated reason, at once;
 - make pulls of a named image fail with CannotPullContainerError (Docker's wording).
@@ -140,8 +141,9 @@ class Faults:
             fargate = _type(world.ces.get(job["_ce"]) or {}) in FARGATE_TYPES
             instance = _instance_of(job)
             reason = FARGATE_SPOT_INTERRUPTED if fargate else HOST_TERMINATED.format(instance)
-            # Spot gives notice: ECS stops the containers with the usual grace (--stop-grace-seconds).
-            ended += self._end(job, reason, None, instance)
+            # Spot gives notice: ECS stops the containers with the usual grace (--stop-grace-seconds);
+            # an EC2 host then goes with no exit code, a Fargate task reports its container's.
+            ended += self._end(job, reason, None, instance, host_gone=not fargate)
         for entry in ended:
             if entry.get("instanceId"):
                 self.instances.forget(entry["instanceId"])  # the whole instance is taken back
@@ -173,14 +175,14 @@ class Faults:
             raise FaultError(f"instanceId {instanceId} is not an instance running a job of this account")
         ended = []
         for job in targets:  # the host is gone: no grace
-            ended += self._end(job, HOST_TERMINATED.format(instanceId), 0, instanceId)
+            ended += self._end(job, HOST_TERMINATED.format(instanceId), 0, instanceId, host_gone=True)
         self.instances.forget(instanceId)
         return {"instanceId": instanceId, "jobs": ended}
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _end(self, job: dict, reason: str, grace, instance_id) -> list:
-        stop = {"kind": attempts.HOST_LOST, "reason": reason}
+    def _end(self, job: dict, reason: str, grace, instance_id, host_gone: bool) -> list:
+        stop = {"kind": attempts.HOST_LOST, "reason": reason, "hostGone": host_gone}
         if grace is not None:
             stop["grace"] = grace
         if not attempts.request_stop(self.jobs, job, stop, BUSY):

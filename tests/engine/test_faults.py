@@ -121,3 +121,24 @@ def test_time_scale_divides_the_attempt_timeout():
     h.runner.exit(job, 137)
     h.tick()
     assert h.job(job)["statusReason"] == "Job attempt duration exceeded timeout"
+
+
+def test_fargate_spot_keeps_the_stopped_containers_exit_code():
+    h = Harness()
+    h.call("CreateComputeEnvironment", computeEnvironmentName="fs", type="MANAGED", computeResources={
+        "type": "FARGATE_SPOT", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
+    h.queue(ces=("fs",))
+    h.call("RegisterJobDefinition", jobDefinitionName="f", type="container", platformCapabilities=["FARGATE"],
+           containerProperties={"image": "busybox", "command": ["true"],
+                                "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                                "resourceRequirements": [{"type": "VCPU", "value": "0.25"},
+                                                         {"type": "MEMORY", "value": "512"}]})
+    failed, finished = running(h, definition="f"), running(h, definition="f")
+    assert len(fault(h, "reclaim-spot")["jobs"]) == 2
+    h.runner.exit(failed, 143)
+    h.runner.exit(finished, 0)  # it caught SIGTERM and finished its work
+    h.tick()
+    d = h.job(failed)
+    assert d["status"] == "FAILED" and d["statusReason"] == "Your Spot Task was interrupted."
+    assert d["container"]["exitCode"] == 143
+    assert h.status(finished) == "SUCCEEDED"
