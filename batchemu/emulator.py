@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import events, logs, services
+from batchemu import events, fault_routes, logs, services
 from batchemu.app import create_app
 from batchemu.batch import job_views
 from batchemu.batch.backend import Backend
@@ -52,6 +52,8 @@ class Emulator:
     def __init__(self, config: Config | None = None, *, store: Store | None = None,
                  clock=wall_clock_ms, make_runner=select.make_runner, lock_data_dir: bool = False):
         self.config = config = config or Config()
+        if not config.time_scale > 0:
+            raise ValueError(f"--time-scale must be a number above 0, got {config.time_scale}")
         self.clock = clock
         # Held until stop(), or for the life of the process (the OS releases it on any exit).
         self.data_dir_lock = (_lock(config.data_dir)
@@ -70,8 +72,9 @@ class Emulator:
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
                       extra_hosts=lambda: [url_host(self.job_endpoint.url())])
-        scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds,
-                              extra_env=self.job_endpoint)
+        # --time-scale divides every wait the engine imposes, the SIGTERM-to-SIGKILL grace too.
+        scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds / config.time_scale,
+                              extra_env=self.job_endpoint, time_scale=config.time_scale)
         self.engine = Engine(scheduler, clock)
         self.backend = Backend(store=store, config=config, changed=self.engine.wake)
         batch_spec = wire_spec.load("batch")
@@ -90,6 +93,7 @@ class Emulator:
         frontends = [batch_frontend,
                      _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
+                     fault_routes.make_frontend(self.engine, guard, config),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,

@@ -24,4 +24,4 @@ class Backend:
 
     @property
     def settle_ms(self) -> int:
-        return int(self.config.settle_seconds * 1000)
+        return int(self.config.settle_seconds * 1000 / self.config.time_scale)  # --time-scale

@@ -19,6 +19,7 @@ import threading
 
 from batchemu.engine import actions, consumables, output_marks, placement, progress, states
 from batchemu.engine.container_jobs import ContainerJobs
+from batchemu.engine.faults import Faults
 from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
@@ -32,7 +33,8 @@ MAX_PASSES = 8
 
 
 class Scheduler:
-    def __init__(self, store, runner, clock, stop_grace_seconds: float = 30.0, extra_env=None):
+    def __init__(self, store, runner, clock, stop_grace_seconds: float = 30.0, extra_env=None,
+                 time_scale: float = 1.0):
         self.store = store
         self.jobs = Jobs(store)
         self.runner = runner
@@ -52,11 +54,14 @@ class Scheduler:
         self._woken = _Woken()
         self._all_pending = True
         store.job_observers.append(self._observe)
+        self.time_scale = time_scale  # --time-scale: divides the waits the engine imposes
+        self.faults = Faults(store, self.jobs)  # injected failures (README "Failure injection")
         self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
-                                        self._recheck_orphans)
+                                        self._recheck_orphans, time_scale, self.faults)
         self.attempts = self.containers.attempts
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
-        self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
+        self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env,
+                                             time_scale=time_scale)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -69,6 +74,7 @@ class Scheduler:
     def tick(self) -> int | None:
         now = self.clock()
         self._apply_events(now)
+        self.faults.apply(now)  # marks attempts to stop; this tick's passes send the stops
         deadlines = []
         for _ in range(MAX_PASSES):
             # The clock is read after each snapshot of the jobs: a job submitted while the tick
@@ -197,7 +203,7 @@ class Scheduler:
             if queue is not None and placement.needs_pending_shares(world.fairshare_policy(queue)):
                 pending_shares[arn] = self.jobs.shares_in(states.PENDING, arn)
         plan = placement.decide(placement.Snapshot(world, active, consumables.ConsumableStock(self.store),
-                                                   self.runner.gpus(), pending_shares, now))
+                                                   self.runner.gpus(), pending_shares, now, self.time_scale))
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False

@@ -25,9 +25,9 @@ FLOORS = (
     ("wire", "store", "runners"),             # protocol; SQLite; containers and processes
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint"),  # Batch and Logs operations; moto; job endpoint
-    ("events",),                              # state-change events (EventBridge, SSE)
+    ("events", "fault_routes"),               # state-change events (EventBridge, SSE); fault injection
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
-    ("emulator",),                            # the composition root
+    ("emulator", "fault_client"),             # the composition root; `batchemu fault`'s HTTP client
     ("cli", "testing"),                       # entry points
     ("__main__",),                            # python -m batchemu
 )
