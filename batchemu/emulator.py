@@ -2,7 +2,11 @@
 Config, in dependency order, and owns its life:
 
     store -> server id, runner -> job endpoint, verifier, guard -> scheduler, engine
-          -> Batch backend and provider -> frontends (Batch, Logs, events, moto) -> Flask app
+          -> ECS clusters -> Batch backend and provider -> frontends (Batch, Logs, events,
+          moto) -> Flask app
+    once moto is loaded (services.when_loaded, after start()): the ECS clusters of the stored
+    compute environments are restored and moto's CloudFormation serves AWS::Batch::* resources
+    through this server's Batch operations (cloudformation.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -22,12 +26,13 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import events, logs, services
+from batchemu import cloudformation, events, logs, services
 from batchemu.app import create_app
-from batchemu.batch import job_views
+from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, BatchProvider
 from batchemu.config import Config
+from batchemu.ecs_clusters import MotoClusters
 from batchemu.engine.engine import Engine
 from batchemu.engine.scheduler import Scheduler
 from batchemu.job_endpoint import JobEndpoint
@@ -73,11 +78,16 @@ class Emulator:
         scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds,
                               extra_env=self.job_endpoint)
         self.engine = Engine(scheduler, clock)
-        self.backend = Backend(store=store, config=config, changed=self.engine.wake)
+        # The ECS cluster of each compute environment lives in moto's ECS (ecs_clusters.py).
+        self.clusters = MotoClusters()
+        self.backend = Backend(store=store, config=config, changed=self.engine.wake, clusters=self.clusters)
         batch_spec = wire_spec.load("batch")
         self.provider = BatchProvider(self.backend, batch_spec)
-        batch = Endpoint(batch_spec, REST_JSON, self.provider,
-                         Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
+        batch_validator = Validator("ClientException", CASE_INSENSITIVE_ENUMS)
+        batch = Endpoint(batch_spec, REST_JSON, self.provider, batch_validator, config, clock)
+        self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
+                                                               clock, config.settle_seconds)
+        self._forget_moto_hook = None
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -110,6 +120,7 @@ class Emulator:
         if self.server is None:
             self.listen(**server_options)
         self.engine.start()
+        self._forget_moto_hook = services.when_loaded(self._moto_loaded)
         if serve:
             self.server.start()
         return self
@@ -123,6 +134,9 @@ class Emulator:
         data dir is released last, once nothing runs against it."""
         if self.server is not None:
             self.server.stop()
+        if self._forget_moto_hook is not None:
+            self._forget_moto_hook()
+            cloudformation.uninstall(self.stack_operations)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -132,6 +146,12 @@ class Emulator:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def _moto_loaded(self) -> None:
+        """moto's state is in memory: put back the ECS clusters of the stored compute
+        environments, and let stacks' AWS::Batch::* resources be this server's."""
+        self.clusters.restore(lambda: compute_environments.ecs_clusters(self.backend, self.clock()))
+        cloudformation.install(self.stack_operations)
 
 
 class DataDirInUse(RuntimeError):

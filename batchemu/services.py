@@ -19,6 +19,7 @@ from batchemu.wire.auth import identify
 
 _lock = threading.Lock()
 _dispatcher = None
+_on_load: list = []  # callbacks run once moto is imported, before it answers anything
 
 
 def moto_dispatcher():
@@ -42,7 +43,23 @@ def moto_dispatcher():
                 return app
 
             _dispatcher = DomainDispatcherApplication(create_app)
+            for callback in list(_on_load):
+                callback()
     return _dispatcher
+
+
+def when_loaded(callback) -> "callable":
+    """Run `callback()` once moto's backends exist, before any request reaches them: now if
+    they already do, else when the first request loads moto (so a Batch-only server never
+    imports it). Used to put state moto lost back (moto keeps it in memory only). Returns a
+    function that unregisters the callback (a stopped server's must not run later)."""
+    with _lock:
+        loaded = _dispatcher is not None
+        if not loaded:
+            _on_load.append(callback)
+    if loaded:
+        callback()
+    return lambda: _on_load.remove(callback) if callback in _on_load else None
 
 
 def moto_loaded() -> bool:
