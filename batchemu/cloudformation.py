@@ -59,6 +59,7 @@ def install(ops: BatchOperations) -> None:
     """Serve moto's CloudFormation Batch resources with `ops` (moto must be loaded)."""
     from moto.cloudformation import parsing  # lazy for start-up time (called once moto is loaded)
 
+    uninstall(ops)  # again after a moto reset: once, and newest
     _installed.append(ops)
     model_map = parsing.get_model_map()  # cached by moto: the dict every stack operation reads
     for resource in (ComputeEnvironment, JobQueue, JobDefinition, SchedulingPolicy):

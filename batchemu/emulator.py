@@ -120,7 +120,7 @@ class Emulator:
         if self.server is None:
             self.listen(**server_options)
         self.engine.start()
-        self._forget_moto_hook = services.when_loaded(self._moto_loaded)
+        self._forget_moto_hook = services.when_loaded(self.restore_moto_side_effects)
         if serve:
             self.server.start()
         return self
@@ -147,9 +147,10 @@ class Emulator:
     def url(self) -> str:
         return self.server.url
 
-    def _moto_loaded(self) -> None:
+    def restore_moto_side_effects(self) -> None:
         """moto's state is in memory: put back the ECS clusters of the stored compute
-        environments, and let stacks' AWS::Batch::* resources be this server's."""
+        environments, and let stacks' AWS::Batch::* resources be this server's. Runs when moto
+        is loaded; again after anything that wipes moto's state (a reset) but keeps Batch's."""
         self.clusters.restore(lambda: compute_environments.ecs_clusters(self.backend, self.clock()))
         cloudformation.install(self.stack_operations)
 
