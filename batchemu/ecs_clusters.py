@@ -6,9 +6,10 @@ knows moto's ECS backend and nothing of Batch.
 
 moto keeps its state in memory and is imported on first use (services.py), while batchemu's
 compute environments are durable. So `create`/`delete` do nothing until `restore()` has run,
-and `restore()` (which the composition root calls once moto is loaded: services.when_loaded)
-creates the cluster of every compute environment the store holds: a restarted server's
-clusters come back, and a Batch-only server never imports moto.
+and `restore()` (which the composition root runs before moto's first ECS request:
+services.before_first_request) creates the cluster of every compute environment the store
+holds: a restarted server's clusters come back, and a server nobody asks about ECS never
+imports moto's ECS.
 Must not decide which compute environments have clusters (batch.compute_environments does).
 """
 

@@ -4,9 +4,9 @@ Config, in dependency order, and owns its life:
     store -> server id, runner -> job endpoint, verifier, guard -> scheduler, engine
           -> ECS clusters -> Batch backend and provider -> frontends (Batch, Logs, events,
           moto) -> Flask app
-    once moto is loaded (services.when_loaded, after start()): the ECS clusters of the stored
-    compute environments are restored and moto's CloudFormation serves AWS::Batch::* resources
-    through this server's Batch operations (cloudformation.py)
+    before moto's first ECS request the ECS clusters of the stored compute environments are
+    restored (ecs_clusters.py); before its first CloudFormation request moto's CloudFormation
+    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -87,7 +87,7 @@ class Emulator:
         batch = Endpoint(batch_spec, REST_JSON, self.provider, batch_validator, config, clock)
         self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
                                                                clock, config.settle_seconds)
-        self._forget_moto_hook = None
+        self._forget_moto_hooks = []
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -120,7 +120,11 @@ class Emulator:
         if self.server is None:
             self.listen(**server_options)
         self.engine.start()
-        self._forget_moto_hook = services.when_loaded(self.restore_moto_side_effects)
+        # moto keeps state in memory: before its first ECS request the clusters of the stored
+        # compute environments are put back; before its first CloudFormation request stacks'
+        # AWS::Batch::* resources become this server's (neither imports moto before then).
+        self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
+                                   services.before_first_request("cloudformation", self.serve_stacks)]
         if serve:
             self.server.start()
         return self
@@ -134,9 +138,9 @@ class Emulator:
         data dir is released last, once nothing runs against it."""
         if self.server is not None:
             self.server.stop()
-        if self._forget_moto_hook is not None:
-            self._forget_moto_hook()
-            cloudformation.uninstall(self.stack_operations)
+        for forget in self._forget_moto_hooks:
+            forget()
+        cloudformation.uninstall(self.stack_operations)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -147,11 +151,14 @@ class Emulator:
     def url(self) -> str:
         return self.server.url
 
-    def restore_moto_side_effects(self) -> None:
-        """moto's state is in memory: put back the ECS clusters of the stored compute
-        environments, and let stacks' AWS::Batch::* resources be this server's. Runs when moto
-        is loaded; again after anything that wipes moto's state (a reset) but keeps Batch's."""
+    def restore_ecs_clusters(self) -> None:
+        """Put the ECS cluster of every stored compute environment into moto's ECS (moto's
+        state is in memory). Runs before moto's first ECS request; call it again after
+        anything that wipes moto's state (a reset) but keeps Batch's."""
         self.clusters.restore(lambda: compute_environments.ecs_clusters(self.backend, self.clock()))
+
+    def serve_stacks(self) -> None:
+        """moto's CloudFormation creates AWS::Batch::* resources through this server."""
         cloudformation.install(self.stack_operations)
 
 

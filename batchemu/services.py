@@ -19,7 +19,9 @@ from batchemu.wire.auth import identify
 
 _lock = threading.Lock()
 _dispatcher = None
-_on_load: list = []  # callbacks run once moto is imported, before it answers anything
+_hooks_lock = threading.Lock()
+_first_request_hooks: dict[str, list] = {}  # moto service name -> callbacks not run yet
+_served: set[str] = set()  # the services that have had a request in this process
 
 
 def moto_dispatcher():
@@ -43,23 +45,40 @@ def moto_dispatcher():
                 return app
 
             _dispatcher = DomainDispatcherApplication(create_app)
-            for callback in list(_on_load):
-                callback()
     return _dispatcher
 
 
-def when_loaded(callback) -> "callable":
-    """Run `callback()` once moto's backends exist, before any request reaches them: now if
-    they already do, else when the first request loads moto (so a Batch-only server never
-    imports it). Used to put state moto lost back (moto keeps it in memory only). Returns a
-    function that unregisters the callback (a stopped server's must not run later)."""
-    with _lock:
-        loaded = _dispatcher is not None
-        if not loaded:
-            _on_load.append(callback)
-    if loaded:
-        callback()
-    return lambda: _on_load.remove(callback) if callback in _on_load else None
+def before_first_request(service: str, callback):
+    """Run `callback()` before moto answers the first request for `service` (moto's name:
+    "ecs", "cloudformation") in this process, or now if one came already. Used to put back
+    state moto lost (it keeps state in memory only) without importing that part of moto until
+    someone asks for it. Returns a function that unregisters the callback (a stopped server's
+    must not run later)."""
+    with _hooks_lock:
+        if service not in _served:
+            _first_request_hooks.setdefault(service, []).append(callback)
+            return lambda: _forget_hook(service, callback)
+    callback()
+    return lambda: None
+
+
+def _forget_hook(service: str, callback) -> None:
+    with _hooks_lock:
+        waiting = _first_request_hooks.get(service, [])
+        if callback in waiting:
+            waiting.remove(callback)
+
+
+def _before_request(service: str) -> None:
+    """The hooks of `service`, once; a concurrent first request waits until they have run."""
+    if service in _served:
+        return
+    with _hooks_lock:
+        if service in _served:
+            return
+        _served.add(service)
+        for callback in _first_request_hooks.pop(service, []):
+            callback()
 
 
 def moto_loaded() -> bool:
@@ -122,6 +141,8 @@ def make_frontend(config):
         elif dispatcher.get_backend_for_host(host) is None:
             service = caller.service or host.split(".")[0]
             return _json_error(501, "NotImplemented", f"service {service!r} is not emulated")
+        else:
+            _before_request(host.split(".")[0])
         try:
             response = Response.force_type(dispatcher, environ)
         except OperationNotFoundError as exc:  # an action the service's model lacks (moto 5.2.1)
