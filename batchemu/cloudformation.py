@@ -291,8 +291,7 @@ class ComputeEnvironment(_Resource):
             self.update_with(change)
 
     def update_with(self, change: dict) -> None:
-        params = self.params("UpdateComputeEnvironment", {k: v for k, v in change.items()
-                                                          if k != "ReplaceComputeEnvironment"})
+        params = to_params(change, _ops().shape("UpdateComputeEnvironment"))  # UpdatePolicy included
         params["computeEnvironment"] = self.arn
         self.call(self.account, self.region, "UpdateComputeEnvironment", params)
         self.wait(*self.DESCRIBE)

@@ -152,6 +152,25 @@ def test_a_stack_update_changes_the_resources_and_delete_removes_them(batch, cfn
     assert [c["status"] for c in ecs.describe_clusters(clusters=[cluster])["clusters"]] == ["INACTIVE"]
 
 
+def test_update_policy_and_tags_reach_the_resources(batch, cfn):
+    template = copy.deepcopy({"Resources": {k: v for k, v in TEMPLATE["Resources"].items() if k in ("Compute", "Queue")}})
+    del template["Resources"]["Queue"]["Properties"]["SchedulingPolicyArn"]
+    template["Resources"]["Queue"]["Properties"].update(Priority=1, Tags={"stage": "dev", "owner": "me"})
+    # UpdatePolicy is not a CreateComputeEnvironment parameter (ref §3.5): set by an update.
+    template["Resources"]["Compute"]["Properties"]["UpdatePolicy"] = {"JobExecutionTimeoutMinutes": 45}
+    cfn.create_stack(StackName="t", TemplateBody=json.dumps(template))
+    env = batch.describe_compute_environments()["computeEnvironments"][0]
+    assert env["updatePolicy"]["jobExecutionTimeoutMinutes"] == 45
+    queue_arn = batch.describe_job_queues()["jobQueues"][0]["jobQueueArn"]
+    assert batch.list_tags_for_resource(resourceArn=queue_arn)["tags"] == {"stage": "dev", "owner": "me"}
+
+    template["Resources"]["Queue"]["Properties"]["Tags"] = {"stage": "prod"}
+    template["Resources"]["Compute"]["Properties"]["State"] = "DISABLED"
+    cfn.update_stack(StackName="t", TemplateBody=json.dumps(template))
+    assert batch.list_tags_for_resource(resourceArn=queue_arn)["tags"] == {"stage": "prod"}
+    assert batch.describe_compute_environments()["computeEnvironments"][0]["state"] == "DISABLED"
+
+
 def test_replacing_a_resource_creates_the_new_one_and_deletes_the_old(batch, cfn):
     template = {"Resources": {"Policy": {"Type": "AWS::Batch::SchedulingPolicy", "Properties": {"Name": "one"}}}}
     cfn.create_stack(StackName="r", TemplateBody=json.dumps(template))
