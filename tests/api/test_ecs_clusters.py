@@ -162,3 +162,20 @@ def test_a_restarted_server_has_the_clusters_of_its_compute_environments_again(t
         assert ecs.list_clusters()["clusterArns"] == [kept, cluster_of(second.client("batch"), "new")]
     finally:
         second.stop()
+
+
+def test_the_cluster_arn_has_the_partition_of_the_region(server, account):
+    china = server.client("batch", access_key=account, region="cn-north-1")
+    china.create_compute_environment(computeEnvironmentName="cn", type="UNMANAGED")
+    arn = cluster_of(china, "cn")
+    assert arn.startswith(f"arn:aws-cn:ecs:cn-north-1:{account}:cluster/cn_Batch_")
+    assert server.client("ecs", access_key=account, region="cn-north-1").list_clusters()["clusterArns"] == [arn]
+
+
+def test_a_region_without_ecs_emulation_still_has_compute_environments(server, account, ecs):
+    ecs.list_clusters()  # moto's ECS is in use
+    odd = server.client("batch", access_key=account, region="xx-fake-1")  # moto's ECS has no such region
+    odd.create_compute_environment(computeEnvironmentName="c", type="UNMANAGED")
+    assert cluster_of(odd, "c").startswith(f"arn:aws:ecs:xx-fake-1:{account}:cluster/c_Batch_")
+    disable_and_delete(odd, "c")
+    assert odd.describe_compute_environments()["computeEnvironments"] == []
