@@ -1,7 +1,10 @@
 """Every non-Batch AWS call (S3, SQS, SNS, DynamoDB, EventBridge, IAM, STS, ...) on the same
 endpoint, answered by moto's in-process backends through moto's own dispatcher. Decides only
 *whether* a request is moto's, and in which account; moto does the routing. Moto state lives in
-memory only. (The environment that points jobs back here is job_endpoint.py's.)
+memory only, so before moto's first request for a service the callbacks registered for it run
+(before_first_request: the composition root puts compute environments' ECS clusters back and
+hands CloudFormation's Batch resources to batchemu). (The environment that points jobs back
+here is job_endpoint.py's.)
 Must not answer Batch or Logs requests (those frontends come first in app.py).
 """
 
