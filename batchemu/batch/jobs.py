@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 
-from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
-                            job_spec, job_submission, job_views)
+from batchemu.batch import (bulk, consumable_resources, fargate_rules, host_access, job_definition_rules,
+                            job_definitions, job_spec, job_submission, job_views)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -69,6 +69,8 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     tags = check_tags(params.get("tags"))
     parameters = job_spec.merge_parameters(definition, params.get("parameters"))
     container = job_spec.resolve_container(definition_container, overrides, parameters)
+    if definition.get("platformCapabilities") == ["FARGATE"] and overrides.get("resourceRequirements"):
+        fargate_rules.check_submitted(container, job_definition_rules.FARGATE_MEMORY)  # ref §5.3 at submit
     _check_host_access(backend, queue, definition, container,
                        "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
     consumables, held = consumable_resources.for_submit(          # ref §13.1
