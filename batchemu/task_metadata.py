@@ -49,7 +49,7 @@ def make_frontend(store, job_endpoint):
         if found is None:
             return _json({"message": "No task metadata at this address"}, 404)
         job, attempt, suffix = found
-        task = task_document(job, attempt)
+        task = task_document(job, attempt, job.get("_network") or job_endpoint.config.job_network)
         if suffix == "":
             return _json(task["Containers"][0])
         if suffix == "/task":
@@ -81,7 +81,8 @@ def _resolve(jobs: Jobs, job_endpoint, rest: str):
     return job, attempt, suffix
 
 
-def task_document(job: dict, attempt: int) -> dict:
+def task_document(job: dict, attempt: int, network: str = "host") -> dict:
+    """The v4 task document of `attempt`; `network` is the Docker network the container runs on."""
     task = job["_tasks"][str(attempt)]
     region, account = job["_region"], job["_account"]
     task_arn = task["taskArn"]
@@ -114,7 +115,10 @@ def task_document(job: dict, attempt: int) -> dict:
         "LogOptions": {"awslogs-group": task["logGroup"], "awslogs-region": region,
                        "awslogs-stream": task["logStreamName"]},
         "ContainerARN": f"arn:aws:ecs:{region}:{account}:container/{cluster_name}/{task_id}/{CONTAINER_NAME}",
-        "Networks": [{"NetworkMode": "awsvpc" if fargate else "host", "IPv4Addresses": ["127.0.0.1"]}],
+        # The network the container really runs on: on the host's, it is reached at loopback;
+        # elsewhere Docker assigns the address, which batchemu does not keep.
+        "Networks": [{"NetworkMode": "host", "IPv4Addresses": ["127.0.0.1"]} if network == "host"
+                     else {"NetworkMode": network}],
     })
     return _drop_none({
         "Cluster": labels["com.amazonaws.ecs.cluster"],

@@ -58,7 +58,8 @@ def check_documents(job: dict, task: dict, container: dict, region="us-east-1"):
     assert container["LogDriver"] == "awslogs"
     assert container["LogOptions"] == {"awslogs-group": "/aws/batch/job", "awslogs-region": region,
                                        "awslogs-stream": job["container"]["logStreamName"]}
-    assert container["KnownStatus"] == "RUNNING" and container["Networks"]
+    assert container["KnownStatus"] == "RUNNING"
+    assert container["Networks"] == [{"NetworkMode": "host", "IPv4Addresses": ["127.0.0.1"]}]
     assert container["Labels"]["com.amazonaws.ecs.task-arn"] == task["TaskARN"]
 
 
