@@ -18,8 +18,9 @@ import copy
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, output_marks, placement, states
+from batchemu.engine import actions, consumables, output_marks, placement, states, task_jobs
 from batchemu.engine.container_jobs import ContainerJobs
+from batchemu.engine.task_jobs import TaskJobs
 from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
@@ -57,6 +58,9 @@ class Scheduler:
         self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
                                         self._recheck_orphans)
         self.attempts = self.containers.attempts
+        # ecsProperties/eksProperties jobs: the same jobs, attempts of several containers.
+        self.tasks = TaskJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
+                              self._recheck_orphans)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
@@ -121,6 +125,10 @@ class Scheduler:
             return []
         return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
 
+    def _launcher(self, job: dict):
+        """The Launcher of a job's kind: a multi-container task (engine.task_jobs) or one container."""
+        return self.tasks if task_jobs.kind(job) else self.containers
+
     def _recheck_orphans(self) -> None:
         self._orphans_checked_for = None  # a job went back to RUNNABLE: its queue may be gone by now
 
@@ -183,7 +191,7 @@ class Scheduler:
             else:
                 self._check_dependencies(job, known, now)
         elif status in (states.STARTING, states.RUNNING):
-            self.attempts.supervise(job, now, deadlines)
+            self._launcher(job).attempts.supervise(job, now, deadlines)
         return False
 
     # -- SUBMITTED / PENDING ---------------------------------------------------------------
@@ -306,7 +314,7 @@ class Scheduler:
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
         if job is not None:
-            self.attempts.report(job, event, now)
+            self._launcher(job).attempts.report(job, event, now)
         else:
             self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
 
@@ -330,9 +338,9 @@ class Scheduler:
         changed, begun = placement.apply(
             self.store, self.jobs, plan, now,
             end=lambda job, why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True),
-            begin=lambda job, ce: self.containers.begin(job, ce, now))
+            begin=lambda job, ce: self._launcher(job).begin(job, ce, now))
         for job in begun:
-            self.containers.launch(job, now)
+            self._launcher(job).launch(job, now)
         return changed
 
     # -- restart ---------------------------------------------------------------------------
@@ -352,7 +360,7 @@ class Scheduler:
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
-            self.attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
+            self._launcher(job).attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
 
 class _Retry(Exception):
