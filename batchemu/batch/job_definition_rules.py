@@ -13,7 +13,7 @@ import copy
 import json
 import re
 
-from batchemu.batch import job_spec
+from batchemu.batch import job_spec, task_properties
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
@@ -252,6 +252,7 @@ def _ecs(ctx: RequestContext, ecs: dict, where: str, fargate: bool) -> dict:
         raise wrapped(ctx, "vCPU is not provided.")  # ref §5.3: every job needs a vCPU count
     if fargate:
         _check_fargate_task(task, task_where, total_vcpus, total_memory or None)
+    task_properties.check_dependencies(containers, task_where)
     return ecs
 
 
@@ -268,6 +269,7 @@ def _eks(eks: dict, where: str) -> dict:
                 if mount.get("name") not in volumes:
                     raise ClientException(f"{c_where}.volumeMounts: name {mount.get('name')!r} doesn't "
                                           f"match any volume in {where}.podProperties.volumes")
+    task_properties.check_pod(pod, f"{where}.podProperties")
     return eks
 
 
