@@ -305,7 +305,8 @@ def _reason(result: dict) -> str | None:
 
 def _with_result(c: dict, results: dict) -> dict:
     result = results.get(c["name"]) or {}
-    return _drop_none(dict(_without_result(c), exitCode=result.get("exit_code"), reason=_reason(result)))
+    kept = {k: v for k, v in c.items() if k not in ("exitCode", "reason")}   # logStreamName stays
+    return _drop_none(dict(kept, exitCode=result.get("exit_code"), reason=_reason(result)))
 
 
 def _without_result(c: dict) -> dict:

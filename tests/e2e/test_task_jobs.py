@@ -1,0 +1,160 @@
+"""Multi-container jobs on real Docker containers: an ECS task (ecsProperties: essential
+containers, dependsOn, one network namespace, a log stream per container, per-container exit
+codes) and an EKS pod (eksProperties: init containers, an emptyDir volume, eksAttempts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchemu.testing import running_server
+from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done
+
+pytestmark = pytest.mark.docker
+
+GROUP = "/aws/batch/job"
+RES = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "32"}]
+# The server listens on the task's localhost; main sends it a line once prep succeeded.
+SERVER = "nc -l -p 7070 -w 5 > /tmp/got; echo server got: $(cat /tmp/got)"
+MAIN = ("for i in 1 2 3 4 5 6 7 8 9 10; do echo hello-from-main | nc -w 1 127.0.0.1 7070 && break; "
+        "sleep 0.2; done; echo sent; echo main env $ROLE")
+
+
+@pytest.fixture(scope="module")
+def server():
+    docker_client().close()   # skips (fails under BATCHEMU_REQUIRE_DOCKER=1) without Docker
+    # bridge: each task gets a network namespace of its own (the holder's), not the host's.
+    with running_server(runner="docker", stop_grace_seconds=1, job_network="bridge",
+                        task_holder_image=IMAGE) as s:
+        yield s
+
+
+@pytest.fixture()
+def clients(server):
+    account = new_account()
+    batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
+    make_queue(batch, "q", max_vcpus=8)
+    return batch, logs
+
+
+def container(name: str, script: str, **more) -> dict:
+    return {"name": name, "image": IMAGE, "command": ["sh", "-c", script], "resourceRequirements": RES, **more}
+
+
+def register_ecs(batch, name: str, containers: list) -> None:
+    batch.register_job_definition(jobDefinitionName=name, type="container",
+                                  ecsProperties={"taskProperties": [{"containers": containers}]})
+
+
+def lines(logs, stream: str) -> list:
+    out = logs.get_log_events(logGroupName=GROUP, logStreamName=stream, startFromHead=True)
+    return [e["message"] for e in out["events"]]
+
+
+def by_name(containers: list) -> dict:
+    return {c["name"]: c for c in containers}
+
+
+def test_ecs_task_dependencies_localhost_and_a_stream_per_container(clients):
+    batch, logs = clients
+    register_ecs(batch, "trio", [
+        container("server", SERVER, essential=False),
+        container("prep", "echo prepared", essential=False),
+        container("main", MAIN, environment=[{"name": "ROLE", "value": "definition"}],
+                  dependsOn=[{"containerName": "prep", "condition": "SUCCESS"},
+                             {"containerName": "server", "condition": "START"}]),
+    ])
+    job_id = batch.submit_job(jobName="trio", jobQueue="q", jobDefinition="trio", ecsPropertiesOverride={
+        "taskProperties": [{"containers": [{"name": "main", "environment": [{"name": "ROLE", "value": "override"}]}]}]
+    })["jobId"]
+    job = wait_done(batch, job_id, 60)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    task = job["ecsProperties"]["taskProperties"][0]
+    assert task["taskArn"].startswith("arn:aws:ecs:us-east-1:") and "container" not in job
+    containers = by_name(task["containers"])
+    assert {n: c["exitCode"] for n, c in containers.items()} == {"server": 0, "prep": 0, "main": 0}
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    for name in ("server", "prep", "main"):   # ECS's awslogs stream name: prefix/container/task id
+        assert containers[name]["logStreamName"] == f"trio/{name}/{task_id}"
+    assert lines(logs, f"trio/prep/{task_id}") == ["prepared"]
+    assert lines(logs, f"trio/server/{task_id}") == ["server got: hello-from-main"]  # over localhost
+    assert lines(logs, f"trio/main/{task_id}") == ["sent", "main env override"]
+    (attempt,) = job["attempts"]
+    (attempt_task,) = attempt["taskProperties"]
+    assert attempt_task["taskArn"] == task["taskArn"]
+    assert {c["name"]: c["exitCode"] for c in attempt_task["containers"]} == {"server": 0, "prep": 0, "main": 0}
+
+
+def test_an_essential_container_failing_fails_the_job_and_stops_the_others(clients):
+    batch, logs = clients
+    register_ecs(batch, "failing", [
+        container("sidecar", "echo side; sleep 60", essential=False, stopTimeout=1),
+        container("main", "sleep 0.5; echo boom; exit 3"),
+    ])
+    job_id = batch.submit_job(jobName="failing", jobQueue="q", jobDefinition="failing")["jobId"]
+    job = wait_done(batch, job_id, 60)
+    assert job["status"] == "FAILED"
+    assert job["statusReason"] == "Essential container in task exited"
+    containers = by_name(job["ecsProperties"]["taskProperties"][0]["containers"])
+    assert containers["main"]["exitCode"] == 3
+    assert containers["sidecar"]["exitCode"] in (137, 143)   # stopped with the task
+    assert job["attempts"][0]["statusReason"] == "Essential container in task exited"
+
+
+def test_a_failed_success_dependency_never_starts_the_dependant(clients):
+    batch, _ = clients
+    register_ecs(batch, "unmet", [
+        container("prep", "exit 1", essential=False),
+        container("main", "echo never", dependsOn=[{"containerName": "prep", "condition": "SUCCESS"}]),
+    ])
+    job = wait_done(batch, batch.submit_job(jobName="u", jobQueue="q", jobDefinition="unmet")["jobId"], 60)
+    assert job["status"] == "FAILED"
+    containers = by_name(job["ecsProperties"]["taskProperties"][0]["containers"])
+    assert containers["prep"]["exitCode"] == 1
+    assert "exitCode" not in containers["main"] and "dependency prep exited with code 1" in containers["main"]["reason"]
+
+
+def pod(init_script: str, main_script: str) -> dict:
+    limits = {"limits": {"cpu": "250m", "memory": "32Mi"}}
+    return {"podProperties": {
+        "volumes": [{"name": "work", "emptyDir": {}}],
+        "initContainers": [{"name": "init", "image": IMAGE, "command": ["sh", "-c", init_script],
+                            "resources": limits, "volumeMounts": [{"name": "work", "mountPath": "/work"}]}],
+        "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c"], "args": [main_script],
+                        "env": [{"name": "GREETING", "value": "from-definition"}],
+                        "resources": limits, "volumeMounts": [{"name": "work", "mountPath": "/work"}]}]}}
+
+
+def test_eks_pod_init_container_shares_an_empty_dir_and_fills_eks_attempts(clients):
+    batch, logs = clients
+    batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties=pod(
+        "echo data-from-init > /work/file",
+        'cat /work/file; echo $GREETING; test -n "$AWS_BATCH_JOB_KUBERNETES_NODE_UID" && echo node-uid-set; '
+        'echo job=$AWS_BATCH_JOB_ID'))
+    job_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod", eksPropertiesOverride={
+        "podProperties": {"containers": [{"name": "main", "env": [{"name": "GREETING", "value": "overridden"}]}]}
+    })["jobId"]
+    job = wait_done(batch, job_id, 60)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    props = job["eksProperties"]["podProperties"]
+    assert props["podName"].startswith("aws-batch.") and props["nodeName"].endswith(".ec2.internal")
+    assert props["containers"][0]["exitCode"] == 0 and props["initContainers"][0]["exitCode"] == 0
+    assert job["attempts"] == []
+    (attempt,) = job["eksAttempts"]
+    assert attempt["podName"] == props["podName"] and attempt["nodeName"] == props["nodeName"]
+    assert [(c["name"], c["exitCode"]) for c in attempt["containers"]] == [("main", 0)]
+    assert [(c["name"], c["exitCode"]) for c in attempt["initContainers"]] == [("init", 0)]
+    assert attempt["containers"][0]["containerID"]
+    assert lines(logs, f"pod/main/{props['podName']}") == ["data-from-init", "overridden", "node-uid-set",
+                                                         f"job={job_id}"]
+
+
+def test_a_failing_init_container_fails_the_pod_before_its_containers_run(clients):
+    batch, _ = clients
+    batch.register_job_definition(jobDefinitionName="badinit", type="container",
+                                  eksProperties=pod("exit 4", "echo never"))
+    job = wait_done(batch, batch.submit_job(jobName="b", jobQueue="q", jobDefinition="badinit")["jobId"], 60)
+    assert job["status"] == "FAILED"
+    (attempt,) = job["eksAttempts"]
+    assert attempt["initContainers"][0]["exitCode"] == 4
+    assert "exitCode" not in attempt["containers"][0]
+    assert "init container init did not succeed" in attempt["containers"][0]["reason"]
