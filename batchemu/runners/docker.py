@@ -168,6 +168,7 @@ class DockerRunner:
                 # now, before the engine launches the attempt again (reported as no trace), so
                 # the attempt never has two containers.
                 self._remove_now(container.id)
+        self._tasks.sweep_volumes(now=False)   # tasks are never re-attached (docker_task)
         return survivors
 
     def gpus(self) -> int:
@@ -199,6 +200,7 @@ class DockerRunner:
             for container in self.client.containers.list(
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
+            self._tasks.sweep_volumes(now=True)
 
     # ---- launching ---------------------------------------------------------------------
 

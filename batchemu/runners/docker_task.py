@@ -149,14 +149,27 @@ class DockerTasks:
                     self._submit(self._member_died, task, name, member.container_id)
 
     def close(self, remove: bool) -> None:
+        """Stop following. Running tasks are left alone unless `remove` (the runner then
+        removes every container of the server, and sweep_volumes the volumes)."""
         self._output.close()
         self._timers.close()
-        self._pool.shutdown(wait=remove, cancel_futures=True)
-        if remove:
-            with self._lock:
-                tasks = list(self._tasks.values())
-            for task in tasks:
-                self._clean_up(task)
+        self._pool.shutdown(wait=True)
+
+    def sweep_volumes(self, now: bool) -> None:
+        """Remove this server's task volumes: at close (`now`, after the runner removed the
+        containers), or after a restart's re-attach (which removes the containers of the tasks
+        it found, so their volumes go too, a moment later)."""
+        try:
+            volumes = self.client.volumes.list(filters={"label": f"{LABEL_SERVER}={self.server_id}"})
+        except docker.errors.APIError:
+            return
+        for volume in volumes:
+            if LABEL_TASK_JOB not in (volume.attrs.get("Labels") or {}):
+                continue
+            if now:
+                self._remove_volume(volume.name)
+            else:
+                self._submit(self._remove_volume, volume.name)
 
     # ---- launching ---------------------------------------------------------------------
 
