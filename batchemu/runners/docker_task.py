@@ -29,13 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
+from batchemu.runners import task_rules, task_spec
 from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, RunnerEvent
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time
-from batchemu.runners.task_spec import (ALL_ZERO, COMPLETE, INIT, MAIN, START, SUCCESS, MemberResult,
-                                        TaskMember, TaskSpec)
+from batchemu.runners.task_rules import EXITED_, RUNNING_, SKIPPED, WAITING, Member
+from batchemu.runners.task_spec import MemberResult, TaskSpec
 from batchemu.runners.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,6 @@ LABEL_TASK_MEMBER = "batchemu.task-member"    # the member's name; "" for the ho
 DEFAULT_STOP_TIMEOUT = 30.0                   # ECS stopTimeout default (ref §5.4)
 FAILED_TO_START = "Task failed to start"      # ref §6.5
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"  # ref §6.5
-
-WAITING, RUNNING_, EXITED_, SKIPPED = "waiting", "running", "exited", "skipped"
-
-
-@dataclasses.dataclass
-class _Member:
-    spec: TaskMember
-    status: str = WAITING
-    container_id: str | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    oom: bool = False
-    order: int = 0                    # when it ended (exits and skips, in order)
-
 
 @dataclasses.dataclass
 class _Task:
@@ -72,7 +59,7 @@ class _Task:
     stop_grace: float | None = None   # stop() asked for, with this grace
     running_sent: bool = False
     done: bool = False
-    ended: int = 0                    # members ended so far (orders _Member.order)
+    ended: int = 0                    # members ended so far (orders Member.order)
 
     @property
     def key(self) -> tuple:
@@ -100,7 +87,7 @@ class DockerTasks:
     # ---- what DockerRunner calls ------------------------------------------------------
 
     def start(self, spec: TaskSpec) -> None:
-        task = _Task(spec, {m.name: _Member(m) for m in spec.members})
+        task = _Task(spec, {m.name: Member(m) for m in spec.members})
         with self._lock:
             self._tasks[task.key] = task
         self._submit(self._launch, task)
@@ -238,58 +225,19 @@ class DockerTasks:
             for member in task.members.values():
                 if member.status != WAITING:
                     continue
-                verdict = self._may_start(task, member)
+                verdict = task_rules.may_start(list(task.members.values()), member, task.stopping)
                 if verdict is True:
                     self._start_member(task, member)
                     progress = True
                 elif verdict is not None:
                     self._end_member(task, member, SKIPPED, None, verdict)
                     progress = True
-        if not task.stopping and self._must_stop(task):
+        if not task.stopping and task_rules.must_stop(task.spec.result, list(task.members.values())):
             self._stop_members(task, None)
-        if not any(m.status == RUNNING_ for m in task.members.values()) and \
-                (task.stopping or not any(m.status == WAITING for m in task.members.values())):
+        if task_rules.finished(list(task.members.values()), task.stopping):
             self._finish(task)
 
-    def _may_start(self, task: _Task, member: _Member):
-        """True: start it now; None: not yet; a text: it never will (why)."""
-        if task.stopping:
-            return "CannotStartContainerError: the task stopped before this container started"
-        members = list(task.members.values())
-        before = [m for m in members if m.spec.stage == INIT]
-        if member.spec.stage == INIT:
-            before = before[:before.index(member)]   # init containers run one after another
-        elif member.spec.stage != MAIN:
-            return f"CannotStartContainerError: unknown stage {member.spec.stage}"
-        for m in before:
-            if m.status in (WAITING, RUNNING_):
-                return None
-            if m.exit_code != 0:
-                return f"CannotStartContainerError: init container {m.spec.name} did not succeed"
-        for name, condition in member.spec.depends_on:
-            dep = task.members.get(name)
-            if dep is None:
-                return f"CannotStartContainerError: dependency {name} is not in the task"
-            if dep.status == SKIPPED:
-                return f"CannotStartContainerError: dependency {name} never started"
-            if condition == START and dep.status == WAITING:
-                return None
-            if condition in (COMPLETE, SUCCESS) and dep.status != EXITED_:
-                return None
-            if condition == SUCCESS and dep.exit_code != 0:
-                return (f"CannotStartContainerError: dependency {name} exited with code {dep.exit_code}; "
-                        f"this container waits for its {SUCCESS}")
-        return True
-
-    def _must_stop(self, task: _Task) -> bool:
-        """ECS: an essential container ended, so the task stops (model: TaskContainerProperties
-        .essential). A pod: an init container failed, or every container ended."""
-        ended = [m for m in task.members.values() if m.status in (EXITED_, SKIPPED)]
-        if task.spec.result == ALL_ZERO:
-            return any(m.spec.stage == INIT and m.exit_code != 0 for m in ended)
-        return any(m.spec.essential and m.spec.stage == MAIN for m in ended)
-
-    def _start_member(self, task: _Task, member: _Member) -> None:
+    def _start_member(self, task: _Task, member: Member) -> None:
         spec = member.spec.spec
         kw = create_kwargs(spec, self.server_id, f"container:{task.holder_id}")
         kw["name"] = f"{_base_name(task)}-{_safe(member.spec.name)}"
@@ -315,7 +263,7 @@ class DockerTasks:
                 self._remove(member.container_id)
             return
         member.status = RUNNING_
-        if member.spec.stage == MAIN and not task.running_sent:
+        if member.spec.stage == task_spec.MAIN and not task.running_sent:
             task.running_sent = True
             started = None
             try:
@@ -351,9 +299,9 @@ class DockerTasks:
             self._remove(member.container_id)
             self._advance(task)
 
-    def _end_member(self, task: _Task, member: _Member, status: str, exit_code, reason) -> None:
+    def _end_member(self, task: _Task, member: Member, status: str, exit_code, reason) -> None:
         task.ended += 1
-        member.status, member.exit_code, member.reason, member.order = status, exit_code, reason, task.ended
+        member.end(status, exit_code, reason, task.ended)
 
     def _stop_task(self, task: _Task, grace: float) -> None:
         with task.lock:
@@ -394,7 +342,7 @@ class DockerTasks:
     def _finish(self, task: _Task) -> None:
         task.done = True
         members = list(task.members.values())
-        decider = _decider(task.spec, members)
+        decider = task_rules.decider(task.spec.result, members)
         results = tuple(MemberResult(m.spec.name, m.exit_code, m.reason, m.container_id, m.oom) for m in members)
         status_reason = FAILED_TO_START if decider.status == SKIPPED and not task.running_sent else None
         self._emit(RunnerEvent(EXITED, task.spec.job_id, task.spec.attempt, _now_ms(),
@@ -471,18 +419,6 @@ class DockerTasks:
             fn(*args)
         except Exception:
             log.exception("docker task runner: %s failed", getattr(fn, "__name__", fn))
-
-
-def _decider(spec: TaskSpec, members: list) -> _Member:
-    """The member whose exit is the attempt's. ECS: the essential container whose end stopped
-    the task (the first essential one to end); a pod: the first container that failed (init
-    containers first), else the last to end (every one exited 0)."""
-    ended = sorted(members, key=lambda m: (m.order == 0, m.order))
-    if spec.result == ALL_ZERO:
-        failed = [m for m in ended if m.exit_code != 0]
-        return failed[0] if failed else ended[-1]
-    essential = [m for m in ended if m.spec.essential and m.spec.stage == MAIN]
-    return essential[0] if essential else ended[0]
 
 
 def _base_name(task: _Task) -> str:
