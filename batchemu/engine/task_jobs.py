@@ -126,7 +126,7 @@ class TaskJobs:
 
     def record(self, job: dict, exit_code, reason, status_reason: str, now: int) -> dict:
         record = job["_tasks"][str(job["_attempt"])]
-        results = _results(job)
+        results = _results(job, reason)
         ran = job["status"] == states.RUNNING
         if kind(job) == EKS:
             pod = _pod(job)
@@ -148,7 +148,7 @@ class TaskJobs:
                            "startedAt": job.get("startedAt"), "stoppedAt": now, "statusReason": status_reason})
 
     def ended(self, job: dict, exit_code, reason) -> dict:
-        results = _results(job)
+        results = _results(job, reason)
         if kind(job) == EKS:
             pod = _pod(job)
             return {"eksProperties": _with_pod(job, **{
@@ -293,8 +293,13 @@ def _log_names(job: dict, container: dict, task_id: str) -> list:
     return [group, f"{prefix}/{container['name']}/{task_id}"]
 
 
-def _results(job: dict) -> dict:
-    return {r["name"]: r for r in job.get("_results") or []}
+def _results(job: dict, reason) -> dict:
+    """Each container's end as the runner reported it; when the runner reported none (the
+    attempt never reached it: a task that could not start), every container ends with the
+    attempt's reason."""
+    if job.get("_results"):
+        return {r["name"]: r for r in job["_results"]}
+    return {c["name"]: {"reason": reason} for c in _all_containers(job)}
 
 
 def _reason(result: dict) -> str | None:

@@ -2,8 +2,12 @@
 runner: what RegisterJobDefinition refuses, and what SubmitJob stores and DescribeJobs shows).
 Running them on Docker: tests/e2e/test_task_jobs.py."""
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
+
+from batchemu.testing import running_server
 
 IMAGE = "busybox"
 RES = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]
@@ -140,3 +144,22 @@ def test_submit_refuses_overrides_of_the_wrong_kind_or_container(batch, queue, d
     batch.register_job_definition(jobDefinitionName="task", type="container", ecsProperties=ecs(c("a"), c("b")))
     batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties=pod())
     assert needle in submit_fails(batch, jobDefinition=definition, **params)
+
+
+def test_a_runner_without_tasks_fails_the_attempt_with_a_reason():
+    """The process runner runs one host process per job: a task's attempt fails at once, saying why."""
+    with running_server(runner="process") as server:
+        batch = server.client("batch")
+        batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources=CE)
+        batch.create_job_queue(jobQueueName="q", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])
+        batch.register_job_definition(jobDefinitionName="task", type="container", ecsProperties=ecs(c("a"), c("b")))
+        job_id = batch.submit_job(jobName="j", jobQueue="q", jobDefinition="task")["jobId"]
+        deadline = time.monotonic() + 20
+        while (job := batch.describe_jobs(jobs=[job_id])["jobs"][0])["status"] != "FAILED":
+            assert time.monotonic() < deadline, job["status"]
+            time.sleep(0.05)
+    assert job["statusReason"] == "Task failed to start"
+    reasons = {x["name"]: x["reason"] for x in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert all("the process runner runs single-container jobs only" in r for r in reasons.values())
+    assert job["attempts"][0]["taskProperties"][0]["containers"][0]["reason"] == reasons["a"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from batchemu.testing import running_server
-from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done
+from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -158,3 +158,49 @@ def test_a_failing_init_container_fails_the_pod_before_its_containers_run(client
     assert attempt["initContainers"][0]["exitCode"] == 4
     assert "exitCode" not in attempt["containers"][0]
     assert "init container init did not succeed" in attempt["containers"][0]["reason"]
+
+
+def test_terminating_a_task_stops_every_container(clients):
+    batch, _ = clients
+    register_ecs(batch, "long", [container("side", "sleep 60", essential=False), container("main", "sleep 60")])
+    job_id = batch.submit_job(jobName="long", jobQueue="q", jobDefinition="long")["jobId"]
+    wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
+    batch.terminate_job(jobId=job_id, reason="enough")
+    job = wait_done(batch, job_id, 30)   # the server's stop grace is 1 s
+    assert job["status"] == "FAILED" and job["statusReason"] == "enough" and job["isTerminated"]
+    codes = {c["name"]: c["exitCode"] for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert set(codes.values()) <= {137, 143}
+
+
+def test_custom_log_group_and_prefix_per_container(clients):
+    batch, logs = clients
+    config = {"logDriver": "awslogs", "options": {"awslogs-group": "/custom/tasks", "awslogs-stream-prefix": "web"}}
+    register_ecs(batch, "logged", [container("side", "echo from side", essential=False, logConfiguration=config),
+                                   container("main", "sleep 0.3; echo from main")])
+    job = wait_done(batch, batch.submit_job(jobName="l", jobQueue="q", jobDefinition="logged")["jobId"], 60)
+    task = job["ecsProperties"]["taskProperties"][0]
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    side = logs.get_log_events(logGroupName="/custom/tasks", logStreamName=f"web/side/{task_id}", startFromHead=True)
+    assert [e["message"] for e in side["events"]] == ["from side"]
+    assert lines(logs, f"logged/main/{task_id}") == ["from main"]
+
+
+def test_pod_host_path_and_secret_volumes(clients, tmp_path):
+    batch, _ = clients
+    tmp_path.chmod(0o777)
+    host = {"podProperties": {
+        "volumes": [{"name": "out", "hostPath": {"path": str(tmp_path)}},
+                    {"name": "creds", "secret": {"secretName": "absent", "optional": True}}],
+        "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c", "ls /creds && echo written > /out/file"],
+                        "volumeMounts": [{"name": "out", "mountPath": "/out"},
+                                         {"name": "creds", "mountPath": "/creds"}]}]}}
+    batch.register_job_definition(jobDefinitionName="hostpath", type="container", eksProperties=host)
+    job = wait_done(batch, batch.submit_job(jobName="h", jobQueue="q", jobDefinition="hostpath")["jobId"], 60)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    assert (tmp_path / "file").read_text() == "written\n"
+    # A secret that must exist: batchemu has no Kubernetes secrets, so the pod can't start.
+    host["podProperties"]["volumes"][1]["secret"]["optional"] = False
+    batch.register_job_definition(jobDefinitionName="hostpath", type="container", eksProperties=host)
+    job = wait_done(batch, batch.submit_job(jobName="h2", jobQueue="q", jobDefinition="hostpath")["jobId"], 60)
+    assert job["status"] == "FAILED" and job["statusReason"] == "Task failed to start"
+    assert "secret volume 'creds'" in job["eksProperties"]["podProperties"]["containers"][0]["reason"]
