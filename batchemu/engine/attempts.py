@@ -3,7 +3,8 @@ attemptDurationSeconds, ref §10), record a runner's report (RUNNING, EXITED, ou
 attempt (SUCCEEDED, RUNNABLE again by retryStrategy/evaluateOnExit, ref §9, or FAILED) and pick
 an attempt up again after a restart (DESIGN principle 4).
 
-A kind of job (container jobs: engine.container_jobs; SageMaker service jobs: engine.service_scheduler)
+A kind of job (container jobs: engine.container_jobs; ECS task and EKS pod jobs:
+engine.task_jobs; SageMaker service jobs: engine.service_scheduler)
 differs only in how one attempt is launched and what it reports: its `Launcher` says that. This
 module holds no kind's wording, fields or runner spec, and never places a job.
 """
@@ -69,6 +70,9 @@ class Launcher(Protocol):
 
     def retry_on(self, exit_code, reason) -> tuple:
         """(exit code, reason) evaluateOnExit matches against."""
+
+    # Optional: attempts_field(job) -> the job member its attempts are listed in ("attempts"
+    # when absent; EKS pods list theirs in "eksAttempts", engine.task_jobs).
 
 
 class Attempts:
