@@ -29,6 +29,8 @@ log = logging.getLogger("batchemu.scheduler")
 
 ECS, EKS = "ecs", "eks"
 NAMESPACE = "default"   # the pod namespace when the compute environment names none
+# A Kubernetes container's imagePullPolicy as the runner's pull policy (None: the runner's own).
+PULL_POLICIES = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 
 
 def kind(job: dict) -> str | None:
@@ -231,8 +233,8 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
             host_mounts = tuple(Mount(hosts[m["name"]], m["mountPath"], bool(m.get("readOnly")))
                                 for m in c.get("volumeMounts") or [] if m.get("name") in hosts)
             spec = _member_launch(job, container, limits.get(f"{group}/{c['name']}"), ce_name, extra_env, eks_env)
-            spec = dataclasses.replace(spec, mounts=host_mounts,
-                                       name=f"batchemu-{job['jobName']}-{c['name']}")
+            spec = dataclasses.replace(spec, mounts=host_mounts, name=f"batchemu-{job['jobName']}-{c['name']}",
+                                       pull_policy=PULL_POLICIES.get(c.get("imagePullPolicy")))
             mounts = tuple(VolumeMount(m["name"], m["mountPath"], bool(m.get("readOnly")) or _is_secret(pod, m))
                            for m in c.get("volumeMounts") or [] if m.get("name") not in hosts)
             members.append(TaskMember(c["name"], spec, stage=stage, volume_mounts=mounts,

@@ -204,3 +204,18 @@ def test_pod_host_path_and_secret_volumes(clients, tmp_path):
     job = wait_done(batch, batch.submit_job(jobName="h2", jobQueue="q", jobDefinition="hostpath")["jobId"], 60)
     assert job["status"] == "FAILED" and job["statusReason"] == "Task failed to start"
     assert "secret volume 'creds'" in job["eksProperties"]["podProperties"]["containers"][0]["reason"]
+
+
+def test_a_failed_task_is_retried_as_a_new_task(clients):
+    batch, _ = clients
+    register_ecs(batch, "retry", [container("main", 'echo attempt $AWS_BATCH_JOB_ATTEMPT; '
+                                                    'test "$AWS_BATCH_JOB_ATTEMPT" = 2')])
+    job_id = batch.submit_job(jobName="r", jobQueue="q", jobDefinition="retry",
+                              retryStrategy={"attempts": 2})["jobId"]
+    job = wait_done(batch, job_id, 60)
+    assert job["status"] == "SUCCEEDED"
+    first, second = job["attempts"]
+    assert [a["taskProperties"][0]["containers"][0]["exitCode"] for a in (first, second)] == [1, 0]
+    assert first["taskProperties"][0]["taskArn"] != second["taskProperties"][0]["taskArn"]
+    assert job["ecsProperties"]["taskProperties"][0]["taskArn"] == second["taskProperties"][0]["taskArn"]
+    assert job["ecsProperties"]["taskProperties"][0]["containers"][0]["exitCode"] == 0
