@@ -48,6 +48,7 @@ DEFAULT_STOP_TIMEOUT = 30.0                   # ECS stopTimeout default (ref §5
 FAILED_TO_START = "Task failed to start"      # ref §6.5
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"  # ref §6.5
 
+
 @dataclasses.dataclass
 class _Task:
     spec: TaskSpec
@@ -80,6 +81,9 @@ class DockerTasks:
         self.deny_host_access = deny_host_access
         self._tasks: dict[tuple, _Task] = {}
         self._lock = threading.Lock()
+        # Pulls can take minutes: launches get their own pool, so no task's next step (a
+        # member's exit, a stop) waits behind another task's pull.
+        self._launching = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-task-launch")
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-task")
         self._timers = Timers()
         self._output = OutputFollower(client, self._report_output, output_interval)
@@ -90,7 +94,10 @@ class DockerTasks:
         task = _Task(spec, {m.name: Member(m) for m in spec.members})
         with self._lock:
             self._tasks[task.key] = task
-        self._submit(self._launch, task)
+        try:
+            self._launching.submit(self._guarded, self._launch, task)
+        except RuntimeError:
+            pass                     # closing
 
     def stop(self, job_id: str, attempt: int, grace: float) -> bool:
         """True when (job_id, attempt) is a task of ours (then it is being stopped)."""
@@ -140,6 +147,7 @@ class DockerTasks:
         removes every container of the server, and sweep_volumes the volumes)."""
         self._output.close()
         self._timers.close()
+        self._launching.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True)
 
     def sweep_volumes(self, now: bool) -> None:
@@ -181,7 +189,7 @@ class DockerTasks:
             try:
                 for volume in spec.volumes:
                     task.volumes[volume.name] = self._make_volume(task, volume)
-                task.holder_id = self._start_holder(task)
+                self._start_holder(task)
             except Exception as exc:
                 self._fail_locked(task, f"CannotStartContainerError: {daemon_message(exc)}")
                 return
@@ -202,7 +210,7 @@ class DockerTasks:
                                    labels=self._labels(task, ""))
         return name
 
-    def _start_holder(self, task: _Task) -> str:
+    def _start_holder(self, task: _Task) -> None:
         # The same network settings a single-container attempt gets (docker_create), for the
         # namespace every member joins.
         holder = LaunchSpec(job_id=task.spec.job_id, attempt=task.spec.attempt, name=f"{_base_name(task)}-netns",
@@ -211,8 +219,8 @@ class DockerTasks:
         kw = create_kwargs(holder, self.server_id, self.default_network)
         kw["labels"] = self._labels(task, "")
         container = self.client.containers.create(**kw)
+        task.holder_id = container.id   # before start: a holder that fails to start is removed too
         container.start()
-        return container.id
 
     # ---- the task's steps (under task.lock) -------------------------------------------
 
