@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from batchemu.testing import running_server
-from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done, wait_for
+from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done, wait_for, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -219,3 +219,31 @@ def test_a_failed_task_is_retried_as_a_new_task(clients):
     assert first["taskProperties"][0]["taskArn"] != second["taskProperties"][0]["taskArn"]
     assert job["ecsProperties"]["taskProperties"][0]["taskArn"] == second["taskProperties"][0]["taskArn"]
     assert job["ecsProperties"]["taskProperties"][0]["containers"][0]["exitCode"] == 0
+
+
+def test_a_task_running_across_a_restart_is_lost_and_leaves_nothing_behind(tmp_path):
+    """Tasks are never re-attached (README): the restart removes their containers and volumes,
+    and the RUNNING attempt is recorded as lost."""
+    client = docker_client()
+    account = new_account()
+    kwargs = dict(runner="docker", data_dir=tmp_path, stop_grace_seconds=1, task_holder_image=IMAGE)
+    with running_server(**kwargs) as first:
+        batch = first.client("batch", access_key=account)
+        make_queue(batch, "q", max_vcpus=4)
+        batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties={"podProperties": {
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "containers": [{"name": "main", "image": IMAGE, "command": ["sleep", "60"],
+                            "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]}})
+        job_id = batch.submit_job(jobName="p", jobQueue="q", jobDefinition="pod")["jobId"]
+        wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
+        server_id = first.emulator.server_id
+    label = {"label": [f"batchemu.server={server_id}", "batchemu.task-job-id"]}
+    assert client.containers.list(all=True, sparse=True, filters=label)   # left running by the stop
+    with running_server(**kwargs) as second:
+        batch = second.client("batch", access_key=account)
+        job = wait_done(batch, job_id, 30)
+        assert job["status"] == "FAILED" and "restarted" in job["statusReason"]
+        assert len(job["eksAttempts"]) == 1
+        wait_until(lambda: not client.containers.list(all=True, sparse=True, filters=label)
+                   and not client.volumes.list(filters=label), 20, "the task's containers and volume removed")
+    client.close()
