@@ -230,19 +230,31 @@ def _pod_need(c: dict, where: str) -> dict:
     gpus = limits.get("nvidia.com/gpu") or requests.get("nvidia.com/gpu")
     return {"vcpus": _quantity("cpu", cpu, f"{where}.cpu") if cpu else 0.0,
             "memory": math.ceil(_quantity("memory", memory, f"{where}.memory")) if memory else 0,
-            "gpus": int(gpus) if gpus and str(gpus).isdigit() else 0}
+            "gpus": _gpus(gpus, f"{where}.nvidia.com/gpu") if gpus else 0}
+
+
+def _gpus(text, where: str) -> int:
+    if not (str(text).isdigit() and 0 < int(text) <= job_spec.MAX_REQUIREMENT):
+        raise ClientException(f"{where}: {text!r} must be a whole number of GPUs between 1 and "
+                              f"{job_spec.MAX_REQUIREMENT}")
+    return int(text)
 
 
 def _quantity(key: str, text, where: str) -> float:
     """A Kubernetes quantity: cpu in cores ("2", "0.5", "500m"), memory in MiB from bytes with
     an optional suffix ("1Gi", "512Mi", "1G", "1048576")."""
     text = str(text)
+    # Bounded like resourceRequirements values (job_spec.MAX_REQUIREMENT): no 400-digit numbers.
     if key == "cpu":
-        match = _CPU.fullmatch(text)
-        if match and float(match.group(1)) > 0:
-            return float(match.group(1)) / (1000 if match.group(2) else 1)
-        raise ClientException(f"{where}: {text!r} is not a valid cpu quantity (e.g. \"1\", \"0.5\", \"500m\")")
-    match = _MEMORY.fullmatch(text)
-    if match and float(match.group(1)) > 0:
-        return float(match.group(1)) * _MEMORY_UNITS[match.group(2)] / 2 ** 20
-    raise ClientException(f"{where}: {text!r} is not a valid memory quantity (e.g. \"512Mi\", \"2Gi\")")
+        match = _CPU.fullmatch(text) if len(text) <= 24 else None
+        value = float(match.group(1)) / (1000 if match.group(2) else 1) if match else 0
+        if 0 < value <= job_spec.MAX_REQUIREMENT:
+            return value
+        raise ClientException(f"{where}: {text!r} is not a valid cpu quantity (e.g. \"1\", \"0.5\", \"500m\"; "
+                              f"at most {job_spec.MAX_REQUIREMENT})")
+    match = _MEMORY.fullmatch(text) if len(text) <= 24 else None
+    value = float(match.group(1)) * _MEMORY_UNITS[match.group(2)] / 2 ** 20 if match else 0
+    if 0 < value <= job_spec.MAX_REQUIREMENT:
+        return value
+    raise ClientException(f"{where}: {text!r} is not a valid memory quantity (e.g. \"512Mi\", \"2Gi\"; at most "
+                          f"{job_spec.MAX_REQUIREMENT} MiB)")

@@ -75,6 +75,8 @@ def pod(**more):
      "resources.limits.cpu: 'lots' is not a valid cpu quantity"),
     (pod(containers=[{"name": "main", "image": IMAGE, "resources": {"limits": {"memory": "1Qi"}}}]),
      "resources.limits.memory: '1Qi' is not a valid memory quantity"),
+    (pod(containers=[{"name": "main", "image": IMAGE, "resources": {"limits": {"memory": "9" * 30 + "Ti"}}}]),
+     "is not a valid memory quantity"),
     (pod(volumes=[{"name": "v", "emptyDir": {}, "hostPath": {"path": "/tmp"}}]),
      "volumes[0] must have exactly one of emptyDir, hostPath, secret, persistentVolumeClaim"),
 ])
