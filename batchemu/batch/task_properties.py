@@ -106,6 +106,7 @@ def check_pod(pod: dict, where: str) -> None:
                 value = ((c.get("resources") or {}).get(part) or {}).get(key)
                 if value is not None:
                     _quantity(key, value, f"{where}.{group}[{i}].resources.{part}.{key}")
+        _pod_need(c, f"{where}.{group}[{i}].resources")   # GPUs too
     names = [v.get("name") for v in pod.get("volumes") or []]
     if len(names) != len(set(names)):
         raise ClientException(f"{where}.volumes: volume names must be unique, got {names}")
@@ -234,7 +235,8 @@ def _pod_need(c: dict, where: str) -> dict:
 
 
 def _gpus(text, where: str) -> int:
-    if not (str(text).isdigit() and 0 < int(text) <= job_spec.MAX_REQUIREMENT):
+    text = str(text)
+    if not (job_spec.WHOLE_NUMBER.fullmatch(text) and len(text) <= 10 and 0 < int(text) <= job_spec.MAX_REQUIREMENT):
         raise ClientException(f"{where}: {text!r} must be a whole number of GPUs between 1 and "
                               f"{job_spec.MAX_REQUIREMENT}")
     return int(text)

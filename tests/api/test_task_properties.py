@@ -77,6 +77,8 @@ def pod(**more):
      "resources.limits.memory: '1Qi' is not a valid memory quantity"),
     (pod(containers=[{"name": "main", "image": IMAGE, "resources": {"limits": {"memory": "9" * 30 + "Ti"}}}]),
      "is not a valid memory quantity"),
+    (pod(containers=[{"name": "main", "image": IMAGE, "resources": {"limits": {"nvidia.com/gpu": "\u00b2"}}}]),
+     "must be a whole number of GPUs"),
     (pod(volumes=[{"name": "v", "emptyDir": {}, "hostPath": {"path": "/tmp"}}]),
      "volumes[0] must have exactly one of emptyDir, hostPath, secret, persistentVolumeClaim"),
 ])
