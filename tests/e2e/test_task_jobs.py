@@ -129,7 +129,9 @@ def test_eks_pod_init_container_shares_an_empty_dir_and_fills_eks_attempts(clien
     batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties=pod(
         "echo data-from-init > /work/file",
         'cat /work/file; echo $GREETING; test -n "$AWS_BATCH_JOB_KUBERNETES_NODE_UID" && echo node-uid-set; '
-        'echo job=$AWS_BATCH_JOB_ID'))
+        'echo job=$AWS_BATCH_JOB_ID; '
+        # the container's memory limit (cgroup v2, else v1): resources.limits.memory 32Mi
+        'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'))
     job_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod", eksPropertiesOverride={
         "podProperties": {"containers": [{"name": "main", "env": [{"name": "GREETING", "value": "overridden"}]}]}
     })["jobId"]
@@ -145,7 +147,7 @@ def test_eks_pod_init_container_shares_an_empty_dir_and_fills_eks_attempts(clien
     assert [(c["name"], c["exitCode"]) for c in attempt["initContainers"]] == [("init", 0)]
     assert attempt["containers"][0]["containerID"]
     assert lines(logs, f"pod/main/{props['podName']}") == ["data-from-init", "overridden", "node-uid-set",
-                                                         f"job={job_id}"]
+                                                         f"job={job_id}", str(32 * 2 ** 20)]
 
 
 def test_a_failing_init_container_fails_the_pod_before_its_containers_run(clients):
