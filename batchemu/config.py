@@ -60,6 +60,9 @@ class Config:
     credentials_file: str = ""
     # GET /batchemu/events without ?account= streams every account (an operator's view).
     events_all_accounts: bool = False
+    # Divide the waits batchemu imposes by this (attempt timeouts, jobStateTimeLimitActions,
+    # settle times, the stop grace); timestamps stay real clock time (README "Time scale").
+    time_scale: float = 1.0
 
     @property
     def db_path(self) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 
-from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
-                            job_spec, job_submission, job_views, task_properties)
+from batchemu.batch import (bulk, consumable_resources, fargate_rules, host_access, job_definition_rules,
+                            job_definitions, job_spec, job_submission, job_views, task_properties)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
@@ -70,6 +70,8 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         container, fields = None, _task_fields(backend, queue, definition, params, parameters, multi)
     else:
         container = job_spec.resolve_container(definition_container, overrides, parameters)
+        if definition.get("platformCapabilities") == ["FARGATE"] and overrides.get("resourceRequirements"):
+            fargate_rules.check_submitted(container, job_definition_rules.FARGATE_MEMORY)  # ref §5.3 at submit
         _check_host_access(backend, queue, definition, container,
                            "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
         fields = {"_need": job_spec.needs(container)}

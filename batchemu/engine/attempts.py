@@ -23,6 +23,7 @@ from batchemu.vocabulary.reasons import TIMED_OUT
 log = logging.getLogger("batchemu.scheduler")
 
 RETRIES = 20   # compare-and-set attempts of a stop request racing the scheduler
+HOST_LOST = "host-lost"  # a stop's kind when its host went away (engine.faults)
 
 
 def request_stop(jobs, doc: dict | None, stop: dict, busy: tuple) -> bool:
@@ -78,12 +79,13 @@ class Launcher(Protocol):
 class Attempts:
     """The lifecycle of a kind's attempts, with one runner."""
 
-    def __init__(self, launcher: Launcher, runner, logs, stop_grace_seconds: float):
+    def __init__(self, launcher: Launcher, runner, logs, stop_grace_seconds: float, time_scale: float = 1.0):
         self.kind = launcher
         self.jobs = launcher.jobs
         self.runner = runner
         self.logs = logs
-        self.stop_grace = stop_grace_seconds
+        self.stop_grace = stop_grace_seconds  # already divided by --time-scale (emulator)
+        self.time_scale = time_scale          # --time-scale: divides attemptDurationSeconds
 
     # -- supervise -------------------------------------------------------------------------
 
@@ -96,7 +98,7 @@ class Attempts:
             return
         seconds = (job.get(self.kind.timeout_field) or {}).get("attemptDurationSeconds")
         if job["status"] == RUNNING and seconds and not stop:
-            deadline = job["startedAt"] + seconds * 1000
+            deadline = job["startedAt"] + int(seconds * 1000 / self.time_scale)
             if now >= deadline:
                 self.send_stop(job, {"kind": "timeout"})
             else:
@@ -105,7 +107,9 @@ class Attempts:
     def send_stop(self, job: dict, stop: dict) -> None:
         job["_stop"] = dict(stop, sent=True)
         if self.jobs.update(job) and self.runner is not None:
-            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
+            # A lost host gives no grace (engine.faults sets "grace": 0).
+            grace = stop.get("grace")
+            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace if grace is None else grace)
 
     # -- runner reports --------------------------------------------------------------------
 
@@ -142,6 +146,13 @@ class Attempts:
             status_reason = TIMED_OUT
         elif stop.get("kind") == "terminate":
             status_reason = stop["reason"]
+        elif stop.get("kind") == HOST_LOST:
+            # engine.faults: the capacity went away (Spot reclaim, lost instance); retried as any
+            # failure (ref §9). An EC2 host that vanished reports no exit code (ref §6.5); a
+            # Fargate Spot task is stopped, so its container's exit code stands.
+            status_reason = stop["reason"]
+            if stop.get("hostGone"):
+                exit_code, reason, oom = None, None, False
         elif status_reason is None:
             status_reason = self.kind.status_reason(job, exit_code, reason, oom)
         reason = self.kind.exit_reason(reason, oom)
@@ -149,13 +160,13 @@ class Attempts:
         field = self.kind.attempts_field(job) if hasattr(self.kind, "attempts_field") else "attempts"
         attempts = list(job.get(field) or []) + [self.kind.record(job, exit_code, reason, status_reason, now)]
         common = {field: attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
+        if exit_code == 0 and stop.get("kind") in (None, HOST_LOST):  # it finished before its host went
             return transition(self.jobs, job, SUCCEEDED, now, **self.kind.ended(job, exit_code, reason), **common)
         if stop.get("kind") == "terminate":
             return transition(self.jobs, job, FAILED, now, isTerminated=True,
                               **self.kind.ended(job, exit_code, reason), **common)
         # Timed-out attempts are not retried (ref §10); other failures follow the strategy (ref §9).
-        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"],
+        if stop.get("kind") in (None, HOST_LOST) and retry.should_retry(job.get("retryStrategy"), job["_attempt"],
                                            *self.kind.retry_on(exit_code, reason), status_reason):
             return transition(self.jobs, job, RUNNABLE, now, startedAt=None, stoppedAt=None,
                               **self.kind.retried(job), **common)

@@ -23,7 +23,7 @@ from batchemu.engine.launch import DEFAULT_LOG_GROUP, launch_spec
 from batchemu.runners.base import Mount
 from batchemu.runners.task_spec import (ALL_ZERO, FIRST_ESSENTIAL, INIT, MAIN, TaskMember, TaskSpec, TaskVolume,
                                         VolumeMount)
-from batchemu.vocabulary.reasons import CONTAINER_EXITED, LOST_ON_RESTART, OUT_OF_MEMORY
+from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -43,13 +43,15 @@ class TaskJobs:
     timeout_field = "timeout"
     lost_on_restart = LOST_ON_RESTART
 
-    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry):
+    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry,
+                 time_scale: float = 1.0, faults=None):
         self.store = store
         self.jobs = jobs
         self.runner = runner
         self.extra_env = extra_env
         self.on_retry = on_retry
-        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
+        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds, time_scale)
+        self.faults = faults  # engine.faults.Faults: simulated instances, injected pull failures
 
     def begin(self, job: dict, ce: dict, now: int) -> dict | None:
         """RUNNABLE -> STARTING on `ce`: the attempt's task ARN (ECS) or pod and node names
@@ -61,9 +63,12 @@ class TaskJobs:
         node_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, ce["computeEnvironmentArn"]))
         # A pod as AWS Batch names it (user guide, "Map a running pod back to its job").
         pod_name = f"aws-batch.{uuid.uuid4()}"
-        record = {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
-                  "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
-                                          f"{(ce.get('uuid') or task_id).replace('-', '')}",
+        # The simulated instance it lands on (engine.instances), as for a single container: the
+        # instance's container-instance ARN, and a fault (Spot reclaim, lost host) reaches it.
+        instance = self.faults.instances.place(job, ce) if self.faults else {
+            "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
+                                    f"{(ce.get('uuid') or task_id).replace('-', '')}"}
+        record = {"taskArn": f"{prefix}:task/{cluster}/{task_id}", **instance,
                   "podName": pod_name,
                   "nodeName": f"ip-10-0-{int(node_uid[:2], 16)}-{int(node_uid[2:4], 16)}.ec2.internal",
                   "nodeUid": node_uid,
@@ -79,14 +84,16 @@ class TaskJobs:
                    "_ceName": ce["computeEnvironmentName"], "statusReason": None, "_blocked": None,
                    "scheduledAt": now}
         if kind(job) == ECS:
-            changes["ecsProperties"] = _with_task(job, taskArn=record["taskArn"],
-                                                  containerInstanceArn=record["containerInstanceArn"])
+            changes["ecsProperties"] = _with_task(job, **_drop_none({
+                "taskArn": record["taskArn"], "containerInstanceArn": record.get("containerInstanceArn")}))
         else:
             changes["eksProperties"] = _with_pod(job, podName=record["podName"], nodeName=record["nodeName"])
         with self.store.transaction():
             new = states.transition(self.jobs, job, states.STARTING, now, **changes)
             if new is not None:
                 consumables.consume(self.store, new)
+        if new is None and self.faults:
+            self.faults.instances.release(job["jobId"])
         return new
 
     # -- engine.attempts.Launcher ----------------------------------------------------------
@@ -96,18 +103,23 @@ class TaskJobs:
         if start is None:
             self.attempts.finish(job, now, None, f"CannotStartContainerError: the {self.runner.name} runner runs "
                                  "single-container jobs only; run ecsProperties/eksProperties jobs with Docker",
-                                 "Task failed to start")
+                                 FAILED_TO_START)
             return
         try:
             spec = task_spec(job, self.extra_env(job))
         except ValueError as exc:   # e.g. a secret volume Docker can't provide
-            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
             return
+        for member in spec.members if self.faults else ():
+            failure = self.faults.pull_failure(job["_account"], member.spec.image)
+            if failure:  # injected (engine.faults): the pull fails as Docker's would
+                self.attempts.finish(job, now, None, failure, FAILED_TO_START)
+                return
         try:
             start(spec)
         except Exception as exc:
             log.exception("runner refused %s", job["jobId"])
-            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
 
     def to_running(self, job: dict, at: int) -> dict | None:
         record = job["_tasks"][str(job["_attempt"])]
@@ -145,8 +157,8 @@ class TaskJobs:
                                           "reason": _reason(result),
                                           "logStreamName": record["streams"][c["name"]][1] if ran else None,
                                           "networkInterfaces": []}))
-        return _drop_none({"taskProperties": [{"containerInstanceArn": record["containerInstanceArn"],
-                                               "taskArn": record["taskArn"], "containers": containers}],
+        return _drop_none({"taskProperties": [_drop_none({"containerInstanceArn": record.get("containerInstanceArn"),
+                                                          "taskArn": record["taskArn"], "containers": containers})],
                            "startedAt": job.get("startedAt"), "stoppedAt": now, "statusReason": status_reason})
 
     def ended(self, job: dict, exit_code, reason) -> dict:
