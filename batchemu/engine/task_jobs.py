@@ -310,7 +310,10 @@ def _log_names(job: dict, container: dict, task_id: str) -> list:
 def _results(job: dict, reason) -> dict:
     """Each container's end as the runner reported it; when the runner reported none (the
     attempt never reached it: a task that could not start), every container ends with the
-    attempt's reason."""
+    attempt's reason. An EC2 host that vanished (engine.faults) reports no exit codes (ref §6.5)."""
+    stop = job.get("_stop") or {}
+    if stop.get("kind") == attempts.HOST_LOST and stop.get("hostGone"):
+        return {c["name"]: {} for c in _all_containers(job)}
     if job.get("_results"):
         return {r["name"]: r for r in job["_results"]}
     return {c["name"]: {"reason": reason} for c in _all_containers(job)}

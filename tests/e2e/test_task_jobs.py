@@ -8,6 +8,7 @@ import pytest
 
 from batchemu.testing import running_server
 from tests.e2e.support import IMAGE, docker_client, make_queue, new_account, wait_done, wait_for, wait_until
+from tests.raw_client import RawClient
 
 pytestmark = pytest.mark.docker
 
@@ -249,3 +250,25 @@ def test_a_task_running_across_a_restart_is_lost_and_leaves_nothing_behind(tmp_p
         wait_until(lambda: not client.containers.list(all=True, sparse=True, filters=label)
                    and not client.volumes.list(filters=label), 20, "the task's containers and volume removed")
     client.close()
+
+
+def test_a_spot_reclaim_ends_the_whole_task_with_no_exit_codes(server):
+    account = new_account()
+    batch, raw = server.client("batch", access_key=account), RawClient(server.port, access_key=account)
+    batch.create_compute_environment(computeEnvironmentName="spot", type="MANAGED", computeResources={
+        "type": "SPOT", "allocationStrategy": "SPOT_CAPACITY_OPTIMIZED", "maxvCpus": 8, "subnets": ["subnet-1"],
+        "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]})
+    batch.create_job_queue(jobQueueName="sq", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "spot"}])
+    register_ecs(batch, "spotty", [container("side", "sleep 60", essential=False), container("main", "sleep 60")])
+    job_id = batch.submit_job(jobName="s", jobQueue="sq", jobDefinition="spotty")["jobId"]
+    running = wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
+    status, _, answer = raw.request("POST", "/batchemu/faults/reclaim-spot", {"jobId": job_id},
+                                    headers={"Host": "localhost"})
+    assert status == 200, answer
+    (ended,) = answer["jobs"]
+    job = wait_done(batch, job_id, 30)
+    assert job["status"] == "FAILED" and job["statusReason"] == f"Host EC2 (instance {ended['instanceId']}) terminated."
+    task = job["ecsProperties"]["taskProperties"][0]
+    assert task["containerInstanceArn"] == running["ecsProperties"]["taskProperties"][0]["containerInstanceArn"]
+    assert all("exitCode" not in c for c in task["containers"])
+    assert all("exitCode" not in c for c in job["attempts"][0]["taskProperties"][0]["containers"])
