@@ -15,9 +15,10 @@ pytestmark = pytest.mark.docker
 GROUP = "/aws/batch/job"
 RES = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "32"}]
 # The server listens on the task's localhost; main sends it a line once prep succeeded.
-SERVER = "nc -l -p 7070 -w 5 > /tmp/got; echo server got: $(cat /tmp/got)"
-MAIN = ("for i in 1 2 3 4 5 6 7 8 9 10; do echo hello-from-main | nc -w 1 127.0.0.1 7070 && break; "
-        "sleep 0.2; done; echo sent; echo main env $ROLE")
+# Generous waits: on a busy machine a container can take seconds to start.
+SERVER = "nc -l -p 7070 -w 60 > /tmp/got; echo server got: $(cat /tmp/got)"
+MAIN = ("i=0; until echo hello-from-main | nc -w 1 127.0.0.1 7070; do i=$((i+1)); "
+        "[ $i -lt 100 ] || exit 1; sleep 0.2; done; echo sent; echo main env $ROLE")
 
 
 @pytest.fixture(scope="module")
