@@ -273,3 +273,16 @@ def test_a_spot_reclaim_ends_the_whole_task_with_no_exit_codes(server):
     assert task["containerInstanceArn"] == running["ecsProperties"]["taskProperties"][0]["containerInstanceArn"]
     assert all("exitCode" not in c for c in task["containers"])
     assert all("exitCode" not in c for c in job["attempts"][0]["taskProperties"][0]["containers"])
+
+
+def test_containers_of_a_pod_share_localhost(clients):
+    batch, logs = clients
+    talk = MAIN.replace("7070", "7071").replace("; echo main env $ROLE", "")
+    batch.register_job_definition(jobDefinitionName="duo", type="container", eksProperties={"podProperties": {
+        "containers": [{"name": "listener", "image": IMAGE, "command": ["sh", "-c", SERVER.replace("7070", "7071")]},
+                       {"name": "talker", "image": IMAGE, "command": ["sh", "-c", talk]}]}})
+    job = wait_done(batch, batch.submit_job(jobName="d", jobQueue="q", jobDefinition="duo")["jobId"], 60)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    pod_name = job["eksProperties"]["podProperties"]["podName"]
+    assert lines(logs, f"duo/listener/{pod_name}") == ["server got: hello-from-main"]
+    assert [c["exitCode"] for c in job["eksAttempts"][0]["containers"]] == [0, 0]
