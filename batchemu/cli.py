@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Docker network for job containers (default host; BATCHEMU_JOB_NETWORK)")
     parser.add_argument("--pull-policy", choices=("missing", "always", "never"),
                         help="when to pull job images (default missing; BATCHEMU_PULL_POLICY)")
+    parser.add_argument("--task-holder-image",
+                        help="image of the container holding a multi-container job's network namespace; "
+                             "must have `sleep` (default busybox:latest; BATCHEMU_TASK_HOLDER_IMAGE)")
     parser.add_argument("--stop-grace-seconds", type=float,
                         help="SIGTERM-to-SIGKILL grace for terminated or timed-out jobs (default 30; "
                              "BATCHEMU_STOP_GRACE_SECONDS)")

@@ -13,7 +13,7 @@ import copy
 import json
 import re
 
-from batchemu.batch import fargate_rules, job_spec
+from batchemu.batch import fargate_rules, job_spec, task_properties
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
@@ -263,6 +263,7 @@ def _ecs(ctx: RequestContext, ecs: dict, where: str, fargate: bool) -> dict:
         _check_fargate_task(task, task_where, total_vcpus, total_memory or None)
         fargate_rules.check_task(ctx, task, [(c, f"{task_where}.containers[{i}]") for i, c in enumerate(containers)],
                                  task_where)
+    task_properties.check_dependencies(containers, task_where)
     return ecs
 
 
@@ -282,6 +283,7 @@ def _eks(eks: dict, where: str) -> dict:
             for name in EKS_ECHOED_LISTS:
                 if c.get(name) is None:
                     c[name] = []
+    task_properties.check_pod(pod, f"{where}.podProperties")
     if pod.get("volumes") is None:
         pod["volumes"] = []
     return eks

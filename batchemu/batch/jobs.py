@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from batchemu.batch import (bulk, consumable_resources, fargate_rules, host_access, job_definition_rules,
-                            job_definitions, job_spec, job_submission, job_views)
+                            job_definitions, job_spec, job_submission, job_views, task_properties)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -38,21 +38,19 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     queue = job_submission.check_enabled(job_submission.live_queue(backend, ctx, params["jobQueue"]))
     definition = job_definitions.resolve_for_submit(backend, ctx, params["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
-    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
-        raise ClientException("batchemu runs container jobs with containerProperties, and MANAGED_INSTANCES "
-                              "jobs with one single-container ecsProperties task; multinode, other "
-                              "ecsProperties and eksProperties jobs are not supported yet")
+    multi = None if task is not None else task_properties.kind(definition)  # several containers / a pod
+    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task or multi):
+        raise ClientException("batchemu runs container jobs (containerProperties, ecsProperties, "
+                              "eksProperties); multinode jobs are not supported yet")
     array_size = _array_size(params)
     depends_on = _dependencies(backend, ctx, params, array_size)
-    if task is not None:
-        if params.get("containerOverrides"):
-            raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
-                                  "use ecsPropertiesOverride")
+    _check_override_kinds(params, "ecs" if task is not None else multi)
+    if multi:
+        definition_container, overrides = {}, {}
+    elif task is not None:
         definition_container = job_spec.task_container(task)
         overrides = job_spec.ecs_overrides(params.get("ecsPropertiesOverride"), definition_container)
     else:
-        if params.get("ecsPropertiesOverride"):
-            raise ClientException("ecsPropertiesOverride can only be used with an ecsProperties job definition")
         definition_container = definition["containerProperties"]
         overrides = params.get("containerOverrides") or {}
     job_spec.check_overrides(overrides, definition_container)
@@ -68,11 +66,15 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(params.get("tags"))
     parameters = job_spec.merge_parameters(definition, params.get("parameters"))
-    container = job_spec.resolve_container(definition_container, overrides, parameters)
-    if definition.get("platformCapabilities") == ["FARGATE"] and overrides.get("resourceRequirements"):
-        fargate_rules.check_submitted(container, job_definition_rules.FARGATE_MEMORY)  # ref §5.3 at submit
-    _check_host_access(backend, queue, definition, container,
-                       "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
+    if multi:
+        container, fields = None, _task_fields(backend, queue, definition, params, parameters, multi)
+    else:
+        container = job_spec.resolve_container(definition_container, overrides, parameters)
+        if definition.get("platformCapabilities") == ["FARGATE"] and overrides.get("resourceRequirements"):
+            fargate_rules.check_submitted(container, job_definition_rules.FARGATE_MEMORY)  # ref §5.3 at submit
+        _check_host_access(backend, queue, definition, container,
+                           "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
+        fields = {"_need": job_spec.needs(container)}
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         backend, ctx, definition.get("consumableResourceProperties"), params.get("consumableResourcePropertiesOverride"))
 
@@ -107,13 +109,42 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         # its network, `host` as on Managed Instances (the runner's --job-network doesn't apply).
         "_ecsTask": {k: v for k, v in task.items() if k != "containers"} if task else None,
         "_network": "host" if task else None,
-        "_need": job_spec.needs(container),
+        **fields,
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
     }
     Jobs(backend.store).insert(doc)
     backend.changed()
     return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+
+def _check_override_kinds(params: dict, kind: str | None) -> None:
+    """Each override block only with its kind of definition (ref §6.8)."""
+    blocks = {None: ("containerOverrides", "containerProperties"), "ecs": ("ecsPropertiesOverride", "ecsProperties"),
+              "eks": ("eksPropertiesOverride", "eksProperties")}
+    for wanted, (key, _) in blocks.items():
+        if params.get(key) and kind != wanted:
+            right, block = blocks[kind]
+            raise ClientException(f"{key} can't be used with an {block} job definition; use {right}")
+
+
+def _task_fields(backend: Backend, queue: dict, definition: dict, params: dict, parameters: dict, kind: str) -> dict:
+    """The document fields of an ecsProperties/eksProperties job (engine.task_jobs runs it): the
+    resolved task or pod, what each container and the whole job need."""
+    if kind == "ecs":
+        ecs, limits, need = task_properties.ecs_job(definition, params.get("ecsPropertiesOverride"), parameters)
+        props, more = {"ecsProperties": ecs}, {}
+    else:
+        eks, limits, need, sizes = task_properties.eks_job(definition, params.get("eksPropertiesOverride"),
+                                                           parameters)
+        props, more = {"eksProperties": eks, "eksAttempts": []}, {"sizes": sizes}
+    found = host_access.in_definition(props)
+    if found and queue.get("jobQueueType") == "ECS_FARGATE":
+        raise ClientException(f"{found[0]} isn't supported for jobs that run on Fargate resources (job queue "
+                              f"{queue['jobQueueName']} runs on Fargate)")
+    if backend.config.deny_host_access:
+        host_access.refuse(found, f"Job definition {definition['jobDefinitionArn']}: ")
+    return {**props, "_task": {"kind": kind, "limits": limits, **more}, "_need": need}
 
 
 def _check_host_access(backend: Backend, queue: dict, definition: dict, container: dict, where: str) -> None:

@@ -17,9 +17,10 @@ import collections
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, output_marks, placement, progress, states
+from batchemu.engine import actions, consumables, output_marks, placement, progress, states, task_jobs
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.faults import Faults
+from batchemu.engine.task_jobs import TaskJobs
 from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
@@ -59,6 +60,9 @@ class Scheduler:
         self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
                                         self._recheck_orphans, time_scale, self.faults)
         self.attempts = self.containers.attempts
+        # ecsProperties/eksProperties jobs: the same jobs, attempts of several containers.
+        self.tasks = TaskJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
+                              self._recheck_orphans, time_scale, self.faults)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env,
                                              time_scale=time_scale)
@@ -125,6 +129,10 @@ class Scheduler:
             return []
         return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
 
+    def _launcher(self, job: dict):
+        """The Launcher of a job's kind: a multi-container task (engine.task_jobs) or one container."""
+        return self.tasks if task_jobs.kind(job) else self.containers
+
     def _recheck_orphans(self) -> None:
         self._orphans_checked_for = None  # a job went back to RUNNABLE: its queue may be gone by now
 
@@ -153,7 +161,7 @@ class Scheduler:
         for job in active:
             if job["status"] in (states.STARTING, states.RUNNING) and job["jobQueue"] in live:
                 try:
-                    self.attempts.supervise(job, now, deadlines)
+                    self._launcher(job).attempts.supervise(job, now, deadlines)
                 except Exception:  # one broken job must not stall every other one
                     log.exception("could not supervise job %s", job["jobId"])
         return again
@@ -186,7 +194,7 @@ class Scheduler:
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
         if job is not None:
-            self.attempts.report(job, event, now)
+            self._launcher(job).attempts.report(job, event, now)
         else:
             self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
 
@@ -210,9 +218,9 @@ class Scheduler:
         changed, begun = placement.apply(
             self.store, self.jobs, plan, now,
             end=lambda job, why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True),
-            begin=lambda job, ce: self.containers.begin(job, ce, now))
+            begin=lambda job, ce: self._launcher(job).begin(job, ce, now))
         for job in begun:
-            self.containers.launch(job, now)
+            self._launcher(job).launch(job, now)
         return changed
 
     # -- restart ---------------------------------------------------------------------------
@@ -232,7 +240,7 @@ class Scheduler:
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
-            self.attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
+            self._launcher(job).attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
 
 class _Woken:

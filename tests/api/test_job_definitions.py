@@ -83,13 +83,13 @@ def test_untagged_definition_echoes_empty_lists_and_only_given_propagate_tags(ba
 
 def test_eks_definition_echoes_empty_container_and_pod_lists(batch):
     batch.register_job_definition(jobDefinitionName="eks", type="container", eksProperties={
-        "podProperties": {"containers": [{"image": "python:3.11"}],
-                          "initContainers": [{"image": "busybox", "args": ["x"]}]}})
+        "podProperties": {"containers": [{"name": "main", "image": "python:3.11"}],
+                          "initContainers": [{"name": "init", "image": "busybox", "args": ["x"]}]}})
     (jd,) = describe(batch, jobDefinitionName="eks")
     pod = jd["eksProperties"]["podProperties"]
     assert pod["volumes"] == []
-    assert pod["containers"][0] == {"image": "python:3.11", "command": [], "args": [], "env": [],
-                                    "volumeMounts": []}
+    assert pod["containers"][0] == {"name": "main", "image": "python:3.11", "command": [], "args": [],
+                                    "env": [], "volumeMounts": []}
     assert pod["initContainers"][0]["args"] == ["x"] and pod["initContainers"][0]["env"] == []
 
 
