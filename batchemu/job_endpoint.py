@@ -24,9 +24,11 @@ log = logging.getLogger("batchemu.job_endpoint")
 _LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
 _SECRET = "batchemu"  # the jobs' secret while signatures are not verified
 METADATA_PATH = "/batchemu/ecs-metadata"
-# <job id>.<attempt>.<32 hex HMAC>; a job id is a UUID, an array child's "<uuid>:<index>".
+# <job id>.<attempt>.<32 hex HMAC>[.<container name>]; a job id is a UUID, an array child's
+# "<uuid>:<index>"; a container of a multi-container ECS task adds its name (ECS names have no
+# "."; engine.launch appends it, each container reading its own container document).
 TOKEN = re.compile(r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?::[0-9]{1,5})?)"
-                   r"\.(?P<attempt>[1-9][0-9]{0,3})\.(?P<mac>[0-9a-f]{32})")
+                   r"\.(?P<attempt>[1-9][0-9]{0,3})\.(?P<mac>[0-9a-f]{32})(?:\.(?P<container>[A-Za-z0-9_-]{1,255}))?")
 
 
 class JobEndpoint:
@@ -96,7 +98,7 @@ class JobEndpoint:
         url = self.url()
         if url:
             env["AWS_ENDPOINT_URL"] = url
-        if "container" in job and "_tasks" in job:  # a container job's attempt: an ECS task on AWS
+        if "_tasks" in job and ("container" in job or is_ecs_task_job(job)):  # an ECS task on AWS
             env.update(self.ecs_agent_env(job, url))
         return env
 
@@ -120,6 +122,12 @@ class JobEndpoint:
     def _metadata_mac(self, job: dict, attempt: int) -> str:
         scope = f"{job['_account']}/{job['_region']}/{job['jobId']}/{attempt}".encode()
         return hmac.new(self.metadata_key, scope, hashlib.sha256).hexdigest()[:32]
+
+
+def is_ecs_task_job(job: dict) -> bool:
+    """A multi-container ECS task job (ecsProperties; the `_task` kind engine.task_jobs writes).
+    EKS pods are not: no ECS agent runs them."""
+    return (job.get("_task") or {}).get("kind") == "ecs"
 
 
 def network_gateway(name: str) -> str | None:

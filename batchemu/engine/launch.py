@@ -34,10 +34,20 @@ def batch_environment(job: dict, ce_name: str) -> dict:
     return env
 
 
+# The task metadata endpoint's URIs (job_endpoint): each container of a multi-container ECS
+# task gets its own, the task's URI plus ".<container name>" (task_metadata.py reads it).
+METADATA_VARIABLES = ("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI")
+
+
 def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> LaunchSpec:
     c = job["container"]
     env = {e["name"]: e["value"] for e in c.get("environment") or []}
-    for key, value in (extra_env or {}).items():
+    extra = dict(extra_env or {})
+    if c.get("name"):  # a named container: a member of an ECS task (ContainerProperties have no name)
+        for key in METADATA_VARIABLES:
+            if key in extra:
+                extra[key] = f"{extra[key]}.{c['name']}"
+    for key, value in extra.items():
         env.setdefault(key, value)  # the job's own settings win (e.g. its own AWS_REGION)
     env.update(batch_environment(job, ce_name))
     linux = c.get("linuxParameters") or {}

@@ -100,6 +100,7 @@ def test_a_token_opens_only_its_own_task(process_server):
                 f"{base}/{job_id}.2.{mac}",                                   # another attempt
                 f"{base}/{uuid.uuid4()}.1.{mac}",                             # another job
                 f"{base}/{token}x", f"{base}/{token.upper()}",              # not the pattern
+                f"{base}/{token}.main",                                       # no task member here
                 f"{base}/{token}/env", f"{base.replace('/v4', '/v9')}/{token}"]
     for url in tampered:
         answer = requests.get(url, timeout=5)
@@ -149,3 +150,39 @@ def test_docker_job_reads_its_task_metadata_from_inside():
     check_documents(job, task, container)
     assert v3_task["TaskARN"] == task["TaskARN"]
     assert container["DockerName"] == f"batchemu-meta-docker-{job['jobId']}"
+
+
+@pytest.mark.docker
+def test_each_container_of_an_ecs_task_reads_its_own_document():
+    # ecsProperties: two containers in one task; each gets its own URI, the task document lists
+    # both, with their own log streams (as DescribeJobs shows them).
+    client = docker_support.docker_client()
+    client.close()
+    script = ('echo "$AWS_EXECUTION_ENV"; wget -qO- "$ECS_CONTAINER_METADATA_URI_V4"; echo; '
+              'wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo')
+    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    with running_server(runner="docker", job_network="host", task_holder_image=docker_support.IMAGE) as server:
+        batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
+        batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED")
+        batch.create_job_queue(jobQueueName="q", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])
+        batch.register_job_definition(jobDefinitionName="pair", type="container", ecsProperties={
+            "taskProperties": [{"containers": [
+                {"name": name, "image": docker_support.IMAGE, "command": ["sh", "-c", script],
+                 "resourceRequirements": RESOURCES} for name in ("main", "side")]}]})
+        job_id = batch.submit_job(jobName="pair", jobQueue="q", jobDefinition="pair")["jobId"]
+        deadline = time.monotonic() + 60
+        while (job := batch.describe_jobs(jobs=[job_id])["jobs"][0])["status"] not in ("SUCCEEDED", "FAILED"):
+            assert time.monotonic() < deadline, job["status"]
+            time.sleep(0.1)
+        described = job["ecsProperties"]["taskProperties"][0]
+        streams = {c["name"]: c["logStreamName"] for c in described["containers"]}
+        for name in ("main", "side"):
+            out = [e["message"] for e in logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=streams[name],
+                                                             startFromHead=True)["events"]]
+            assert job["status"] == "SUCCEEDED" and out[0] == "AWS_ECS_EC2", (job.get("statusReason"), out)
+            container, task = json.loads(out[1]), json.loads(out[2])
+            assert container["Name"] == name
+            assert container["LogOptions"]["awslogs-stream"] == streams[name]
+            assert task["TaskARN"] == described["taskArn"]
+            assert {c["Name"]: c["LogOptions"]["awslogs-stream"] for c in task["Containers"]} == streams
