@@ -7,9 +7,9 @@ Three lists, each `test id -> reason`:
   reason names the AWS fact and the section of the reference
   (/work/shared/reference/aws-batch-semantics.md, "ref §N") that records it. batchemu keeps
   AWS's behaviour, so these stay failures.
-* OTHER_PARTS: behaviour other parts of issue 16 add (EKS jobs: tasks16; multi-node jobs:
-  multinode16). Expected to pass once those parts are merged; then delete them here (the runner
-  reports them as "unexpected pass" meanwhile).
+* OTHER_PARTS: behaviour other parts of issue 16 add (multi-node jobs: multinode16). Expected
+  to pass once that part is merged; then delete it here (the runner reports it as an
+  "unexpected pass" meanwhile).
 * NEEDS_RESET: tests that create a fixed name ("test") and rely on moto's reset between tests
   (`POST /moto-api/reset`, called by `mock_aws` unless MOTO_CALL_RESET_API=false). AWS refuses a
   second scheduling policy of the same name (a moto create silently overwrites it), so without
@@ -102,10 +102,8 @@ AWS_DIFFERS = {
 }
 
 OTHER_PARTS = {
-    # aws15's ECS clusters and CloudFormation resources are merged: their 10 cases pass.
-    # tasks16: EKS pod properties on Docker; multinode16: multi-node parallel jobs.
-    "tests/test_batch/test_batch_eks.py::test_submit_eks_job_without_override": "tasks16 EKS jobs",
-    "tests/test_batch/test_batch_eks.py::test_submit_job_with_eks_properties_override": "tasks16 EKS jobs",
+    # aws15's ECS clusters and CloudFormation resources and tasks16's EKS jobs are merged: their
+    # 12 cases pass. multinode16: multi-node parallel jobs.
     "tests/test_batch/test_batch_jobs.py::test_submit_job_multinode": "multinode16 multi-node jobs",
 }
 
