@@ -43,7 +43,9 @@ def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> Launc
     c = job["container"]
     env = {e["name"]: e["value"] for e in c.get("environment") or []}
     extra = dict(extra_env or {})
-    if c.get("name"):  # a named container: a member of an ECS task (ContainerProperties have no name)
+    # A member of a multi-container ECS task (engine.task_jobs' kind "ecs"; a single-container
+    # Managed Instances job's container may have a name too, but is the task's only container).
+    if (job.get("_task") or {}).get("kind") == "ecs" and c.get("name"):
         for key in METADATA_VARIABLES:
             if key in extra:
                 extra[key] = f"{extra[key]}.{c['name']}"

@@ -186,3 +186,32 @@ def test_each_container_of_an_ecs_task_reads_its_own_document():
             assert container["LogOptions"]["awslogs-stream"] == streams[name]
             assert task["TaskARN"] == described["taskArn"]
             assert {c["Name"]: c["LogOptions"]["awslogs-stream"] for c in task["Containers"]} == streams
+
+
+def test_a_managed_instances_job_reads_its_metadata(process_server):
+    # ECS Managed Instances: a single-container ecsProperties task whose container has a name;
+    # its URI is the task's (no container suffix), and the document shows its log stream.
+    from tests.api.test_managed_instances import MI, wait_valid
+    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    batch = process_server.client("batch", access_key=account)
+    batch.create_compute_environment(computeEnvironmentName="mi", type="MANAGED", computeResources=MI)
+    wait_valid(batch, "mi")
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "mi"}])
+    batch.register_job_definition(jobDefinitionName="mi", type="container", platformCapabilities=["MANAGED_INSTANCES"],
+                                  ecsProperties={"taskProperties": [{"containers": [
+                                      {"name": "main", "image": "busybox", "resourceRequirements": RESOURCES,
+                                       "command": ["sh", "-c", 'echo "$ECS_CONTAINER_METADATA_URI_V4"']}]}]})
+    job_id = batch.submit_job(jobName="mi", jobQueue="q", jobDefinition="mi")["jobId"]
+    deadline = time.monotonic() + 30
+    while (job := batch.describe_jobs(jobs=[job_id])["jobs"][0])["status"] not in ("SUCCEEDED", "FAILED"):
+        assert time.monotonic() < deadline, job["status"]
+        time.sleep(0.05)
+    (shown,) = job["ecsProperties"]["taskProperties"]
+    stream = shown["containers"][0]["logStreamName"]
+    out = process_server.client("logs", access_key=account).get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]
+    uri = out[0]["message"]
+    assert uri.endswith(f"/v4/{job_id}.1." + uri.rsplit(".", 1)[1]) and len(uri.rsplit(".", 1)[1]) == 32
+    container = requests.get(uri, timeout=5).json()
+    assert container["LogOptions"]["awslogs-stream"] == stream
+    assert requests.get(f"{uri}/task", timeout=5).json()["TaskARN"] == shown["taskArn"]
