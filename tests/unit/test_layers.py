@@ -25,7 +25,7 @@ FLOORS = (
     ("wire", "store", "runners"),             # protocol; SQLite; containers and processes
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint"),  # Batch and Logs operations; moto; job endpoint
-    ("events",),                              # state-change events (EventBridge, SSE)
+    ("events", "ui"),                         # state-change events (EventBridge, SSE); the dashboard's files
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
     ("emulator",),                            # the composition root
     ("cli", "testing"),                       # entry points
