@@ -45,6 +45,7 @@ async function refresh() {
     return;
   }
   const first = !v.job;
+  const changed = !first && v.job.status !== job.status;
   v.job = job;
   if (first) {
     replace(v.main,
@@ -59,6 +60,8 @@ async function refresh() {
           h("span", { id: "log-state", role: "status" })),
         h("pre", { id: "job-log", class: "log", tabindex: "0", role: "log", "aria-label": "Job log" })),
       h("section", { "aria-labelledby": "set-h" }, h("h3", { id: "set-h" }, "Parameters and container settings"), h("div", { id: "settings-view" })));
+  }
+  if (first || changed) { // the graph shows statuses: read it again when this job moves on
     dependencies(job).catch((err) => replace(document.getElementById("deps"), `Could not read dependencies: ${err.message}`));
   }
   head(job);

@@ -25,7 +25,7 @@ export async function render(main, params) {
       h("option", { value: "" }, "any"),
       STATUSES.map((st) => h("option", { value: st, selected: params.get("status") === st }, st))), " ",
     h("label", { for: "f-name" }, "Name starts with"), " ",
-    h("input", { id: "f-name", name: "name", value: params.get("name") || "", size: "16", maxlength: "128", pattern: "[A-Za-z0-9_-]*" }), " ",
+    h("input", { id: "f-name", name: "name", value: params.get("name") || "", size: "16", maxlength: "128", pattern: "[A-Za-z0-9_\\-]*" }), " ",
     h("label", { for: "f-size" }, "Per page"), " ",
     h("select", { id: "f-size", name: "size" }, ["25", "50", "100"].map((n) => h("option", { value: n, selected: (params.get("size") || "50") === n }, n))), " ",
     h("button", { type: "submit" }, "Filter"));
