@@ -17,6 +17,9 @@ from tests.e2e.support import describe, make_definition, make_queue, new_account
 from tests.ui.browser import responses, screenshot, start_browser, wait_until
 
 pytestmark = pytest.mark.browser
+# WebDriver's key codes (selenium's Keys.TAB / Keys.ENTER), so that this module imports
+# without selenium and the browser check can skip or fail with its own message.
+TAB, ENTER = "\ue004", "\ue007"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,8 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         after = batch.submit_job(jobName="after-talker", jobQueue="work", jobDefinition="talk",
                                  dependsOn=[{"jobId": job}])["jobId"]
         parked = batch.submit_job(jobName="parked-job", jobQueue="parked", jobDefinition="talk")["jobId"]
+        array = batch.submit_job(jobName="fan-out", jobQueue="parked", jobDefinition="talk",
+                                 arrayProperties={"size": 3})["jobId"]
         wait_status(batch, job, "RUNNABLE")
         wait_status(batch, parked, "RUNNABLE")
 
@@ -134,6 +139,20 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         assert "no longer needed (dashboard test)" in cancelled["statusReason"]
         screenshot(browser, "06-job-cancelled")
 
+        # An array parent expands to its children, by keyboard.
+        go(browser, "#/jobs?queue=parked")
+        expand = wait_until(lambda: by_id(browser, f"expand-{array}"), what="the array's expand button", driver=browser)
+        expand.send_keys(ENTER)
+        wait_until(lambda: len(browser.find_elements("css selector", f'tr[data-parent="{array}"]')) == 3,
+                   what="the array's 3 children", driver=browser)
+        assert expand.get_attribute("aria-expanded") == "true"
+        children = " ".join(r.text for r in browser.find_elements("css selector", f'tr[data-parent="{array}"]'))
+        assert all(f"child {i}" in children for i in range(3)), children
+        screenshot(browser, "07-array-children")
+        go(browser, f"#/job/{array}")
+        wait_until(lambda: "Array of 3" in text_of(browser, "main"), what="the array summary", driver=browser)
+        assert "3" in text_of(browser, "array-summary")
+
         # Disable a queue from the overview; "Keep as is" first changes nothing.
         go(browser, "#/overview")
         toggle = wait_until(lambda: by_id(browser, "toggle-job-queue-parked"), what="the queue's button", driver=browser)
@@ -160,6 +179,10 @@ def test_dashboard_signs_requests_the_server_verifies(browser):
         batch = server.client("batch", access_key=account)
         make_queue(batch, "signed-q", max_vcpus=1)
         browser.get(server.url + "/ui/")
+        wait_until(lambda: by_id(browser, "account").get_attribute("value") == account, what="the default account",
+                   driver=browser)
+        browser.find_element("tag name", "body").send_keys(TAB)  # keyboard: the first stop skips to content
+        assert browser.switch_to.active_element.text == "Skip to content"
         # The page itself loads unsigned; its API calls with the default secret are refused.
         wait_until(lambda: "InvalidSignatureException" in text_of(browser, "main"),
                    what="the refusal of a wrong secret", driver=browser)
@@ -169,7 +192,7 @@ def test_dashboard_signs_requests_the_server_verifies(browser):
         by_id(browser, "settings-save").click()
         wait_until(lambda: "signed-q" in text_of(browser, "job-queues"), what="the queue, signed right", driver=browser)
         wait_until(lambda: "Live updates: on" in text_of(browser, "live"), what="the signed event stream", driver=browser)
-        screenshot(browser, "07-verified-signatures")
+        screenshot(browser, "08-verified-signatures")
 
 
 FOREIGN_PAGE = """<!doctype html><title>foreign</title><script>

@@ -3,6 +3,7 @@
 // and its log, followed live (GetLogEvents with nextForwardToken) while it runs. Cancel and
 // terminate, each confirmed.
 import { batch, logs, pages, seen } from "./api.js";
+import { children } from "./jobs.js";
 import { h, s, replace, badge, time, timeEl, duration, nameFromArn, notice, confirmAction, STATUSES } from "./dom.js";
 
 const LOG_GROUP = "/aws/batch/job";
@@ -147,7 +148,7 @@ function arraySection(job) {
       h("p", {}, h("a", { href: `#/jobs?queue=${encodeURIComponent(nameFromArn(job.jobQueue))}&name=${encodeURIComponent(job.jobName)}` }, "See this job in the job list"), " (expand it there for its children)."));
   } else if (nodes && nodes.numNodes) {
     replace(el, h("h3", { id: "ar-h" }, `Multi-node job: ${nodes.numNodes} nodes, main node ${nodes.mainNode ?? 0}`), h("div", { id: "nodes" }, "Listing nodes…"));
-    pages("ListJobs", { multiNodeJobId: job.jobId, maxResults: 100 }, "jobSummaryList", 100)
+    children(job.jobId, "multiNodeJobId", 100)
       .then((found) => replace(document.getElementById("nodes"), found.items.length ? h("ul", {}, found.items.map((n) =>
         h("li", {}, h("a", { href: `#/job/${encodeURIComponent(n.jobId)}` }, n.jobName || n.jobId), " ", badge(n.status)))) : "No nodes listed yet."))
       .catch((err) => replace(document.getElementById("nodes"), `Nodes not available from this server: ${err.message}`));

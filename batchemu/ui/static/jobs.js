@@ -5,6 +5,7 @@
 import { batch, pages } from "./api.js";
 import { h, replace, badge, timeEl, notice, STATUSES } from "./dom.js";
 
+const CHILDREN_SHOWN = 100;
 let state = null; // { main, params, tokens: [token of each page shown so far], rows: Map }
 
 export async function render(main, params) {
@@ -114,10 +115,9 @@ async function expand(button, job, parent) {
   button.setAttribute("aria-expanded", String(!open));
   replace(button, open ? "▸" : "▾");
   if (open) return;
-  const key = parent === "array" ? "arrayJobId" : "multiNodeJobId";
   let rows;
   try {
-    const found = await pages("ListJobs", { [key]: job.jobId, maxResults: 100 }, "jobSummaryList", 100);
+    const found = await children(job.jobId, parent === "array" ? "arrayJobId" : "multiNodeJobId", CHILDREN_SHOWN);
     rows = found.items.map((c) => row(c, 1));
     if (found.more) rows.push(h("tr", {}, h("td", { colspan: "7" }, h("a", { href: `#/job/${encodeURIComponent(job.jobId)}` }, "More: see the job's page"))));
     if (!rows.length) rows = [h("tr", {}, h("td", { colspan: "7", class: "empty" }, parent === "array" ? "No children listed." : "No nodes listed yet."))];
@@ -127,6 +127,17 @@ async function expand(button, job, parent) {
   }
   for (const r of rows) r.dataset.parent = job.jobId;
   tr.after(...rows);
+}
+
+// Children of an array (or nodes of a multi-node job), every status: ListJobs by arrayJobId
+// takes no filter and lists one status at a time (RUNNING when none is named, ref §6.6), so
+// one request per status, at most `limit` children each, in index order.
+export async function children(parentId, key, limit) {
+  const found = await Promise.all(STATUSES.map((st) =>
+    pages("ListJobs", { [key]: parentId, jobStatus: st, maxResults: limit }, "jobSummaryList", limit)));
+  const index = (j) => (j.arrayProperties && j.arrayProperties.index) ?? (j.nodeProperties && j.nodeProperties.nodeIndex) ?? 0;
+  const items = found.flatMap((f) => f.items).sort((a, b) => index(a) - index(b));
+  return { items: items.slice(0, limit), more: found.some((f) => f.more) || items.length > limit };
 }
 
 function turn(delta) {
