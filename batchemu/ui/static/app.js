@@ -10,6 +10,7 @@ import * as timeline from "./timeline.js";
 
 const VIEWS = { overview, jobs, job: detail, timeline };
 const REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"];
+const SEEN_MAX = 5000; // jobs whose live state changes are remembered for their timelines
 let current = null;
 let stopEvents = null;
 
@@ -53,7 +54,10 @@ function restartEvents() {
     if (d.jobId) {
       const list = seen.get(d.jobId) || [];
       list.push({ status: d.status, at: Date.parse(event.time) || Date.now() });
+      seen.delete(d.jobId);
       seen.set(d.jobId, list);
+      if (seen.size > SEEN_MAX) seen.delete(seen.keys().next().value); // forget the least recent job
+
     }
     if (current && current.onEvent) current.onEvent(event);
   }, (state, why) => {

@@ -11,7 +11,7 @@ let state = null; // { main, params, tokens: [token of each page shown so far], 
 export async function render(main, params) {
   const queues = await pages("DescribeJobQueues", {}, "jobQueues", 1000);
   const queue = params.get("queue") || (queues.items[0] && queues.items[0].jobQueueName) || "";
-  state = { main, params, queue, tokens: [undefined], page: 0, rows: new Map(), pending: null };
+  state = { main, params, queue, tokens: [undefined], page: 0, rows: new Map(), pending: null, expanded: new Set() };
   const form = h("form", { class: "filters", id: "job-filters", "aria-label": "Job filters", onsubmit: (e) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -80,6 +80,12 @@ async function load() {
   replace(document.getElementById("page-no"), `Page ${s.page + 1}`);
   document.getElementById("page-prev").disabled = s.page === 0;
   document.getElementById("page-next").disabled = !page.nextToken;
+  // A live reload keeps what the user expanded open.
+  for (const id of s.expanded) {
+    const button = document.getElementById(`expand-${id}`);
+    const job = jobs.find((j) => j.jobId === id);
+    if (button && job) await expand(button, job, job.arrayProperties && job.arrayProperties.size ? "array" : "nodes");
+  }
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
 }
 
@@ -114,6 +120,7 @@ async function expand(button, job, parent) {
   for (const child of [...tr.parentNode.querySelectorAll(`tr[data-parent="${job.jobId}"]`)]) child.remove();
   button.setAttribute("aria-expanded", String(!open));
   replace(button, open ? "▸" : "▾");
+  if (state) state.expanded[open ? "delete" : "add"](job.jobId);
   if (open) return;
   let rows;
   try {

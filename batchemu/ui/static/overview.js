@@ -17,11 +17,13 @@ export async function render(main) {
 export function leave() {
   root = null;
   clearTimeout(timer);
+  timer = null;
 }
 
+// Many events, one refresh at most every 1.5 s (a steady stream must not postpone it forever).
 export function onEvent() {
-  clearTimeout(timer);
-  timer = setTimeout(() => root && refresh(), 1500); // many events, one refresh
+  if (timer) return;
+  timer = setTimeout(() => { timer = null; if (root) refresh().catch(() => {}); }, 1500);
 }
 
 async function refresh() {
