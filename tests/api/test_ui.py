@@ -94,3 +94,18 @@ def test_every_shipped_file_has_a_safe_name_and_a_type():
     files = ui.static_files()
     assert {"index.html", "app.js", "api.js", "sigv4.js", "dom.js", "app.css"} <= set(files)
     assert all(path.parent == ui.STATIC for path in files.values())
+
+
+def test_the_server_prints_the_dashboard_address_at_start(tmp_path):
+    from tests.api.test_durability import Batchemu, clean_env
+
+    server = Batchemu(["--port", "0", "--ephemeral"], clean_env(tmp_path))
+    try:
+        line = server._readline(30)
+        assert line.strip() == f"batchemu dashboard: {server.url}/ui/"
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/ui/", headers={"Host": f"127.0.0.1:{server.port}"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        server.kill()

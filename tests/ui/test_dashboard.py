@@ -166,6 +166,11 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
                    what="the queue disabled")
         wait_until(lambda: "Enable" in by_id(browser, "toggle-job-queue-parked").text, what="the button to say Enable",
                    driver=browser)
+        # And a compute environment: the work CE, enabled above, is disabled from the page.
+        by_id(browser, f"toggle-compute-environment-{work_ce}").click()
+        confirm(browser)
+        wait_until(lambda: batch.describe_compute_environments(computeEnvironments=[work_ce])["computeEnvironments"][0]
+                   ["state"] == "DISABLED", what="the compute environment disabled")
         assert describe(batch, after)["status"] in ("RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED")
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
