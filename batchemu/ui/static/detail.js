@@ -180,8 +180,8 @@ function settingsView(job) {
 }
 
 // Upstream: the job's dependsOn. Downstream: Batch has no "who depends on me" operation, so
-// the jobs of the same queue created after this one (ListJobs AFTER_CREATED_AT, at most
-// DEPENDENT_SCAN of them) are described and those naming this job are shown; dependents in
+// the jobs of the same queue created after this one (ListJobs AFTER_CREATED_AT, newest first,
+// at most DEPENDENT_SCAN of them) are described and those naming this job are shown; dependents in
 // other queues are not found (the page says so).
 async function dependencies(job) {
   const up = (job.dependsOn || []).map((d) => d.jobId);
@@ -193,7 +193,7 @@ async function dependencies(job) {
   const el = document.getElementById("deps");
   if (!el) return;
   const note = `Dependents are looked for among the ${candidates.length}${scan.more ? "+" : ""} jobs of this queue submitted after it` +
-    `${scan.more ? ` (only the first ${DEPENDENT_SCAN})` : ""}; jobs in other queues that depend on it are not shown.`;
+    `${scan.more ? ` (only the newest ${DEPENDENT_SCAN})` : ""}; jobs in other queues that depend on it are not shown.`;
   replace(el, graph(upJobs, job, down),
     h("ul", { class: "dep-list" },
       h("li", {}, `Depends on: `, upJobs.length ? upJobs.map((j, i) => [i ? ", " : "", h("a", { href: `#/job/${encodeURIComponent(j.jobId)}` }, j.jobName), ` (${j.status})`]) : "nothing",

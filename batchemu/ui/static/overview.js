@@ -1,7 +1,9 @@
 // Overview: compute environments, job queues (with job counts per status), service
 // environments and consumable resources of the selected account and region, with the
 // enable/disable actions. Counts come from ListJobs, one capped page per status: "1000+"
-// rather than reading every job of a queue with 100,000 of them.
+// rather than reading every job of a queue with 100,000 of them. (GetJobQueueSnapshot would
+// give a queue's capacity in use, but it orders every waiting job: ~3 s at 20,000 RUNNABLE
+// jobs, too dear for a view that refreshes on every burst of events.)
 import { batch, pages } from "./api.js";
 import { h, replace, table, badge, meter, nameFromArn, notice, confirmAction, STATUSES } from "./dom.js";
 
@@ -34,7 +36,6 @@ async function refresh() {
     pages("ListConsumableResources", {}, "consumableResources", 1000).catch((err) => ({ items: [], error: err })),
   ]);
   const counts = await Promise.all(queues.items.map((q) => queueCounts(q)));
-  const use = await Promise.all(queues.items.map((q) => batch("GetJobQueueSnapshot", { jobQueue: q.jobQueueArn }).catch(() => null)));
   if (!root) return;
   const focused = document.activeElement && document.activeElement.id;
   replace(root,
@@ -52,13 +53,12 @@ async function refresh() {
         ]), { id: "compute-environments" })),
     h("section", { "aria-labelledby": "q-h" }, h("h3", { id: "q-h" }, "Job queues"),
       table(`Job queues: jobs per status (counted up to ${COUNT_CAP})`,
-        ["Name", "Priority", "State", "Status", "Scheduling", "vCPUs in use", ...STATUSES, "Action"],
+        ["Name", "Priority", "State", "Status", "Scheduling", ...STATUSES, "Action"],
         queues.items.map((q, i) => h("tr", { "data-queue": q.jobQueueName },
           h("th", { scope: "row" }, h("a", { href: `#/jobs?queue=${encodeURIComponent(q.jobQueueName)}` }, q.jobQueueName),
             " ", h("a", { href: `#/timeline?queue=${encodeURIComponent(q.jobQueueName)}`, class: "small", "aria-label": `Timeline of ${q.jobQueueName}` }, "timeline")),
           h("td", {}, q.priority), h("td", {}, q.state), h("td", {}, q.status),
           h("td", {}, q.schedulingPolicyArn ? `fair share: ${nameFromArn(q.schedulingPolicyArn)}` : q.jobQueueType === "SAGEMAKER_TRAINING" ? "quota shares / FIFO" : "FIFO"),
-          h("td", {}, capacity(use[i])),
           STATUSES.map((st) => h("td", { class: "count", "data-status": st },
             h("a", { href: `#/jobs?queue=${encodeURIComponent(q.jobQueueName)}&status=${st}`, "aria-label": `${counts[i][st]} ${st} jobs in ${q.jobQueueName}` }, counts[i][st]))),
           h("td", {}, toggle("job queue", q.jobQueueName, q.state, (state) => batch("UpdateJobQueue", { jobQueue: q.jobQueueArn, state }))))),
@@ -74,11 +74,6 @@ async function refresh() {
           consumables.items.map((c) => [c.consumableResourceName, c.resourceType,
             meter(c.inUseQuantity ?? 0, c.totalQuantity, `${c.consumableResourceName} in use`)]))));
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
-}
-
-function capacity(snapshot) {
-  const usage = snapshot && snapshot.queueUtilization && snapshot.queueUtilization.totalCapacityUsage;
-  return usage && usage.length ? usage.map((u) => `${u.quantity} ${u.capacityUnit}`).join(", ") : "—";
 }
 
 async function queueCounts(queue) {
