@@ -118,6 +118,11 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         assert browser.execute_script("return window.noReload") is True
         assert [s for s in shown if s in ("RUNNABLE", "RUNNING", "SUCCEEDED")] == ["RUNNABLE", "RUNNING", "SUCCEEDED"], shown
         assert "0" in text_of(browser, "attempts-table")  # exit code 0 of its attempt
+        steps = {li.get_attribute("data-status"): li.text
+                 for li in browser.find_elements("css selector", "#status-timeline li")}
+        assert steps["RUNNABLE"].endswith("(passed)") and steps["RUNNING"].endswith("(passed)"), steps
+        assert steps["PENDING"].endswith("(not reached)"), steps  # it waited for nothing
+        assert steps["SUCCEEDED"].endswith("(current)") and "FAILED" not in steps, steps
         assert describe(batch, job)["status"] == "SUCCEEDED"
         screenshot(browser, "03-job-succeeded")
 
@@ -134,6 +139,8 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         wait_until(lambda: by_id(browser, "cancel-job"), what="the cancel button", driver=browser).click()
         confirm(browser, "no longer needed (dashboard test)")
         wait_until(lambda: "FAILED" in text_of(browser, "job-status"), what="the cancelled job as FAILED", driver=browser)
+        wait_until(lambda: "(not reached)" in browser.find_element("css selector", '#status-timeline li[data-status="RUNNING"]').text,
+                   what="RUNNING shown as never reached", driver=browser)
         cancelled = describe(batch, parked)
         assert cancelled["status"] == "FAILED"
         assert "no longer needed (dashboard test)" in cancelled["statusReason"]

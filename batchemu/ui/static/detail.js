@@ -107,18 +107,32 @@ async function act(operation, verb, job) {
 }
 
 // What is known of when each status was reached: createdAt (SUBMITTED), startedAt (RUNNING),
-// stoppedAt (the end) from DescribeJobs; the rest from the state changes seen live.
+// stoppedAt (the end) from DescribeJobs; the rest from the state changes seen live. A status
+// is "passed" only when the job must have gone through it (a started job went through
+// RUNNABLE and STARTING; a job with dependencies waited in PENDING); otherwise, for a job that
+// ended without starting, the page says it does not know rather than guess.
 function statusTimeline(job) {
   const live = new Map((seen.get(job.jobId) || []).map((e) => [e.status, e.at]));
   const at = { ...Object.fromEntries(live), SUBMITTED: job.createdAt, ...(job.startedAt ? { RUNNING: job.startedAt } : {}),
     ...(job.stoppedAt && TERMINAL.includes(job.status) ? { [job.status]: job.stoppedAt } : {}) };
-  const path = STATUSES.filter((st) => !TERMINAL.includes(st) || st === job.status || !TERMINAL.includes(job.status));
-  const reached = STATUSES.indexOf(job.status);
+  const order = ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"];
+  const now = order.indexOf(job.status);
+  const started = Boolean(job.startedAt);
+  const waited = (job.dependsOn || []).length > 0 || Boolean(job.arrayProperties && job.arrayProperties.size);
+  const passed = (st) => {
+    if (st === job.status || at[st]) return true;
+    if (TERMINAL.includes(st)) return false; // the other ending
+    if (st === "PENDING") return waited && now !== 0; // only a job that waits for others
+    if (now >= 0) return order.indexOf(st) < now; // on the way: everything before is behind it
+    if (started) return true; // ended after running: it went through every step before
+    return st === "RUNNING" ? false : null; // ended without startedAt: never ran; the rest unknown
+  };
+  const path = [...order, ...(TERMINAL.includes(job.status) ? [job.status] : TERMINAL)];
   replace(document.getElementById("status-timeline"), path.map((st) => {
-    const index = STATUSES.indexOf(st);
-    const stateText = st === job.status ? "current" : (index < reached || at[st]) ? "done" : "not reached";
+    const was = passed(st);
+    const stateText = st === job.status ? "current" : was ? "passed" : was === null ? "not known" : "not reached";
     return h("li", { class: `step ${stateText.replace(" ", "-")}`, "data-status": st },
-      badge(st), " ", h("span", { class: "when" }, at[st] ? timeEl(at[st]) : stateText === "done" ? "passed (time not recorded)" : ""),
+      badge(st), " ", h("span", { class: "when" }, at[st] ? timeEl(at[st]) : was ? "time not recorded" : ""),
       h("span", { class: "step-state" }, ` (${stateText})`));
   }));
 }
