@@ -131,6 +131,17 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
                    what="the job on the timeline", driver=browser)
         screenshot(browser, "04-timeline")
 
+        # Terminate a running job from its page.
+        make_definition(batch, "sleepy", ["sleep", "30"], image="ignored:latest")
+        sleeper = batch.submit_job(jobName="sleeper", jobQueue="work", jobDefinition="sleepy")["jobId"]
+        go(browser, f"#/job/{sleeper}")
+        wait_until(lambda: "RUNNING" in text_of(browser, "job-status"), what="the sleeper RUNNING", driver=browser)
+        by_id(browser, "terminate-job").click()
+        confirm(browser, "stopped from the dashboard test")
+        wait_until(lambda: "FAILED" in text_of(browser, "job-status"), what="the terminated job as FAILED", driver=browser)
+        terminated = describe(batch, sleeper)
+        assert terminated["status"] == "FAILED" and "stopped from the dashboard test" in terminated["statusReason"]
+
         # Cancel the parked job from the job list, confirmed in the dialog.
         go(browser, "#/jobs?queue=parked&status=RUNNABLE")
         wait_until(lambda: "parked-job" in text_of(browser, "jobs-table"), what="the parked job", driver=browser)
