@@ -206,7 +206,7 @@ async function dependencies(job) {
   const down = (await describe(candidates)).filter((j) => (j.dependsOn || []).some((d) => d.jobId === job.jobId));
   const el = document.getElementById("deps");
   if (!el) return;
-  const note = `Dependents are looked for among the ${candidates.length}${scan.more ? "+" : ""} jobs of this queue submitted after it` +
+  const note = `Dependents are looked for among the ${candidates.length}${scan.more ? "+" : ""} job${candidates.length === 1 ? "" : "s"} of this queue submitted after it` +
     `${scan.more ? ` (only the newest ${DEPENDENT_SCAN})` : ""}; jobs in other queues that depend on it are not shown.`;
   replace(el, graph(upJobs, job, down),
     h("ul", { class: "dep-list" },
@@ -243,7 +243,8 @@ function followLog(job) {
   const el = document.getElementById("job-log");
   const stateEl = document.getElementById("log-state");
   if (!stream) {
-    if (!el.textContent) replace(el, job.arrayProperties && job.arrayProperties.size ? "An array parent has no log of its own: open a child." : "No log yet: the job has not started.");
+    if (!el.textContent) replace(el, job.arrayProperties && job.arrayProperties.size ? "An array parent has no log of its own: open a child."
+      : TERMINAL.includes(job.status) ? "No log: the job never started." : "No log yet: the job has not started.");
     replace(stateEl, TERMINAL.includes(job.status) ? "" : "waiting for the job to start");
     return;
   }
