@@ -196,18 +196,27 @@ function settingsView(job) {
 // Upstream: the job's dependsOn. Downstream: Batch has no "who depends on me" operation, so
 // the jobs of the same queue created after this one (ListJobs AFTER_CREATED_AT, newest first,
 // at most DEPENDENT_SCAN of them) are described and those naming this job are shown; dependents in
-// other queues are not found (the page says so).
+// other queues are not found (the page says so). The search runs once per job page (at
+// 100,000 jobs it takes seconds); later calls only describe the jobs it found again.
 async function dependencies(job) {
+  const v = view;
   const up = (job.dependsOn || []).map((d) => d.jobId);
   const upJobs = up.length ? await describe(up) : [];
-  const scan = await pages("ListJobs", { jobQueue: job.jobQueue, maxResults: 100,
-    filters: [{ name: "AFTER_CREATED_AT", values: [String(Math.max(0, job.createdAt - 1))] }] }, "jobSummaryList", DEPENDENT_SCAN);
-  const candidates = scan.items.filter((j) => j.jobId !== job.jobId).map((j) => j.jobId);
-  const down = (await describe(candidates)).filter((j) => (j.dependsOn || []).some((d) => d.jobId === job.jobId));
+  let down;
+  if (!v.dependents) {
+    const scan = await pages("ListJobs", { jobQueue: job.jobQueue, maxResults: 100,
+      filters: [{ name: "AFTER_CREATED_AT", values: [String(Math.max(0, job.createdAt - 1))] }] }, "jobSummaryList", DEPENDENT_SCAN);
+    const candidates = scan.items.filter((j) => j.jobId !== job.jobId).map((j) => j.jobId);
+    down = (await describe(candidates)).filter((j) => (j.dependsOn || []).some((d) => d.jobId === job.jobId));
+    v.dependents = { ids: down.map((j) => j.jobId), note: `Dependents were looked for among the ${candidates.length}${scan.more ? "+" : ""} ` +
+      `job${candidates.length === 1 ? "" : "s"} of this queue submitted after it${scan.more ? ` (only the newest ${DEPENDENT_SCAN})` : ""} ` +
+      "when this page opened; jobs in other queues that depend on it are not shown." };
+  } else {
+    down = v.dependents.ids.length ? await describe(v.dependents.ids) : [];
+  }
   const el = document.getElementById("deps");
-  if (!el) return;
-  const note = `Dependents are looked for among the ${candidates.length}${scan.more ? "+" : ""} job${candidates.length === 1 ? "" : "s"} of this queue submitted after it` +
-    `${scan.more ? ` (only the newest ${DEPENDENT_SCAN})` : ""}; jobs in other queues that depend on it are not shown.`;
+  if (!el || view !== v) return;
+  const note = v.dependents.note;
   replace(el, graph(upJobs, job, down),
     h("ul", { class: "dep-list" },
       h("li", {}, `Depends on: `, upJobs.length ? upJobs.map((j, i) => [i ? ", " : "", h("a", { href: `#/job/${encodeURIComponent(j.jobId)}` }, j.jobName), ` (${j.status})`]) : "nothing",
