@@ -22,7 +22,8 @@ function route() {
   return { name: VIEWS[name] ? name : "overview", params };
 }
 
-async function show() {
+// `moved`: the user went to another view; focus moves to it, so a screen reader reads it next.
+async function show(moved = false) {
   const { name, params } = route();
   const main = document.getElementById("main");
   for (const a of document.querySelectorAll("nav a")) {
@@ -34,6 +35,7 @@ async function show() {
   replace(main, h("p", { class: "loading" }, "Loading…"));
   try {
     await current.render(main, params);
+    if (moved) main.focus({ preventScroll: true });
   } catch (err) {
     replace(main, h("p", { class: "error", role: "alert" }, `Could not load this view: ${err.message}`));
   }
@@ -105,7 +107,7 @@ async function start() {
   if (settings.verifySignatures && !sessionStorage.getItem("batchemu-ui")) {
     notice("This server verifies signatures: enter a key and secret it accepts under Credentials…", "warning");
   }
-  window.addEventListener("hashchange", show);
+  window.addEventListener("hashchange", () => show(true));
   restartEvents();
   await show();
 }
