@@ -76,6 +76,8 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         # Both CEs start disabled: the job stays RUNNABLE until the test lets it run.
         batch.update_compute_environment(computeEnvironment=work_ce, state="DISABLED")
         batch.update_compute_environment(computeEnvironment="parked-ce", state="DISABLED")
+        batch.create_consumable_resource(consumableResourceName="licences", totalQuantity=5,
+                                         resourceType="REPLENISHABLE")
         make_definition(batch, "talk", ["sh", "-c", "echo hello from the dashboard test; sleep 2; echo goodbye"],
                         image="ignored:latest")
         job = batch.submit_job(jobName="talker", jobQueue="work", jobDefinition="talk")["jobId"]
@@ -92,6 +94,7 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         queue_row = browser.find_element("css selector", '#job-queues tr[data-queue="work"]')
         assert queue_row.find_element("css selector", 'td[data-status="RUNNABLE"]').text == "1"
         assert queue_row.find_element("css selector", 'td[data-status="PENDING"]').text == "1"
+        assert "licences REPLENISHABLE 0 / 5" in text_of(browser, "main")  # in use / total
         screenshot(browser, "01-overview")
 
         go(browser, f"#/job/{job}")
