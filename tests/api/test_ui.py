@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 
 import pytest
 
@@ -101,7 +102,14 @@ def test_the_server_prints_the_dashboard_address_at_start(tmp_path):
 
     server = Batchemu(["--port", "0", "--ephemeral"], clean_env(tmp_path))
     try:
-        line = server._readline(30)
+        # The line right after "listening" (read from the same buffered pipe, which may hold
+        # it already; select() would not see it there).
+        lines = []
+        reader = threading.Thread(target=lambda: lines.append(server.proc.stdout.readline().decode()), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert lines, "no line after the listening line"
+        line = lines[0]
         assert line.strip() == f"batchemu dashboard: {server.url}/ui/"
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.request("GET", "/ui/", headers={"Host": f"127.0.0.1:{server.port}"})
