@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services, task_metadata
+from batchemu import cloudformation, events, fault_routes, logs, services, task_metadata, ui
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -108,10 +108,11 @@ class Emulator:
                      events.make_frontend(store, config),
                      fault_routes.make_frontend(self.engine, guard, config),
                      task_metadata.make_frontend(store, self.job_endpoint),
+                     ui.make_frontend(config),  # the dashboard's static page (/ui/)
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
-                              direct=batch_frontend, unsigned_prefixes=(METADATA_PATH + "/",))
+                              direct=batch_frontend, public=_unsigned)
         self.server: Server | None = None
 
     def listen(self, **server_options) -> Server:
@@ -197,6 +198,13 @@ def _verifier(config: Config, job_endpoint: JobEndpoint) -> Verifier:
         raise ValueError("--verify-signatures needs the keys it accepts: --credentials KEY:SECRET "
                          "or --credentials-file PATH (BATCHEMU_CREDENTIALS, BATCHEMU_CREDENTIALS_FILE)")
     return Verifier(secrets, derived=lambda key: job_endpoint.secret_for(key) if is_account(key) else None)
+
+
+def _unsigned(req) -> bool:
+    """Requests that need no signature even with --verify-signatures (the guard still applies):
+    the dashboard's static files (a browser cannot sign a page load) and the task metadata
+    endpoint (its token is the credential; unsigned on AWS too)."""
+    return ui.is_public(req) or req.path.startswith(METADATA_PATH + "/")
 
 
 def _frontend(endpoint: Endpoint, gate):

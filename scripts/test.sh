@@ -8,6 +8,8 @@
 # (scripts/client-matrix.sh: old boto3 against the new server; install beside the user's SDK).
 # BATCHEMU_CLIENT_MATRIX=0 skips the client matrix. Between the two, moto 5.2.1's own Batch
 # suite against batchemu (scripts/moto-suite.sh; BATCHEMU_MOTO_SUITE_MODE picks the modes).
+# scripts/ensure-chromium.sh installs headless Chromium for the dashboard's browser tests;
+# their screenshots land in $BATCHEMU_ARTEFACTS/ui-screenshots (default build/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +42,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export BATCHEMU_TEST_IMAGE="${BATCHEMU_TEST_IMAGE:-batchemu-test/busybox:latest}"
 export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
+bash scripts/ensure-chromium.sh; export BATCHEMU_REQUIRE_BROWSER=1  # the dashboard's browser tests (tests/ui) never skip here
 
 "$PY" -m pytest "$@"
 PYTHON="$PY" bash scripts/moto-suite.sh
