@@ -83,9 +83,20 @@ class JobEndpoint:
                "AWS_ACCESS_KEY_ID": job["_account"],
                "AWS_SECRET_ACCESS_KEY": self.secret_for(job["_account"])}
         url = self.url()
+        if url and job.get("_groupNetwork") and self._host_stack():
+            # A multi-node job's node sits on a bridge network of its job's own, where the Docker
+            # runner maps host.docker.internal to that network's gateway (runners.docker_nodes):
+            # the server must listen where that gateway reaches it (--host 0.0.0.0).
+            url = f"http://host.docker.internal:{self.port}"
         if url:
             env["AWS_ENDPOINT_URL"] = url
         return env
+
+    def _host_stack(self) -> bool:
+        """Do Docker job containers use the host's network stack (or none), with no URL set?"""
+        config = self.config
+        return (not config.advertise_url and config.runner != "process"
+                and config.job_network in ("host", "none"))
 
 
 def network_gateway(name: str) -> str | None:

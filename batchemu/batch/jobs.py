@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
-                            job_spec, job_submission, job_views)
+                            job_spec, job_submission, job_views, multinode_spec)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
@@ -38,13 +38,20 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     queue = job_submission.check_enabled(job_submission.live_queue(backend, ctx, params["jobQueue"]))
     definition = job_definitions.resolve_for_submit(backend, ctx, params["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
-    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task):
-        raise ClientException("batchemu runs container jobs with containerProperties, and MANAGED_INSTANCES "
-                              "jobs with one single-container ecsProperties task; multinode, other "
+    multinode = definition.get("type") == "multinode"
+    if not (multinode or definition.get("containerProperties") or task):
+        raise ClientException("batchemu runs container jobs with containerProperties, multinode jobs and "
+                              "MANAGED_INSTANCES jobs with one single-container ecsProperties task; other "
                               "ecsProperties and eksProperties jobs are not supported yet")
+    if multinode:
+        multinode_spec.check_submit(params)  # ref §12: not an array job; overrides per node range
+    elif params.get("nodeOverrides"):
+        raise ClientException("nodeOverrides can only be used with a multinode job definition")
     array_size = _array_size(params)
     depends_on = _dependencies(backend, ctx, params, array_size)
-    if task is not None:
+    if multinode:
+        definition_container, overrides = {}, {}  # per node range: multinode_spec.resolve
+    elif task is not None:
         if params.get("containerOverrides"):
             raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
                                   "use ecsPropertiesOverride")
@@ -68,9 +75,20 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(params.get("tags"))
     parameters = job_spec.merge_parameters(definition, params.get("parameters"))
-    container = job_spec.resolve_container(definition_container, overrides, parameters)
-    _check_host_access(backend, queue, definition, container,
-                       "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
+    node_properties = node_ranges = None
+    if multinode:
+        container = None
+        node_properties, node_ranges, need = multinode_spec.resolve(definition, params.get("nodeOverrides"),
+                                                                    parameters)
+        for i, node_range in enumerate(node_properties["nodeRangeProperties"]):
+            _check_host_access(backend, queue, definition, node_range["container"],
+                               f"nodeProperties.nodeRangeProperties[{i}].container")
+    else:
+        container = job_spec.resolve_container(definition_container, overrides, parameters)
+        need = job_spec.needs(container)
+        _check_host_access(backend, queue, definition, container,
+                           "ecsProperties.taskProperties[0].containers[0]" if task is not None
+                           else "containerProperties")
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         backend, ctx, definition.get("consumableResourceProperties"), params.get("consumableResourcePropertiesOverride"))
 
@@ -96,6 +114,8 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         "shareIdentifier": share,
         "arrayProperties": {"size": array_size} if array_size else None,
         "consumableResourceProperties": consumables,
+        "nodeProperties": node_properties,  # ref §12: the definition's plus nodeOverrides
+        "_nodeRanges": node_ranges,          # which nodes each range holds (engine.multinode)
         "_account": ctx.account,
         "_region": ctx.region,
         "_queueName": queue["jobQueueName"],
@@ -105,7 +125,7 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         # its network, `host` as on Managed Instances (the runner's --job-network doesn't apply).
         "_ecsTask": {k: v for k, v in task.items() if k != "containers"} if task else None,
         "_network": "host" if task else None,
-        "_need": job_spec.needs(container),
+        "_need": need,  # a multi-node job: all its nodes together (gang placement, ref §12)
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
     }
@@ -153,11 +173,13 @@ def list_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         where.append("queue_arn=? AND parent_id IS NULL")  # children list under their parent
         args.append(queue["jobQueueArn"])
     elif params.get("arrayJobId"):
-        where.append("parent_id=?")
+        where.append("parent_id=? AND instr(job_id, '#') = 0")
         args.append(params["arrayJobId"])
         filters = []  # filters don't apply to array children (ref §6.6)
     else:
-        where.append("0")  # multi-node jobs are not run yet, so there are no nodes to list
+        where.append("parent_id=? AND instr(job_id, '#') > 0")  # the nodes <jobId>#<n> (ref §12)
+        args.append(params["multiNodeJobId"])
+        filters = []  # filters don't apply to nodes (ref §6.6)
     status_applies = True
     for f in filters:
         clause, values = filter_clause(f, LIST_FILTERS, {"SHARE_IDENTIFIER": "share_id"})
@@ -279,4 +301,9 @@ def _own_job(backend: Backend, ctx: RequestContext, job_id: str) -> dict:
     found = Jobs(backend.store).get_many(ctx.account, ctx.region, [job_id])
     if not found:
         raise UnknownJob(f"Job {job_id} does not exist")  # ref §1.5 (suggested)
-    return found[0]
+    doc = found[0]
+    if doc.get("nodeDetails") is not None:
+        # A node is cancelled or terminated with its whole job: its attempt is the job's
+        # (ref §12: the job's lifecycle follows the main node, its timeout and retries are the job's).
+        return _own_job(backend, ctx, doc["_parent"])
+    return doc

@@ -38,14 +38,7 @@ class ContainerJobs:
         """RUNNABLE -> STARTING on `ce` with its NON_REPLENISHABLE consumption, or None when the
         job changed since it was read; `launch` hands it to the runner after the commit."""
         attempt = job["_attempt"] + 1
-        task_id = uuid.uuid4().hex
-        cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
-        prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
-        group, stream = log_names(job, task_id)
-        task = {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
-                "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
-                                        f"{(ce.get('uuid') or task_id).replace('-', '')}",
-                "logGroup": group, "logStreamName": stream}
+        task = new_task(job, ce)
         tasks = dict(job.get("_tasks") or {})
         tasks[str(attempt)] = task
         container = dict(job["container"], taskArn=task["taskArn"],
@@ -97,6 +90,19 @@ class ContainerJobs:
 
     def retry_on(self, exit_code, reason) -> tuple:
         return exit_code, reason
+
+
+def new_task(job: dict, ce: dict) -> dict:
+    """An attempt's ECS-like task on `ce`: its task and container-instance ARNs and its log
+    group and stream (ref §6.10). Multi-node jobs' nodes get one each (engine.multinode)."""
+    task_id = uuid.uuid4().hex
+    cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
+    prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
+    group, stream = log_names(job, task_id)
+    return {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
+            "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
+                                    f"{(ce.get('uuid') or task_id).replace('-', '')}",
+            "logGroup": group, "logStreamName": stream}
 
 
 def _drop_none(d: dict) -> dict:

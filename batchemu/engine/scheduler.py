@@ -18,7 +18,7 @@ import copy
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, output_marks, placement, states
+from batchemu.engine import actions, consumables, multinode, output_marks, placement, states
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
@@ -57,6 +57,9 @@ class Scheduler:
         self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
                                         self._recheck_orphans)
         self.attempts = self.containers.attempts
+        # Multi-node parallel jobs (ref §12): the job and its nodes, the same lifecycle.
+        self.multinode = multinode.MultiNode(store, self.jobs, runner, self.logs, stop_grace_seconds,
+                                             self.extra_env, self._recheck_orphans)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
 
@@ -183,8 +186,12 @@ class Scheduler:
             else:
                 self._check_dependencies(job, known, now)
         elif status in (states.STARTING, states.RUNNING):
-            self.attempts.supervise(job, now, deadlines)
+            self._attempts_of(job).supervise(job, now, deadlines)
         return False
+
+    def _attempts_of(self, job: dict):
+        """The attempt lifecycle of a job: a container job's, or a multi-node job's or node's."""
+        return self.multinode.attempts_of(job) or self.attempts
 
     # -- SUBMITTED / PENDING ---------------------------------------------------------------
 
@@ -305,7 +312,9 @@ class Scheduler:
 
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
-        if job is not None:
+        if job is not None and multinode.is_node(job):
+            self.multinode.report(job, event, now)
+        elif job is not None:
             self.attempts.report(job, event, now)
         else:
             self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
@@ -330,10 +339,13 @@ class Scheduler:
         changed, begun = placement.apply(
             self.store, self.jobs, plan, now,
             end=lambda job, why: actions.fail(self.jobs, job, TIME_LIMIT.format(why), now, isCancelled=True),
-            begin=lambda job, ce: self.containers.begin(job, ce, now))
+            begin=lambda job, ce: self._launcher(job).begin(job, ce, now))
         for job in begun:
-            self.containers.launch(job, now)
+            self._launcher(job).launch(job, now)
         return changed
+
+    def _launcher(self, job: dict):
+        return self.multinode if multinode.is_multinode(job) else self.containers
 
     # -- restart ---------------------------------------------------------------------------
 
@@ -343,6 +355,8 @@ class Scheduler:
         lost and retry per the job's strategy (DESIGN principle 4; engine.attempts.recover)."""
         now = self.clock()
         busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
+        # A multi-node job has no container: its nodes do, and the main node's end ends it.
+        busy = [j for j in busy if not multinode.is_multinode(j)]
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
         service_busy = self.service_jobs.busy()
         wanted.update(service_busy)
@@ -352,7 +366,7 @@ class Scheduler:
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
-            self.attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
+            self._attempts_of(job).recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
 
 class _Retry(Exception):

@@ -30,6 +30,7 @@ from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, R
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
+from batchemu.runners import docker_nodes
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
@@ -74,6 +75,7 @@ class _Attempt:
     oom_seen: bool = False           # an `oom` event arrived (belt and braces for OOMKilled)
     running_sent: bool = False       # guarded by _emit_lock, like exited_sent
     exited_sent: bool = False
+    group_network: str | None = None # LaunchSpec.group_network: removed with its last container
 
 
 class DockerRunner:
@@ -115,7 +117,7 @@ class DockerRunner:
         self._listener = listener
 
     def start(self, spec: LaunchSpec) -> None:
-        rec = _Attempt(spec.job_id, spec.attempt)
+        rec = _Attempt(spec.job_id, spec.attempt, group_network=spec.group_network)
         with self._lock:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._launch.submit(self._guarded, self._launch_attempt, rec, spec)
@@ -147,7 +149,7 @@ class DockerRunner:
             if container.status in ("running", "paused", "restarting"):
                 started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
                 survivors.append(self._adopt_running(job_id, attempt, container.id, started,
-                                                     marks.get(job_id)))
+                                                     marks.get(job_id), labels.get(docker_nodes.LABEL_NETWORK)))
             elif container.status in ("exited", "dead"):
                 survivors.append(self._collect_finished(job_id, attempt, container, marks.get(job_id)))
             else:
@@ -155,6 +157,7 @@ class DockerRunner:
                 # now, before the engine launches the attempt again (reported as no trace), so
                 # the attempt never has two containers.
                 self._remove_now(container.id)
+        self._submit_op(docker_nodes.sweep, self.client, self.server_id)  # networks of removed nodes
         return survivors
 
     def gpus(self) -> int:
@@ -185,6 +188,7 @@ class DockerRunner:
             for container in self.client.containers.list(
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
+            docker_nodes.sweep(self.client, self.server_id)
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -202,10 +206,17 @@ class DockerRunner:
         container_id = None
         try:
             self._abort_if_stopped(rec)
-            container = self.client.containers.create(**create_kwargs(spec, self.server_id, self.network))
+            kwargs = create_kwargs(spec, self.server_id, self.network)
+            also_on = None
+            if spec.group_network:  # a network of its own (multi-node jobs' nodes)
+                gateway = docker_nodes.ensure(self.client, spec.group_network, self.server_id)
+                also_on = docker_nodes.place_on(kwargs, spec.group_network, gateway)
+            container = self.client.containers.create(**kwargs)
             container_id = container.id
             with self._lock:
                 rec.container_id = container_id
+            if also_on:
+                self.client.api.connect_container_to_network(container_id, also_on)
             self._abort_if_stopped(rec)
             container.start()
         except _StartAborted:
@@ -219,13 +230,15 @@ class DockerRunner:
             grace = rec.stop_grace
         if grace is not None:        # stop() raced with container.start()
             self._submit_op(self._terminate, container_id, grace)
-        started_ms = now_ms()
+        started_ms, address = now_ms(), None
         try:
             container.reload()
             started_ms = parse_docker_time(container.attrs["State"].get("StartedAt")) or started_ms
+            if spec.group_network:
+                address = docker_nodes.address(container.attrs, spec.group_network)
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
-        self._send_running(rec, started_ms)
+        self._send_running(rec, started_ms, address)
         with self._emit_lock:        # not once the exit is reported (a quick container)
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
@@ -238,7 +251,9 @@ class DockerRunner:
     def _fail_start(self, rec: _Attempt, reason: str, container_id: str | None = None) -> None:
         self._forget(rec)
         if container_id:
-            self._remove(container_id)
+            self._remove(container_id, rec.group_network)
+        else:
+            self._submit_op(docker_nodes.remove_if_unused, self.client, rec.group_network)
         self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,
                                          reason=reason, status_reason=FAILED_TO_START))
 
@@ -261,14 +276,15 @@ class DockerRunner:
         except docker.errors.APIError:
             pass                     # exited within the grace period
 
-    def _remove(self, container_id: str) -> None:
-        self._submit_op(self._remove_now, container_id)
+    def _remove(self, container_id: str, group_network: str | None = None) -> None:
+        self._submit_op(self._remove_now, container_id, group_network)
 
-    def _remove_now(self, container_id: str) -> None:
+    def _remove_now(self, container_id: str, group_network: str | None = None) -> None:
         try:
             self.client.api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
+        docker_nodes.remove_if_unused(self.client, group_network)  # its last container gone
 
     # ---- exits -------------------------------------------------------------------------
 
@@ -323,7 +339,7 @@ class DockerRunner:
                                              exit_code=state.get("ExitCode"), oom=oom,
                                              reason=OOM_REASON if oom else None))
         self._forget(rec)
-        self._remove(container_id)
+        self._remove(container_id, rec.group_network)
 
     def _lose(self, rec: _Attempt) -> None:
         """The container vanished (removed behind our back) before we saw its exit."""
@@ -342,8 +358,9 @@ class DockerRunner:
     # ---- re-attaching ------------------------------------------------------------------
 
     def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None,
-                       mark=None) -> Survivor:
-        rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True)
+                       mark=None, group_network: str | None = None) -> Survivor:
+        rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True,
+                       group_network=group_network)
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
         self._output.follow((job_id, attempt), container_id, mark)   # from where the store left off
@@ -361,17 +378,17 @@ class DockerRunner:
         lines = self._output.finish((job_id, attempt), container.id, mark)
         rec = _Attempt(job_id, attempt, container_id=container.id, started=True, running_sent=True)
         self._send_lines(rec, lines)
-        self._remove(container.id)
+        self._remove(container.id, container.labels.get(docker_nodes.LABEL_NETWORK))
         return Survivor(job_id, attempt, running=False, exit_code=state.get("ExitCode"), oom=oom)
 
     # ---- events out --------------------------------------------------------------------
 
-    def _send_running(self, rec: _Attempt, at_ms: int) -> None:
+    def _send_running(self, rec: _Attempt, at_ms: int, address: str | None = None) -> None:
         with self._emit_lock:
             if rec.running_sent or rec.exited_sent:
                 return
             rec.running_sent = True
-            self._emit(RunnerEvent(RUNNING, rec.job_id, rec.attempt, at_ms))
+            self._emit(RunnerEvent(RUNNING, rec.job_id, rec.attempt, at_ms, address=address))
 
     def _send_lines(self, rec: _Attempt, lines: list) -> None:
         if lines:
