@@ -195,6 +195,10 @@ class NodeAttempts(attempts.Attempts):
 
     def finish(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
                oom: bool = False) -> dict | None:
+        if (job.get("_stop") or {}).get("kind") == "main-exited":
+            # Stopped because the main node exited: it ends by its exit code like any node
+            # (ref §12), e.g. SUCCEEDED when it had finished on its own meanwhile.
+            job = dict(job, _stop=None)
         new = super().finish(job, now, exit_code, reason, status_reason, oom)
         if new is not None:
             self.owner.node_ended(new, now, exit_code, reason, status_reason, oom)

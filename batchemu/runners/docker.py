@@ -76,6 +76,8 @@ class _Attempt:
     running_sent: bool = False       # guarded by _emit_lock, like exited_sent
     exited_sent: bool = False
     group_network: str | None = None # LaunchSpec.group_network: removed with its last container
+    address: str | None = None       # on group_network; Docker forgets it when the container exits,
+    address_read: threading.Event = dataclasses.field(default_factory=threading.Event)  # so the die waits
 
 
 class DockerRunner:
@@ -219,26 +221,29 @@ class DockerRunner:
                 self.client.api.connect_container_to_network(container_id, also_on)
             self._abort_if_stopped(rec)
             container.start()
+            if spec.group_network:
+                rec.address = docker_nodes.address(self.client.api.inspect_container(container_id),
+                                                   spec.group_network)
         except _StartAborted:
             self._fail_start(rec, "stopped before start", container_id)
             return
         except Exception as exc:
             self._fail_start(rec, f"CannotStartContainerError: {daemon_message(exc)}", container_id)
             return
+        finally:
+            rec.address_read.set()
         with self._lock:
             rec.started = True
             grace = rec.stop_grace
         if grace is not None:        # stop() raced with container.start()
             self._submit_op(self._terminate, container_id, grace)
-        started_ms, address = now_ms(), None
+        started_ms = now_ms()
         try:
             container.reload()
             started_ms = parse_docker_time(container.attrs["State"].get("StartedAt")) or started_ms
-            if spec.group_network:
-                address = docker_nodes.address(container.attrs, spec.group_network)
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
-        self._send_running(rec, started_ms, address)
+        self._send_running(rec, started_ms, rec.address)
         with self._emit_lock:        # not once the exit is reported (a quick container)
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
@@ -322,11 +327,13 @@ class DockerRunner:
             return
         state = attrs["State"]
         oom = bool(state.get("OOMKilled")) or rec.oom_seen
+        if rec.group_network:        # a quick exit: RUNNING still carries the address
+            rec.address_read.wait(10)
         started_ms = parse_docker_time(state.get("StartedAt")) or now_ms()
         # Docker's FinishedAt can read a hair before StartedAt for instant exits.
         finished_ms = max(parse_docker_time(state.get("FinishedAt")) or now_ms(), started_ms)
         with self._emit_lock:
-            self._send_running(rec, started_ms)
+            self._send_running(rec, started_ms, rec.address)
             if rec.exited_sent:
                 return
             try:             # the output not reported yet, under the lock: LOG before EXITED
@@ -361,6 +368,7 @@ class DockerRunner:
                        mark=None, group_network: str | None = None) -> Survivor:
         rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True,
                        group_network=group_network)
+        rec.address_read.set()       # RUNNING was reported before the restart
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
         self._output.follow((job_id, attempt), container_id, mark)   # from where the store left off
