@@ -37,7 +37,7 @@ from batchemu.store import Store
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.auth import Verifier, is_account, load_credentials
 from batchemu.wire.endpoint import AWS_JSON_1_1, REST_JSON, Endpoint
-from batchemu.wire.guard import Guard, url_host
+from batchemu.wire.guard import Guard
 from batchemu.wire.validate import Validator
 
 
@@ -69,7 +69,7 @@ class Emulator:
         verifier = _verifier(config, self.job_endpoint) if config.verify_signatures else None
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
-                      extra_hosts=lambda: [url_host(self.job_endpoint.url())])
+                      extra_hosts=self.job_endpoint.hosts)
         scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds,
                               extra_env=self.job_endpoint)
         self.engine = Engine(scheduler, clock)

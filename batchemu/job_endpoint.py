@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import threading
+from urllib.parse import urlsplit
 
 log = logging.getLogger("batchemu.job_endpoint")
 
@@ -91,6 +92,14 @@ class JobEndpoint:
         if url:
             env["AWS_ENDPOINT_URL"] = url
         return env
+
+    def hosts(self) -> list:
+        """The host names job containers call this server by (the guard allows them): the
+        AWS_ENDPOINT_URL host, and host.docker.internal for multi-node nodes on the host stack."""
+        names = [urlsplit(self.url() or "").hostname]
+        if self.url() and self._host_stack():
+            names.append("host.docker.internal")
+        return [n for n in names if n]
 
     def _host_stack(self) -> bool:
         """Do Docker job containers use the host's network stack (or none), with no URL set?"""

@@ -101,6 +101,7 @@ class DockerRunner:
         self._lock = threading.Lock()          # guards _attempts and the _Attempt fields
         self._emit_lock = threading.RLock()    # orders RUNNING before LOG/EXITED per attempt
         self._attempts: dict[tuple[str, int], _Attempt] = {}
+        self._forwards: dict[str, object] = {}  # group network -> its LoopbackForward (or None), under _lock
         self._closing = threading.Event()
         # Pulls can take minutes: they get their own pool, so kills and removals never queue
         # behind them.
@@ -191,6 +192,11 @@ class DockerRunner:
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
             docker_nodes.sweep(self.client, self.server_id)
+        with self._lock:
+            forwards, self._forwards = list(self._forwards.values()), {}
+        for forward in forwards:
+            if forward is not None:
+                forward.close()
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -213,6 +219,7 @@ class DockerRunner:
             if spec.group_network:  # a network of its own (multi-node jobs' nodes)
                 gateway = docker_nodes.ensure(self.client, spec.group_network, self.server_id)
                 also_on = docker_nodes.place_on(kwargs, spec.group_network, gateway)
+                self._forward(spec, gateway)
             container = self.client.containers.create(**kwargs)
             container_id = container.id
             with self._lock:
@@ -248,6 +255,25 @@ class DockerRunner:
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
 
+    def _forward(self, spec: LaunchSpec, gateway: str | None) -> None:
+        """A group network's containers call the server at its gateway (host.docker.internal):
+        forward that port to the loopback, where a server on 127.0.0.1 listens (docker_nodes)."""
+        port = docker_nodes.loopback_port(spec.environment)
+        with self._lock:
+            if not port or not gateway or spec.group_network in self._forwards:
+                return
+            try:
+                self._forwards[spec.group_network] = docker_nodes.LoopbackForward(gateway, port)
+            except OSError as exc:  # the server listens on the gateway already (0.0.0.0), or can't be reached
+                log.debug("no forward on %s:%s: %s", gateway, port, exc)
+                self._forwards[spec.group_network] = None
+
+    def _network_gone(self, name: str) -> None:
+        with self._lock:
+            forward = self._forwards.pop(name, None)
+        if forward is not None:
+            forward.close()
+
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
             if rec.stop_grace is not None or self._closing.is_set():
@@ -258,7 +284,7 @@ class DockerRunner:
         if container_id:
             self._remove(container_id, rec.group_network)
         else:
-            self._submit_op(docker_nodes.remove_if_unused, self.client, rec.group_network)
+            self._submit_op(self._remove_now, None, rec.group_network)
         self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,
                                          reason=reason, status_reason=FAILED_TO_START))
 
@@ -284,12 +310,14 @@ class DockerRunner:
     def _remove(self, container_id: str, group_network: str | None = None) -> None:
         self._submit_op(self._remove_now, container_id, group_network)
 
-    def _remove_now(self, container_id: str, group_network: str | None = None) -> None:
+    def _remove_now(self, container_id: str | None, group_network: str | None = None) -> None:
         try:
-            self.client.api.remove_container(container_id, force=True)
+            if container_id:
+                self.client.api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
-        docker_nodes.remove_if_unused(self.client, group_network)  # its last container gone
+        if docker_nodes.remove_if_unused(self.client, group_network):  # its last container gone
+            self._network_gone(group_network)
 
     # ---- exits -------------------------------------------------------------------------
 

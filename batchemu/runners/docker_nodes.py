@@ -5,13 +5,19 @@ removed once its last one is gone, on which each container gets an address of it
 A container on a group network reaches the host as `host.docker.internal` (the network's
 gateway) when the runner's own network is the host's or none; on a user-defined network (or
 Docker's default bridge) it is connected to that one too, so it reaches what it reached before
-(job_endpoint.JobEndpoint picks AWS_ENDPOINT_URL accordingly). Owns the networks only: it starts
+(job_endpoint.JobEndpoint picks AWS_ENDPOINT_URL accordingly). A server that listens on the
+loopback only (the default) can't be reached at the gateway: `LoopbackForward` then listens on
+the gateway's address at the server's port and forwards each connection to the loopback, for as
+long as the network lives. Owns the networks and those forwarders only: it starts no container
 and reports nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+from urllib.parse import urlsplit
 
 import docker.errors
 
@@ -60,14 +66,19 @@ def address(attrs: dict, name: str) -> str | None:
     return network.get("IPAddress") or None
 
 
-def remove_if_unused(client, name: str | None) -> None:
+def remove_if_unused(client, name: str | None) -> bool:
+    """Remove network `name` if no container uses it; True when it is gone."""
     if not name:
-        return
+        return False
     try:
         if not client.api.inspect_network(name).get("Containers"):
             client.api.remove_network(name)
-    except docker.errors.APIError:  # gone already, or a container joined it meanwhile
+            return True
+    except docker.errors.NotFound:
+        return True
+    except docker.errors.APIError:  # a container joined it meanwhile
         pass
+    return False
 
 
 def sweep(client, server_id: str) -> None:
@@ -78,3 +89,83 @@ def sweep(client, server_id: str) -> None:
         return
     for network in networks:
         remove_if_unused(client, network.get("Name"))
+
+
+def loopback_port(environment: dict) -> int | None:
+    """The server port a container calls as host.docker.internal (its AWS_ENDPOINT_URL), if any."""
+    try:
+        url = urlsplit(environment.get("AWS_ENDPOINT_URL") or "")
+        return url.port if url.hostname == "host.docker.internal" else None
+    except ValueError:
+        return None
+
+
+class LoopbackForward:
+    """gateway:port -> 127.0.0.1:port, one thread per direction of each connection: the few SDK
+    calls of a job's nodes. Only containers on the group network reach the gateway's address."""
+
+    def __init__(self, gateway: str, port: int):
+        self.port = port
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._sock.bind((gateway, port))  # EADDRINUSE: the server listens there already
+            self._sock.listen(64)
+        except OSError:
+            self._sock.close()
+            raise
+        threading.Thread(target=self._accept, name=f"batchemu-forward-{gateway}", daemon=True).start()
+
+    def close(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            closer = _Closer(client, upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, target, closer), daemon=True).start()
+
+
+class _Closer:
+    """Closes a connection's two sockets once both directions are done."""
+
+    def __init__(self, *sockets):
+        self.sockets, self.left, self.lock = sockets, 2, threading.Lock()
+
+    def one_done(self) -> None:
+        with self.lock:
+            self.left -= 1
+            last = self.left == 0
+        if last:
+            for sock in self.sockets:
+                sock.close()
+
+
+def _pump(source, target, closer: _Closer) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            target.shutdown(socket.SHUT_WR)  # the other direction may still have bytes to send
+        except OSError:
+            pass
+        closer.one_done()

@@ -101,3 +101,20 @@ def test_a_worker_failure_does_not_fail_a_job_whose_main_node_succeeds(server):
     assert job["status"] == "SUCCEEDED"
     worker = wait_done(batch, f"{job_id}#2", timeout=30)
     assert (worker["status"], worker["container"]["exitCode"]) == ("FAILED", 3)
+
+
+def test_a_node_reaches_the_server_on_its_own_network_with_the_server_on_the_loopback(server):
+    # The server listens on 127.0.0.1 with jobs on the host's network (the defaults): a node on
+    # its job's bridge network calls it as host.docker.internal, forwarded by the Docker runner.
+    call = ('echo "url=$AWS_ENDPOINT_URL"; timeout 5 wget -qO- --header "Content-Type: application/json" '
+            '--header "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20240101/'
+            '$AWS_REGION/batch/aws4_request, SignedHeaders=host, Signature=0" '
+            '--post-data "{}" "$AWS_ENDPOINT_URL/v1/describejobqueues"')
+    account, batch = setup(server, call, "exit 0")
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition="mnp")["jobId"]
+    job = wait_done(batch, job_id, timeout=60)
+    main = batch.describe_jobs(jobs=[f"{job_id}#0"])["jobs"][0]
+    lines = output(server, account, main["container"]["logStreamName"])
+    assert job["status"] == "SUCCEEDED", lines
+    assert lines[0] == f"url=http://host.docker.internal:{server.port}"
+    assert '"jobQueueName":"q"' in "".join(lines[1:]).replace(" ", "")  # its own account's queue
