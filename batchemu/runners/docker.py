@@ -101,13 +101,13 @@ class DockerRunner:
         self._lock = threading.Lock()          # guards _attempts and the _Attempt fields
         self._emit_lock = threading.RLock()    # orders RUNNING before LOG/EXITED per attempt
         self._attempts: dict[tuple[str, int], _Attempt] = {}
-        self._forwards: dict[str, object] = {}  # group network -> its LoopbackForward (or None), under _lock
         self._closing = threading.Event()
         # Pulls can take minutes: they get their own pool, so kills and removals never queue
         # behind them.
         self._launch = ThreadPoolExecutor(launch_workers, thread_name_prefix="batchemu-docker-launch")
         self._ops = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-ops")
         self._timers = Timers()
+        self._groups = docker_nodes.GroupNetworks(self.client, server_id)  # multi-node jobs' networks
         self._output = OutputFollower(self.client, self._report_output, output_interval)
         # Subscribed before anything is started, so no die event can be missed.
         self._events = EngineEvents(self.client, server_id,
@@ -160,7 +160,7 @@ class DockerRunner:
                 # now, before the engine launches the attempt again (reported as no trace), so
                 # the attempt never has two containers.
                 self._remove_now(container.id)
-        self._submit_op(docker_nodes.sweep, self.client, self.server_id)  # networks of removed nodes
+        self._submit_op(self._groups.sweep)  # the networks of removed nodes
         return survivors
 
     def gpus(self) -> int:
@@ -191,12 +191,8 @@ class DockerRunner:
             for container in self.client.containers.list(
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
-            docker_nodes.sweep(self.client, self.server_id)
-        with self._lock:
-            forwards, self._forwards = list(self._forwards.values()), {}
-        for forward in forwards:
-            if forward is not None:
-                forward.close()
+            self._groups.sweep()
+        self._groups.close()
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -217,9 +213,7 @@ class DockerRunner:
             kwargs = create_kwargs(spec, self.server_id, self.network)
             also_on = None
             if spec.group_network:  # a network of its own (multi-node jobs' nodes)
-                gateway = docker_nodes.ensure(self.client, spec.group_network, self.server_id)
-                also_on = docker_nodes.place_on(kwargs, spec.group_network, gateway)
-                self._forward(spec, gateway)
+                also_on = self._groups.prepare(spec, kwargs)
             container = self.client.containers.create(**kwargs)
             container_id = container.id
             with self._lock:
@@ -254,25 +248,6 @@ class DockerRunner:
         with self._emit_lock:        # not once the exit is reported (a quick container)
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
-
-    def _forward(self, spec: LaunchSpec, gateway: str | None) -> None:
-        """A group network's containers call the server at its gateway (host.docker.internal):
-        forward that port to the loopback, where a server on 127.0.0.1 listens (docker_nodes)."""
-        port = docker_nodes.loopback_port(spec.environment)
-        with self._lock:
-            if not port or not gateway or spec.group_network in self._forwards:
-                return
-            try:
-                self._forwards[spec.group_network] = docker_nodes.LoopbackForward(gateway, port)
-            except OSError as exc:  # the server listens on the gateway already (0.0.0.0), or can't be reached
-                log.debug("no forward on %s:%s: %s", gateway, port, exc)
-                self._forwards[spec.group_network] = None
-
-    def _network_gone(self, name: str) -> None:
-        with self._lock:
-            forward = self._forwards.pop(name, None)
-        if forward is not None:
-            forward.close()
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
@@ -316,8 +291,7 @@ class DockerRunner:
                 self.client.api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
-        if docker_nodes.remove_if_unused(self.client, group_network):  # its last container gone
-            self._network_gone(group_network)
+        self._groups.release(group_network)  # removed with its last container
 
     # ---- exits -------------------------------------------------------------------------
 

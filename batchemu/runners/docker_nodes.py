@@ -91,6 +91,50 @@ def sweep(client, server_id: str) -> None:
         remove_if_unused(client, network.get("Name"))
 
 
+class GroupNetworks:
+    """The group networks of one runner and their loopback forwarders (thread-safe)."""
+
+    def __init__(self, client, server_id: str):
+        self.client = client
+        self.server_id = server_id
+        self._lock = threading.Lock()
+        self._forwards: dict[str, LoopbackForward | None] = {}
+
+    def prepare(self, spec, kwargs: dict) -> str | None:
+        """Have spec.group_network, put the container's create arguments on it and forward its
+        gateway to a loopback server; returns the runner's own network to connect it to too."""
+        gateway = ensure(self.client, spec.group_network, self.server_id)
+        also_on = place_on(kwargs, spec.group_network, gateway)
+        port = loopback_port(spec.environment)
+        with self._lock:
+            if port and gateway and spec.group_network not in self._forwards:
+                try:
+                    self._forwards[spec.group_network] = LoopbackForward(gateway, port)
+                except OSError as exc:  # the server listens on the gateway already (0.0.0.0)
+                    log.debug("no forward on %s:%s: %s", gateway, port, exc)
+                    self._forwards[spec.group_network] = None
+        return also_on
+
+    def release(self, name: str | None) -> None:
+        """A container of network `name` is gone: remove the network (and its forwarder) if it
+        was the last."""
+        if remove_if_unused(self.client, name):
+            with self._lock:
+                forward = self._forwards.pop(name, None)
+            if forward is not None:
+                forward.close()
+
+    def sweep(self) -> None:
+        sweep(self.client, self.server_id)
+
+    def close(self) -> None:
+        with self._lock:
+            forwards, self._forwards = list(self._forwards.values()), {}
+        for forward in forwards:
+            if forward is not None:
+                forward.close()
+
+
 def loopback_port(environment: dict) -> int | None:
     """The server port a container calls as host.docker.internal (its AWS_ENDPOINT_URL), if any."""
     try:

@@ -3,6 +3,7 @@ is placed at once or waits, the main node starts first and the others once its a
 known, the job follows the main node (result, retries, timeout), the other nodes are stopped
 when it exits, and the node environment is as ref §6.9 gives it."""
 
+from batchemu.runners import base
 from batchemu.vocabulary.reasons import TIMED_OUT
 from tests.engine.harness import Harness
 
@@ -160,3 +161,29 @@ def test_terminating_a_node_terminates_its_whole_job():
     h.tick()
     job = h.job(job_id)
     assert (job["status"], job["statusReason"], job.get("isTerminated")) == ("FAILED", "enough", True)
+
+
+def test_after_a_restart_running_nodes_are_re_attached_and_a_lost_main_node_ends_the_job():
+    h = Harness()
+    h.compute_environment(max_vcpus=4)
+    h.queue()
+    kept = h.submit(definition=multinode(h, num=2))
+    lost = h.submit(name="other", definition="mnp")
+    h.tick()
+    for job_id in (kept, lost):
+        h.runner.run(f"{job_id}#0", address="10.0.0.2")
+    h.tick()
+    for job_id in (kept, lost):
+        h.runner.run(f"{job_id}#1")
+    h.tick()
+    # Everything of `kept` is found running; `lost` lost its main node.
+    h.runner.survivors = [base.Survivor(f"{kept}#0", 1, running=True), base.Survivor(f"{kept}#1", 1, running=True),
+                          base.Survivor(f"{lost}#1", 1, running=True)]
+    h.restart()
+    h.tick()
+    assert h.status(kept) == "RUNNING" and h.status(lost) == "FAILED"
+    assert (f"{lost}#1", 1, 1) in h.runner.stopped  # its other node is stopped
+    h.runner.live[f"{kept}#0"] = 1
+    h.runner.exit(f"{kept}#0", 0)
+    h.tick()
+    assert h.status(kept) == "SUCCEEDED"
