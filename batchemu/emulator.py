@@ -65,7 +65,8 @@ class Emulator:
         # in the store (re-attached jobs keep working across a restart).
         signing_key = (bytes.fromhex(store.meta("job_signing_key", lambda: os.urandom(32).hex()))
                        if config.verify_signatures else None)
-        self.job_endpoint = JobEndpoint(config, signing_key)  # told the bound port by listen()
+        self.job_endpoint = JobEndpoint(config, signing_key,  # told the bound port by listen()
+                                        runner_name=getattr(self.runner, "name", None))
         verifier = _verifier(config, self.job_endpoint) if config.verify_signatures else None
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,

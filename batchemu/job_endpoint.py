@@ -32,8 +32,9 @@ class JobEndpoint:
     With a `signing_key` (signatures verified), each account's secret is derived from it, so
     only this server's job containers hold a secret the server accepts for their account."""
 
-    def __init__(self, config, signing_key: bytes | None = None):
+    def __init__(self, config, signing_key: bytes | None = None, runner_name: str | None = None):
         self.config = config
+        self.runner_name = runner_name or config.runner  # the runner "auto" chose, when known
         self.signing_key = signing_key
         self.port = config.port or None
         self._url = None
@@ -104,7 +105,7 @@ class JobEndpoint:
     def _host_stack(self) -> bool:
         """Do Docker job containers use the host's network stack (or none), with no URL set?"""
         config = self.config
-        return (not config.advertise_url and config.runner != "process"
+        return (not config.advertise_url and self.runner_name != "process"
                 and config.job_network in ("host", "none"))
 
 
