@@ -20,6 +20,7 @@ Decides no placement (engine.placement) and words no API view (batch.job_views).
 from __future__ import annotations
 
 import logging
+import threading
 
 from batchemu.engine import attempts, consumables, states
 from batchemu.engine.container_jobs import new_task
@@ -220,6 +221,27 @@ class MultiNode:
         stopper = GangStopper(runner, self.nodes) if runner is not None else None
         self.job_attempts = attempts.Attempts(self.job_launcher, stopper, logs, stop_grace_seconds)
         self.node_attempts = NodeAttempts(self, self.node_launcher, runner, logs, stop_grace_seconds)
+        self._ended = set()  # multi-node jobs that ended since the last settle() (any thread)
+        self._ended_lock = threading.Lock()
+        store.job_observers.append(self._observe)
+
+    def _observe(self, doc: dict, old_status: str) -> None:
+        """store.job_observers entry: note a multi-node job that ended, for settle()."""
+        if doc["status"] in states.TERMINAL and is_multinode(doc):
+            with self._ended_lock:
+                self._ended.add(doc["jobId"])
+
+    def settle(self, now: int) -> None:
+        """Nodes still waiting (RUNNABLE) for a job that ended without its main node's end (a
+        cancel while it waited for another attempt, a deleted queue) end with it."""
+        with self._ended_lock:
+            ended, self._ended = self._ended, set()
+        for job_id in ended:
+            job = self.jobs.get(job_id)
+            for node in self.nodes.of(job_id):
+                if node["status"] == states.RUNNABLE:
+                    states.transition(self.nodes, node, states.FAILED, now,
+                                      statusReason=(job or {}).get("statusReason") or CONTAINER_EXITED)
 
     def attempts_of(self, doc: dict):
         """The attempt lifecycle of a multi-node job or node, else None."""

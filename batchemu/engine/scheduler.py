@@ -86,6 +86,7 @@ class Scheduler:
             world = World(self.store, now)
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
+            self.multinode.settle(now)
             # PENDING jobs cannot start: placement needs only their share identifiers, read when
             # a fair-share reservation asks (placement.Snapshot.pending_shares), not their documents.
             active = self.jobs.active(but=states.PENDING) if self.runner is not None else []

@@ -187,3 +187,21 @@ def test_after_a_restart_running_nodes_are_re_attached_and_a_lost_main_node_ends
     h.runner.exit(f"{kept}#0", 0)
     h.tick()
     assert h.status(kept) == "SUCCEEDED"
+
+
+def test_cancelling_a_job_waiting_for_its_next_attempt_ends_its_waiting_nodes():
+    h = Harness()
+    h.compute_environment(max_vcpus=4)
+    h.queue()
+    job_id = h.submit(definition=multinode(h, num=2), retryStrategy={"attempts": 2})
+    h.tick()
+    h.call("UpdateJobQueue", jobQueue="q", state="DISABLED")  # holds the retried job RUNNABLE
+    h.runner.exit(f"{job_id}#0", None, reason="CannotPullContainerError: nope",
+                  status_reason="Task failed to start")  # the main node never starts: another attempt
+    h.tick()
+    assert h.status(job_id) == "RUNNABLE" and h.status(f"{job_id}#1") == "RUNNABLE"
+    h.call("CancelJob", jobId=job_id, reason="no more")
+    h.tick()
+    assert h.status(job_id) == "FAILED"
+    node = h.job(f"{job_id}#1")
+    assert (node["status"], node["statusReason"]) == ("FAILED", "no more")
