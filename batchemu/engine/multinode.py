@@ -281,7 +281,7 @@ class MultiNode:
                            "startedAt": None, "stoppedAt": None,
                            "container": {k: v for k, v in node["container"].items() if k not in _ATTEMPT_KEYS}}
                 if index == props["mainNode"]:
-                    changes.update(self._task(node, ce, attempt, changes["container"]))
+                    changes.update(self._task(node, ce, attempt, changes["container"], now))
                     self._move(node, states.STARTING, now, changes)
                 else:
                     self._move(node, states.RUNNABLE, now, changes)
@@ -299,11 +299,12 @@ class MultiNode:
             raise RuntimeError(f"node {node['jobId']} changed while its job was starting")
 
     @staticmethod
-    def _task(node: dict, ce: dict, attempt: int, container: dict) -> dict:
+    def _task(node: dict, ce: dict, attempt: int, container: dict, now: int) -> dict:
+        """A node's attempt's task (its ARNs and log stream) and when it was scheduled."""
         task = new_task(node, ce)
         tasks = dict(node.get("_tasks") or {})
         tasks[str(attempt)] = task
-        return {"_tasks": tasks, "scheduledAt": None,
+        return {"_tasks": tasks, "scheduledAt": now,
                 "container": dict(container, taskArn=task["taskArn"],
                                   containerInstanceArn=task["containerInstanceArn"])}
 
@@ -347,7 +348,7 @@ class MultiNode:
             for node in self.nodes.of(job["jobId"]):
                 if node["status"] != states.RUNNABLE or node["_attempt"] != main["_attempt"]:
                     continue
-                changes = self._task(node, ce, node["_attempt"], node["container"])
+                changes = self._task(node, ce, node["_attempt"], node["container"], at)
                 new = states.transition(self.nodes, node, states.STARTING, at,
                                         _mainAddress=main.get("_address") or "", **changes)
                 if new is not None:

@@ -205,3 +205,24 @@ def test_cancelling_a_job_waiting_for_its_next_attempt_ends_its_waiting_nodes():
     assert h.status(job_id) == "FAILED"
     node = h.job(f"{job_id}#1")
     assert (node["status"], node["statusReason"]) == ("FAILED", "no more")
+
+
+def test_a_nested_range_wins_for_its_nodes_and_counts_in_the_gangs_need():
+    h = Harness()
+    h.compute_environment(max_vcpus=8)
+    h.queue()
+    wide = {"image": "busybox", "command": ["wide"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}
+    narrow = dict(wide, command=["narrow"], resourceRequirements=[{"type": "VCPU", "value": "3"},
+                                                                  {"type": "MEMORY", "value": "64"}])
+    h.call("RegisterJobDefinition", jobDefinitionName="nested", type="multinode", nodeProperties={
+        "numNodes": 4, "mainNode": 0, "nodeRangeProperties": [{"targetNodes": "0:", "container": wide},
+                                                              {"targetNodes": "2:2", "container": narrow}]})
+    job_id = h.submit(definition="nested")
+    h.tick()
+    h.runner.run(f"{job_id}#0", address="10.0.0.2")
+    h.tick()
+    assert [h.runner.spec(f"{job_id}#{i}").command for i in range(4)] == [["wide"], ["wide"], ["narrow"], ["wide"]]
+    assert h.runner.spec(f"{job_id}#2").vcpus == 3
+    summary = h.call("ListJobs", jobQueue="q", jobStatus="RUNNING")["jobSummaryList"][0]
+    assert summary["capacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 6.0}]  # 1 + 1 + 3 + 1
