@@ -4,6 +4,7 @@ the main node's, and the other nodes are stopped when the main node exits."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pytest
@@ -118,3 +119,29 @@ def test_a_node_reaches_the_server_on_its_own_network_with_the_server_on_the_loo
     assert job["status"] == "SUCCEEDED", lines
     assert lines[0] == f"url=http://host.docker.internal:{server.port}"
     assert '"jobQueueName":"q"' in "".join(lines[1:]).replace(" ", "")  # its own account's queue
+
+
+def test_on_a_user_defined_job_network_nodes_are_on_it_too_and_reach_the_server_there():
+    client = docker_client()
+    network = client.networks.create(f"batchemu-test-{secrets.token_hex(4)}", driver="bridge")
+    try:
+        network.reload()
+        gateway = network.attrs["IPAM"]["Config"][0]["Gateway"].split("/")[0]
+        with running_server(runner="docker", job_network=network.name, host=gateway, stop_grace_seconds=1) as other:
+            call = ('echo "url=$AWS_ENDPOINT_URL"; timeout 5 wget -qO- --header "Content-Type: application/json" '
+                    '--header "Authorization: AWS4-HMAC-SHA256 Credential=$AWS_ACCESS_KEY_ID/20240101/'
+                    '$AWS_REGION/batch/aws4_request, SignedHeaders=host, Signature=0" '
+                    '--post-data "{}" "$AWS_ENDPOINT_URL/v1/describejobqueues" && ' + MAIN)
+            account, batch = setup(other, call, WORKER)
+            job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition="mnp")["jobId"]
+            job = wait_done(batch, job_id, timeout=60)
+            main = batch.describe_jobs(jobs=[f"{job_id}#0"])["jobs"][0]
+            lines = output(other, account, main["container"]["logStreamName"])
+        assert job["status"] == "SUCCEEDED", lines
+        assert lines[0] == f"url=http://{gateway}:{other.port}"  # the URL of any job on that network
+        assert '"jobQueueName":"q"' in lines[1].replace(" ", "")
+        hellos = sorted(line for line in lines if line.startswith("hello-from-"))
+        assert hellos == ["hello-from-1", "hello-from-2"]  # and the workers reached the main node
+    finally:
+        network.remove()
+        client.close()
