@@ -223,8 +223,7 @@ class DockerRunner:
             self._abort_if_stopped(rec)
             container.start()
             if spec.group_network:
-                rec.address = docker_nodes.address(self.client.api.inspect_container(container_id),
-                                                   spec.group_network)
+                rec.address = self._address(container_id, spec.group_network)
         except _StartAborted:
             self._fail_start(rec, "stopped before start", container_id)
             return
@@ -248,6 +247,13 @@ class DockerRunner:
         with self._emit_lock:        # not once the exit is reported (a quick container)
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
+
+    def _address(self, container_id: str, network: str) -> str | None:
+        """A started container's address on `network`; None once it is gone (Docker forgets it)."""
+        try:
+            return docker_nodes.address(self.client.api.inspect_container(container_id), network)
+        except docker.errors.APIError:
+            return None
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
