@@ -13,17 +13,19 @@ from batchemu.runners.base import RUNNING
 from batchemu.runners.docker import DockerRunner
 from tests.e2e.support import wait_until
 from tests.runners.events import EventLog
-from tests.runners.test_docker_runner import client, job_id, server_id, spec  # noqa: F401 (fixtures)
+from tests import docker_support
+from tests.runners.test_docker_runner import job_id, spec
 
 pytestmark = pytest.mark.docker
 
 
-def network_exists(client, name: str) -> bool:  # noqa: F811 (the fixture's client)
+def network_exists(client, name: str) -> bool:
     return bool(client.networks.list(names=[name]))
 
 
-def test_a_group_network_lives_as_long_as_its_containers_and_gives_each_its_address(client, server_id):  # noqa: F811
-    runner = DockerRunner(server_id)
+def test_a_group_network_lives_as_long_as_its_containers_and_gives_each_its_address():
+    client = docker_support.docker_client()
+    runner = DockerRunner("test-" + secrets.token_hex(4))
     runner.events = EventLog()
     runner.set_listener(runner.events)
     network = f"batchemu-test-{secrets.token_hex(4)}"
@@ -43,3 +45,4 @@ def test_a_group_network_lives_as_long_as_its_containers_and_gives_each_its_addr
         wait_until(lambda: not network_exists(client, network), 10, "the network's removal")
     finally:
         runner.close()
+        client.close()
