@@ -18,9 +18,12 @@ pytestmark = pytest.mark.docker
 MAIN = ('echo "main index=$AWS_BATCH_JOB_NODE_INDEX of=$AWS_BATCH_JOB_NUM_NODES '
         'main=$AWS_BATCH_JOB_MAIN_NODE_INDEX addr=${AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS:-unset}"; '
         'for i in 1 2; do nc -l -p 5000; done; exit ${MAIN_EXIT:-0}')
-# A worker retries until the main node listens.
-WORKER = ('echo to=$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS; for i in $(seq 1 100); do echo hello-from-$AWS_BATCH_JOB_NODE_INDEX | '
-          'nc $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 5000 && exit 0; sleep 0.1; done; exit 1')
+# A worker retries until the main node listens. Its message is in a file, not piped from echo:
+# busybox nc quits when the other side ends first (the listener's stdin is empty), and a pipe's
+# writer may not have written yet then.
+WORKER = ('echo to=$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS; echo hello-from-$AWS_BATCH_JOB_NODE_INDEX > /tmp/m; '
+          'for i in $(seq 1 100); do nc $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 5000 < /tmp/m && exit 0; '
+          'sleep 0.1; done; exit 1')
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def test_a_group_network_lives_as_long_as_its_containers_and_gives_each_its_addr
         runner.start(spec(listener, ["sh", "-c", "nc -l -p 7000"], group_network=network))
         address = runner.events.wait_kind(RUNNING, listener).address
         assert address and network_exists(client, network)
-        runner.start(spec(talker, ["sh", "-c", f"until echo hi | nc {address} 7000; do sleep 0.1; done"],
+        runner.start(spec(talker, ["sh", "-c", f"echo hi > /tmp/m; until nc {address} 7000 < /tmp/m; do sleep 0.1; done"],
                           group_network=network))
         assert runner.events.exited(talker).exit_code == 0
         assert runner.events.exited(listener).exit_code == 0
