@@ -1,7 +1,8 @@
-"""The `batchemu` command: serve the API (default).
+"""The `batchemu` command: serve the API (default), or inject a fault into a running server.
 
     batchemu [--host H] [--port N] [--data-dir DIR] [--ephemeral] [--settle-seconds S]
              [--runner auto|docker|process|none] [--job-network NET] [--pull-policy P] ...
+    batchemu fault reclaim-spot|lose-instance|fail-pulls|clear-pulls|list --endpoint URL ...
 
 The data dir is locked before the store opens and the port bound before the engine starts, so
 a second server can never run restart recovery against jobs a first one is still running.
@@ -13,7 +14,9 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
+import json
 import logging
+import os
 import signal
 import sys
 
@@ -43,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Docker network for job containers (default host; BATCHEMU_JOB_NETWORK)")
     parser.add_argument("--pull-policy", choices=("missing", "always", "never"),
                         help="when to pull job images (default missing; BATCHEMU_PULL_POLICY)")
+    parser.add_argument("--task-holder-image",
+                        help="image of the container holding a multi-container job's network namespace; "
+                             "must have `sleep` (default busybox:latest; BATCHEMU_TASK_HOLDER_IMAGE)")
     parser.add_argument("--stop-grace-seconds", type=float,
                         help="SIGTERM-to-SIGKILL grace for terminated or timed-out jobs (default 30; "
                              "BATCHEMU_STOP_GRACE_SECONDS)")
@@ -69,6 +75,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--events-all-accounts", action="store_true", default=None,
                         help="GET /batchemu/events without ?account= streams every account "
                              "(BATCHEMU_EVENTS_ALL_ACCOUNTS=1)")
+    parser.add_argument("--time-scale", type=float,
+                        help="divide the waits batchemu imposes (attempt timeouts, job state time "
+                             "limits, settle times, the stop grace) by N; timestamps stay real time "
+                             "(default 1; BATCHEMU_TIME_SCALE)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)
@@ -78,7 +88,50 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config.from_env(**{k: v for k, v in vars(args).items() if v is not None})
 
 
+FAULT_PATHS = {"reclaim-spot": ("POST", "/batchemu/faults/reclaim-spot"),
+               "lose-instance": ("POST", "/batchemu/faults/lose-instance"),
+               "fail-pulls": ("POST", "/batchemu/faults/fail-pulls"),
+               "clear-pulls": ("POST", "/batchemu/faults/clear-pulls"),
+               "list": ("GET", "/batchemu/faults")}
+
+
+def parse_fault_args(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="batchemu fault",
+                                     description="Inject a failure into a running batchemu (README "
+                                                 "\"Failure injection\").")
+    parser.add_argument("action", choices=tuple(FAULT_PATHS))
+    parser.add_argument("--endpoint", default=None,
+                        help="the server (default $AWS_ENDPOINT_URL, else http://127.0.0.1:8000)")
+    parser.add_argument("--region", help="the region acted on (default $AWS_REGION, else us-east-1)")
+    parser.add_argument("--compute-environment", dest="computeEnvironment", metavar="NAME_OR_ARN",
+                        help="reclaim-spot/lose-instance: name or ARN of the compute environment")
+    parser.add_argument("--job-id", dest="jobId", metavar="JOB_ID", help="reclaim-spot/lose-instance: the job whose host goes")
+    parser.add_argument("--instance-id", dest="instanceId", metavar="INSTANCE_ID", help="lose-instance: the simulated instance (i-...)")
+    parser.add_argument("--image", help="fail-pulls/clear-pulls: the image, e.g. myrepo/app:1.0")
+    return parser.parse_args(argv)
+
+
+def fault_main(argv) -> int:
+    from batchemu import fault_client  # lazy for start-up time: botocore's signer
+
+    args = parse_fault_args(argv)
+    method, path = FAULT_PATHS[args.action]
+    body = {k: v for k, v in vars(args).items()
+            if k in ("computeEnvironment", "jobId", "instanceId", "image") and v is not None}
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or fault_client.DEFAULT_ENDPOINT
+    try:
+        answer = fault_client.call(endpoint, method, path, body if method == "POST" else None, args.region)
+    except (fault_client.FaultRefused, OSError) as exc:
+        print(f"batchemu fault {args.action}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["fault"]:
+        return fault_main(argv[1:])
     config = config_from_args(parse_args(argv))
     logging.basicConfig(level=config.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

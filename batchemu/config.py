@@ -36,6 +36,9 @@ class Config:
     job_network: str = "host"
     # Image pull policy: "missing" (pull when not present), "always" or "never".
     pull_policy: str = "missing"
+    # The image of the container that holds a multi-container job's network namespace (ECS task,
+    # EKS pod), like ECS's and Kubernetes' pause containers; it must have `sleep`.
+    task_holder_image: str = "busybox:latest"
     # Seconds between SIGTERM and SIGKILL when a job is terminated or times out (ECS: 30).
     stop_grace_seconds: float = 30.0
     log_level: str = "INFO"
@@ -57,6 +60,9 @@ class Config:
     credentials_file: str = ""
     # GET /batchemu/events without ?account= streams every account (an operator's view).
     events_all_accounts: bool = False
+    # Divide the waits batchemu imposes by this (attempt timeouts, jobStateTimeLimitActions,
+    # settle times, the stop grace); timestamps stay real clock time (README "Time scale").
+    time_scale: float = 1.0
 
     @property
     def db_path(self) -> str:

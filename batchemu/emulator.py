@@ -2,7 +2,11 @@
 Config, in dependency order, and owns its life:
 
     store -> server id, runner -> job endpoint, verifier, guard -> scheduler, engine
-          -> Batch backend and provider -> frontends (Batch, Logs, events, moto) -> Flask app
+          -> ECS clusters -> Batch backend and provider -> frontends (Batch, Logs, events,
+          moto) -> Flask app
+    before moto's first ECS request the ECS clusters of the stored compute environments are
+    restored (ecs_clusters.py); before its first CloudFormation request moto's CloudFormation
+    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -22,12 +26,13 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import events, logs, services
+from batchemu import cloudformation, events, fault_routes, logs, services
 from batchemu.app import create_app
-from batchemu.batch import job_views
+from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
 from batchemu.batch.provider import CASE_INSENSITIVE_ENUMS, BatchProvider
 from batchemu.config import Config
+from batchemu.ecs_clusters import MotoClusters
 from batchemu.engine.engine import Engine
 from batchemu.engine.scheduler import Scheduler
 from batchemu.job_endpoint import JobEndpoint
@@ -52,6 +57,8 @@ class Emulator:
     def __init__(self, config: Config | None = None, *, store: Store | None = None,
                  clock=wall_clock_ms, make_runner=select.make_runner, lock_data_dir: bool = False):
         self.config = config = config or Config()
+        if not config.time_scale > 0:
+            raise ValueError(f"--time-scale must be a number above 0, got {config.time_scale}")
         self.clock = clock
         # Held until stop(), or for the life of the process (the OS releases it on any exit).
         self.data_dir_lock = (_lock(config.data_dir)
@@ -71,14 +78,20 @@ class Emulator:
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
                       extra_hosts=self.job_endpoint.hosts)
-        scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds,
-                              extra_env=self.job_endpoint)
+        # --time-scale divides every wait the engine imposes, the SIGTERM-to-SIGKILL grace too.
+        scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds / config.time_scale,
+                              extra_env=self.job_endpoint, time_scale=config.time_scale)
         self.engine = Engine(scheduler, clock)
-        self.backend = Backend(store=store, config=config, changed=self.engine.wake)
+        # The ECS cluster of each compute environment lives in moto's ECS (ecs_clusters.py).
+        self.clusters = MotoClusters()
+        self.backend = Backend(store=store, config=config, changed=self.engine.wake, clusters=self.clusters)
         batch_spec = wire_spec.load("batch")
         self.provider = BatchProvider(self.backend, batch_spec)
-        batch = Endpoint(batch_spec, REST_JSON, self.provider,
-                         Validator("ClientException", CASE_INSENSITIVE_ENUMS), config, clock)
+        batch_validator = Validator("ClientException", CASE_INSENSITIVE_ENUMS)
+        batch = Endpoint(batch_spec, REST_JSON, self.provider, batch_validator, config, clock)
+        self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
+                                                               clock, config.settle_seconds)
+        self._forget_moto_hooks = []
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -91,6 +104,7 @@ class Emulator:
         frontends = [batch_frontend,
                      _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
+                     fault_routes.make_frontend(self.engine, guard, config),
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
@@ -111,6 +125,11 @@ class Emulator:
         if self.server is None:
             self.listen(**server_options)
         self.engine.start()
+        # moto keeps state in memory: before its first ECS request the clusters of the stored
+        # compute environments are put back; before its first CloudFormation request stacks'
+        # AWS::Batch::* resources become this server's (neither imports moto before then).
+        self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
+                                   services.before_first_request("cloudformation", self.serve_stacks)]
         if serve:
             self.server.start()
         return self
@@ -124,6 +143,9 @@ class Emulator:
         data dir is released last, once nothing runs against it."""
         if self.server is not None:
             self.server.stop()
+        for forget in self._forget_moto_hooks:
+            forget()
+        cloudformation.uninstall(self.stack_operations)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -133,6 +155,16 @@ class Emulator:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def restore_ecs_clusters(self) -> None:
+        """Put the ECS cluster of every stored compute environment into moto's ECS (moto's
+        state is in memory). Runs before moto's first ECS request; call it again after
+        anything that wipes moto's state (a reset) but keeps Batch's."""
+        self.clusters.restore(lambda: compute_environments.ecs_clusters(self.backend, self.clock()))
+
+    def serve_stacks(self) -> None:
+        """moto's CloudFormation creates AWS::Batch::* resources through this server."""
+        cloudformation.install(self.stack_operations)
 
 
 class DataDirInUse(RuntimeError):

@@ -1,7 +1,10 @@
 """Every non-Batch AWS call (S3, SQS, SNS, DynamoDB, EventBridge, IAM, STS, ...) on the same
 endpoint, answered by moto's in-process backends through moto's own dispatcher. Decides only
 *whether* a request is moto's, and in which account; moto does the routing. Moto state lives in
-memory only. (The environment that points jobs back here is job_endpoint.py's.)
+memory only, so before moto's first request for a service the callbacks registered for it run
+(before_first_request: the composition root puts compute environments' ECS clusters back and
+hands CloudFormation's Batch resources to batchemu). (The environment that points jobs back
+here is job_endpoint.py's.)
 Must not answer Batch or Logs requests (those frontends come first in app.py).
 """
 
@@ -19,6 +22,9 @@ from batchemu.wire.auth import identify
 
 _lock = threading.Lock()
 _dispatcher = None
+_hooks_lock = threading.Lock()
+_first_request_hooks: dict[str, list] = {}  # moto service name -> callbacks not run yet
+_served: set[str] = set()  # the services that have had a request in this process
 
 
 def moto_dispatcher():
@@ -43,6 +49,39 @@ def moto_dispatcher():
 
             _dispatcher = DomainDispatcherApplication(create_app)
     return _dispatcher
+
+
+def before_first_request(service: str, callback):
+    """Run `callback()` before moto answers the first request for `service` (moto's name:
+    "ecs", "cloudformation") in this process, or now if one came already. Used to put back
+    state moto lost (it keeps state in memory only) without importing that part of moto until
+    someone asks for it. Returns a function that unregisters the callback (a stopped server's
+    must not run later)."""
+    with _hooks_lock:
+        if service not in _served:
+            _first_request_hooks.setdefault(service, []).append(callback)
+            return lambda: _forget_hook(service, callback)
+    callback()
+    return lambda: None
+
+
+def _forget_hook(service: str, callback) -> None:
+    with _hooks_lock:
+        waiting = _first_request_hooks.get(service, [])
+        if callback in waiting:
+            waiting.remove(callback)
+
+
+def _before_request(service: str) -> None:
+    """The hooks of `service`, once; a concurrent first request waits until they have run."""
+    if service in _served:
+        return
+    with _hooks_lock:
+        if service in _served:
+            return
+        _served.add(service)
+        for callback in _first_request_hooks.pop(service, []):
+            callback()
 
 
 def moto_loaded() -> bool:
@@ -105,6 +144,8 @@ def make_frontend(config):
         elif dispatcher.get_backend_for_host(host) is None:
             service = caller.service or host.split(".")[0]
             return _json_error(501, "NotImplemented", f"service {service!r} is not emulated")
+        else:
+            _before_request(host.split(".")[0])
         try:
             response = Response.force_type(dispatcher, environ)
         except OperationNotFoundError as exc:  # an action the service's model lacks (moto 5.2.1)

@@ -3,6 +3,9 @@
 Roles, subnets and security groups are opaque well-formed strings: no IAM or EC2 resource has
 to exist (the setup friction users hit with moto, peers §1.5). Capacity is `maxvCpus`.
 ECS_MANAGED_INSTANCES resources' own rules are batch.managed_instances'.
+Every ECS-orchestrated compute environment, MANAGED or UNMANAGED, owns an ECS cluster named
+`<name>_Batch_<uuid>` (ref §2.1, §3.6) that is created and deleted with it through
+`backend.clusters`; EKS ones have none.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def create_compute_environment(backend: Backend, ctx: RequestContext, params: di
     if eks is not None:
         eks = _eks_configuration(dict(eks), eks.get("accessEntry"))
     arn = arns.make(ctx, KIND, name)
+    cluster = None if eks else f"{name}_Batch_{uuid.uuid4()}"  # ref §2.1
     doc = {
         "computeEnvironmentName": name,
         "computeEnvironmentArn": arn,
@@ -70,8 +74,7 @@ def create_compute_environment(backend: Backend, ctx: RequestContext, params: di
         "computeResources": resources,
         "unmanagedvCpus": params.get("unmanagedvCpus") if ce_type == "UNMANAGED" else None,
         "serviceRole": _role_arn(ctx, params.get("serviceRole")),
-        "ecsClusterArn": None if eks else
-            f"arn:aws:ecs:{ctx.region}:{ctx.account}:cluster/{name}_Batch_{uuid.uuid4()}",
+        "ecsClusterArn": cluster and f"arn:{ctx.partition}:ecs:{ctx.region}:{ctx.account}:cluster/{cluster}",
         "eksConfiguration": eks,
         "containerOrchestrationType": "EKS" if eks else "ECS",
         "uuid": str(uuid.uuid4()),
@@ -83,6 +86,8 @@ def create_compute_environment(backend: Backend, ctx: RequestContext, params: di
     lifecycle.begin(doc, "CREATING", "VALID", ctx.now_ms, backend.settle_ms,
                     lifecycle.HEALTHY_REASON[KIND])
     save(backend, ctx, KIND, name, arn, doc)
+    if cluster:
+        backend.clusters.create(ctx.account, ctx.region, cluster)  # after save: see ecs_clusters()
     backend.changed()
     return {"computeEnvironmentName": name, "computeEnvironmentArn": arn}
 
@@ -158,8 +163,34 @@ def delete_compute_environment(backend: Backend, ctx: RequestContext, params: di
             raise ClientException("Cannot delete, found existing JobQueue relationship")  # ref §3.4
     lifecycle.begin(doc, "DELETING", "DELETED", ctx.now_ms, backend.settle_ms)
     save(backend, ctx, KIND, doc["computeEnvironmentName"], doc["computeEnvironmentArn"], doc)
+    cluster = cluster_name(doc)
+    if cluster:
+        backend.clusters.delete(ctx.account, ctx.region, cluster)
     backend.changed()
     return {}
+
+
+def cluster_name(doc: dict) -> str | None:
+    """The name of the ECS cluster a compute environment owns (None: an EKS one has none)."""
+    arn = doc.get("ecsClusterArn")
+    return arn.split(":cluster/", 1)[1] if arn and ":cluster/" in arn else None
+
+
+def ecs_clusters(backend: Backend, now_ms: int) -> list[tuple[str, str, str]]:
+    """(account, region, cluster name) of every compute environment that is not being deleted:
+    the clusters an ECS emulation that lost its state (moto's is in memory) must hold again.
+    Create and delete save the document before they touch `backend.clusters`, so a caller that
+    starts taking create/delete calls and then reads this list misses none."""
+    out = []
+    for account, region, doc in backend.store.list_every_scope(KIND):
+        if lifecycle.is_gone(doc, now_ms):
+            continue
+        if lifecycle.settle(doc, now_ms)["status"] in ("DELETING", "DELETED"):
+            continue
+        cluster = cluster_name(doc)
+        if cluster:
+            out.append((account, region, cluster))
+    return out
 
 
 # -- rules -----------------------------------------------------------------------------------

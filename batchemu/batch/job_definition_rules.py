@@ -13,7 +13,7 @@ import copy
 import json
 import re
 
-from batchemu.batch import job_spec
+from batchemu.batch import fargate_rules, job_spec, task_properties
 from batchemu.batch.common import check_tags
 from batchemu.batch.errors import ClientException, wrapped
 from batchemu.context import RequestContext
@@ -212,6 +212,7 @@ def _container(ctx: RequestContext, cp: dict, where: str, fargate: bool, node: b
     if fargate:
         _check_fargate_container(cp, where)
         _check_fargate_task(cp, where, vcpus, memory)
+        fargate_rules.check_task(ctx, cp, [(cp, where)], where)
         # ref §5.3 defaults (assignPublicIp DISABLED, platformVersion LATEST).
         cp.setdefault("networkConfiguration", {"assignPublicIp": "DISABLED"})
         cp.setdefault("fargatePlatformConfiguration", {"platformVersion": "LATEST"})
@@ -252,6 +253,9 @@ def _ecs(ctx: RequestContext, ecs: dict, where: str, fargate: bool) -> dict:
         raise wrapped(ctx, "vCPU is not provided.")  # ref §5.3: every job needs a vCPU count
     if fargate:
         _check_fargate_task(task, task_where, total_vcpus, total_memory or None)
+        fargate_rules.check_task(ctx, task, [(c, f"{task_where}.containers[{i}]") for i, c in enumerate(containers)],
+                                 task_where)
+    task_properties.check_dependencies(containers, task_where)
     return ecs
 
 
@@ -268,6 +272,7 @@ def _eks(eks: dict, where: str) -> dict:
                 if mount.get("name") not in volumes:
                     raise ClientException(f"{c_where}.volumeMounts: name {mount.get('name')!r} doesn't "
                                           f"match any volume in {where}.podProperties.volumes")
+    task_properties.check_pod(pod, f"{where}.podProperties")
     return eks
 
 

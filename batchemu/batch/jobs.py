@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 
-from batchemu.batch import (bulk, consumable_resources, host_access, job_definition_rules, job_definitions,
-                            job_spec, job_submission, job_views, multinode_spec)
+from batchemu.batch import (bulk, consumable_resources, fargate_rules, host_access, job_definition_rules,
+                            job_definitions, job_spec, job_submission, job_views, multinode_spec,
+                            task_properties)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, UnknownJob, wrapped
@@ -39,27 +40,24 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     definition = job_definitions.resolve_for_submit(backend, ctx, params["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
     multinode = definition.get("type") == "multinode"
-    if not (multinode or definition.get("containerProperties") or task):
-        raise ClientException("batchemu runs container jobs with containerProperties, multinode jobs and "
-                              "MANAGED_INSTANCES jobs with one single-container ecsProperties task; other "
-                              "ecsProperties and eksProperties jobs are not supported yet")
+    multi = None if task is not None or multinode else task_properties.kind(definition)  # several containers / a pod
+    if not (multinode or definition.get("containerProperties") or task or multi):
+        raise ClientException(f"Job definition {definition['jobDefinitionArn']} has no containerProperties, "
+                              "ecsProperties, eksProperties or nodeProperties batchemu can run")
     if multinode:
         multinode_spec.check_submit(params)  # ref §12: not an array job; overrides per node range
     elif params.get("nodeOverrides"):
         raise ClientException("nodeOverrides can only be used with a multinode job definition")
     array_size = _array_size(params)
     depends_on = _dependencies(backend, ctx, params, array_size)
-    if multinode:
-        definition_container, overrides = {}, {}  # per node range: multinode_spec.resolve
+    if not multinode:
+        _check_override_kinds(params, "ecs" if task is not None else multi)
+    if multi or multinode:
+        definition_container, overrides = {}, {}  # per container, pod or node range
     elif task is not None:
-        if params.get("containerOverrides"):
-            raise ClientException("containerOverrides can't be used with an ecsProperties job definition; "
-                                  "use ecsPropertiesOverride")
         definition_container = job_spec.task_container(task)
         overrides = job_spec.ecs_overrides(params.get("ecsPropertiesOverride"), definition_container)
     else:
-        if params.get("ecsPropertiesOverride"):
-            raise ClientException("ecsPropertiesOverride can only be used with an ecsProperties job definition")
         definition_container = definition["containerProperties"]
         overrides = params.get("containerOverrides") or {}
     job_spec.check_overrides(overrides, definition_container)
@@ -75,20 +73,17 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(params.get("tags"))
     parameters = job_spec.merge_parameters(definition, params.get("parameters"))
-    node_properties = node_ranges = None
     if multinode:
-        container = None
-        node_properties, node_ranges, need = multinode_spec.resolve(definition, params.get("nodeOverrides"),
-                                                                    parameters)
-        for i, node_range in enumerate(node_properties["nodeRangeProperties"]):
-            _check_host_access(backend, queue, definition, node_range["container"],
-                               f"nodeProperties.nodeRangeProperties[{i}].container")
+        container, fields = None, _node_fields(backend, queue, definition, params, parameters)
+    elif multi:
+        container, fields = None, _task_fields(backend, queue, definition, params, parameters, multi)
     else:
         container = job_spec.resolve_container(definition_container, overrides, parameters)
-        need = job_spec.needs(container)
+        if definition.get("platformCapabilities") == ["FARGATE"] and overrides.get("resourceRequirements"):
+            fargate_rules.check_submitted(container, job_definition_rules.FARGATE_MEMORY)  # ref §5.3 at submit
         _check_host_access(backend, queue, definition, container,
-                           "ecsProperties.taskProperties[0].containers[0]" if task is not None
-                           else "containerProperties")
+                           "ecsProperties.taskProperties[0].containers[0]" if task is not None else "containerProperties")
+        fields = {"_need": job_spec.needs(container)}
     consumables, held = consumable_resources.for_submit(          # ref §13.1
         backend, ctx, definition.get("consumableResourceProperties"), params.get("consumableResourcePropertiesOverride"))
 
@@ -114,8 +109,6 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         "shareIdentifier": share,
         "arrayProperties": {"size": array_size} if array_size else None,
         "consumableResourceProperties": consumables,
-        "nodeProperties": node_properties,  # ref §12: the definition's plus nodeOverrides
-        "_nodeRanges": node_ranges,          # which nodes each range holds (engine.multinode)
         "_account": ctx.account,
         "_region": ctx.region,
         "_queueName": queue["jobQueueName"],
@@ -125,13 +118,53 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         # its network, `host` as on Managed Instances (the runner's --job-network doesn't apply).
         "_ecsTask": {k: v for k, v in task.items() if k != "containers"} if task else None,
         "_network": "host" if task else None,
-        "_need": need,  # a multi-node job: all its nodes together (gang placement, ref §12)
+        **fields,
         "_consumables": held,  # {arn: quantity}: what the job holds from STARTING on (engine.consumables)
         "_attempt": 0,
     }
     Jobs(backend.store).insert(doc)
     backend.changed()
     return {"jobArn": doc["jobArn"], "jobName": name, "jobId": job_id}
+
+
+def _check_override_kinds(params: dict, kind: str | None) -> None:
+    """Each override block only with its kind of definition (ref §6.8)."""
+    blocks = {None: ("containerOverrides", "containerProperties"), "ecs": ("ecsPropertiesOverride", "ecsProperties"),
+              "eks": ("eksPropertiesOverride", "eksProperties")}
+    for wanted, (key, _) in blocks.items():
+        if params.get(key) and kind != wanted:
+            right, block = blocks[kind]
+            raise ClientException(f"{key} can't be used with an {block} job definition; use {right}")
+
+
+def _node_fields(backend: Backend, queue: dict, definition: dict, params: dict, parameters: dict) -> dict:
+    """The document fields of a multi-node job (engine.multinode runs it, ref §12): its
+    nodeProperties (the definition's plus nodeOverrides), which nodes each range holds
+    (`_nodeRanges`) and the whole gang's need (gang placement)."""
+    props, ranges, need = multinode_spec.resolve(definition, params.get("nodeOverrides"), parameters)
+    for i, node_range in enumerate(props["nodeRangeProperties"]):
+        _check_host_access(backend, queue, definition, node_range["container"],
+                           f"nodeProperties.nodeRangeProperties[{i}].container")
+    return {"nodeProperties": props, "_nodeRanges": ranges, "_need": need}
+
+
+def _task_fields(backend: Backend, queue: dict, definition: dict, params: dict, parameters: dict, kind: str) -> dict:
+    """The document fields of an ecsProperties/eksProperties job (engine.task_jobs runs it): the
+    resolved task or pod, what each container and the whole job need."""
+    if kind == "ecs":
+        ecs, limits, need = task_properties.ecs_job(definition, params.get("ecsPropertiesOverride"), parameters)
+        props, more = {"ecsProperties": ecs}, {}
+    else:
+        eks, limits, need, sizes = task_properties.eks_job(definition, params.get("eksPropertiesOverride"),
+                                                           parameters)
+        props, more = {"eksProperties": eks, "eksAttempts": []}, {"sizes": sizes}
+    found = host_access.in_definition(props)
+    if found and queue.get("jobQueueType") == "ECS_FARGATE":
+        raise ClientException(f"{found[0]} isn't supported for jobs that run on Fargate resources (job queue "
+                              f"{queue['jobQueueName']} runs on Fargate)")
+    if backend.config.deny_host_access:
+        host_access.refuse(found, f"Job definition {definition['jobDefinitionArn']}: ")
+    return {**props, "_task": {"kind": kind, "limits": limits, **more}, "_need": need}
 
 
 def _check_host_access(backend: Backend, queue: dict, definition: dict, container: dict, where: str) -> None:

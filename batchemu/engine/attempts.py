@@ -3,13 +3,15 @@ attemptDurationSeconds, ref §10), record a runner's report (RUNNING, EXITED, ou
 attempt (SUCCEEDED, RUNNABLE again by retryStrategy/evaluateOnExit, ref §9, or FAILED) and pick
 an attempt up again after a restart (DESIGN principle 4).
 
-A kind of job (container jobs: engine.container_jobs; SageMaker service jobs: engine.service_scheduler)
+A kind of job (container jobs: engine.container_jobs; ECS task and EKS pod jobs:
+engine.task_jobs; SageMaker service jobs: engine.service_scheduler)
 differs only in how one attempt is launched and what it reports: its `Launcher` says that. This
 module holds no kind's wording, fields or runner spec, and never places a job.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Protocol
 
@@ -21,6 +23,7 @@ from batchemu.vocabulary.reasons import TIMED_OUT
 log = logging.getLogger("batchemu.scheduler")
 
 RETRIES = 20   # compare-and-set attempts of a stop request racing the scheduler
+HOST_LOST = "host-lost"  # a stop's kind when its host went away (engine.faults)
 
 
 def request_stop(jobs, doc: dict | None, stop: dict, busy: tuple) -> bool:
@@ -69,16 +72,20 @@ class Launcher(Protocol):
     def retry_on(self, exit_code, reason) -> tuple:
         """(exit code, reason) evaluateOnExit matches against."""
 
+    # Optional: attempts_field(job) -> the job member its attempts are listed in ("attempts"
+    # when absent; EKS pods list theirs in "eksAttempts", engine.task_jobs).
+
 
 class Attempts:
     """The lifecycle of a kind's attempts, with one runner."""
 
-    def __init__(self, launcher: Launcher, runner, logs, stop_grace_seconds: float):
+    def __init__(self, launcher: Launcher, runner, logs, stop_grace_seconds: float, time_scale: float = 1.0):
         self.kind = launcher
         self.jobs = launcher.jobs
         self.runner = runner
         self.logs = logs
-        self.stop_grace = stop_grace_seconds
+        self.stop_grace = stop_grace_seconds  # already divided by --time-scale (emulator)
+        self.time_scale = time_scale          # --time-scale: divides attemptDurationSeconds
 
     # -- supervise -------------------------------------------------------------------------
 
@@ -91,7 +98,7 @@ class Attempts:
             return
         seconds = (job.get(self.kind.timeout_field) or {}).get("attemptDurationSeconds")
         if job["status"] == RUNNING and seconds and not stop:
-            deadline = job["startedAt"] + seconds * 1000
+            deadline = job["startedAt"] + int(seconds * 1000 / self.time_scale)
             if now >= deadline:
                 self.send_stop(job, {"kind": "timeout"})
             else:
@@ -100,7 +107,9 @@ class Attempts:
     def send_stop(self, job: dict, stop: dict) -> None:
         job["_stop"] = dict(stop, sent=True)
         if self.jobs.update(job) and self.runner is not None:
-            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace)
+            # A lost host gives no grace (engine.faults sets "grace": 0).
+            grace = stop.get("grace")
+            self.runner.stop(job["jobId"], job["_attempt"], self.stop_grace if grace is None else grace)
 
     # -- runner reports --------------------------------------------------------------------
 
@@ -108,15 +117,20 @@ class Attempts:
         """Record a runner event about `job`: output to its attempt's log stream, RUNNING, EXITED."""
         if event.kind == base.LOG:
             task = (job.get("_tasks") or {}).get(str(event.attempt))
-            if task:
-                self.logs.append(job["_account"], job["_region"], task["logGroup"], task["logStreamName"],
-                                 event.lines, now)
+            if task and event.container:   # one container of a task: its own stream (engine.task_jobs)
+                group, stream = (task.get("streams") or {}).get(event.container) or (None, None)
+            elif task:
+                group, stream = task["logGroup"], task["logStreamName"]
+            if task and stream:
+                self.logs.append(job["_account"], job["_region"], group, stream, event.lines, now)
             return
         if job.get("_attempt") != event.attempt or job["status"] not in (STARTING, RUNNING):
             return  # a late report about an attempt already recorded
         if event.kind == base.RUNNING and job["status"] == STARTING:
             self.kind.to_running(job, event.at_ms or now)
         elif event.kind == base.EXITED:
+            if event.containers:   # a task's containers, for the kind's record (engine.task_jobs)
+                job = dict(job, _results=[dataclasses.asdict(r) for r in event.containers])
             self.finish(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
 
     def finish(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
@@ -132,18 +146,27 @@ class Attempts:
             status_reason = TIMED_OUT
         elif stop.get("kind") == "terminate":
             status_reason = stop["reason"]
+        elif stop.get("kind") == HOST_LOST:
+            # engine.faults: the capacity went away (Spot reclaim, lost instance); retried as any
+            # failure (ref §9). An EC2 host that vanished reports no exit code (ref §6.5); a
+            # Fargate Spot task is stopped, so its container's exit code stands.
+            status_reason = stop["reason"]
+            if stop.get("hostGone"):
+                exit_code, reason, oom = None, None, False
         elif status_reason is None:
             status_reason = self.kind.status_reason(job, exit_code, reason, oom)
         reason = self.kind.exit_reason(reason, oom)
-        attempts = list(job.get("attempts") or []) + [self.kind.record(job, exit_code, reason, status_reason, now)]
-        common = {"attempts": attempts, "statusReason": status_reason, "_stop": None}
-        if exit_code == 0 and not stop:
+        # EKS jobs list their attempts in eksAttempts (engine.task_jobs), every other kind in attempts.
+        field = self.kind.attempts_field(job) if hasattr(self.kind, "attempts_field") else "attempts"
+        attempts = list(job.get(field) or []) + [self.kind.record(job, exit_code, reason, status_reason, now)]
+        common = {field: attempts, "statusReason": status_reason, "_stop": None}
+        if exit_code == 0 and stop.get("kind") in (None, HOST_LOST):  # it finished before its host went
             return transition(self.jobs, job, SUCCEEDED, now, **self.kind.ended(job, exit_code, reason), **common)
         if stop.get("kind") == "terminate":
             return transition(self.jobs, job, FAILED, now, isTerminated=True,
                               **self.kind.ended(job, exit_code, reason), **common)
         # Timed-out attempts are not retried (ref §10); other failures follow the strategy (ref §9).
-        if not stop and retry.should_retry(job.get("retryStrategy"), job["_attempt"],
+        if stop.get("kind") in (None, HOST_LOST) and retry.should_retry(job.get("retryStrategy"), job["_attempt"],
                                            *self.kind.retry_on(exit_code, reason), status_reason):
             return transition(self.jobs, job, RUNNABLE, now, startedAt=None, stoppedAt=None,
                               **self.kind.retried(job), **common)

@@ -13,7 +13,7 @@ import uuid
 
 from batchemu.engine import attempts, consumables, states
 from batchemu.engine.launch import launch_spec, log_names
-from batchemu.vocabulary.reasons import CONTAINER_EXITED, LOST_ON_RESTART, OUT_OF_MEMORY
+from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -26,40 +26,60 @@ class ContainerJobs:
     timeout_field = "timeout"
     lost_on_restart = LOST_ON_RESTART
 
-    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry):
+    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry,
+                 time_scale: float = 1.0, faults=None):
         self.store = store
         self.jobs = jobs
         self.runner = runner
         self.extra_env = extra_env
         self.on_retry = on_retry  # the scheduler's: a retried job's queue may be gone by now
-        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
+        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds, time_scale)
+        self.faults = faults  # engine.faults.Faults: simulated instances, injected pull failures
 
     def begin(self, job: dict, ce: dict, now: int) -> dict | None:
         """RUNNABLE -> STARTING on `ce` with its NON_REPLENISHABLE consumption, or None when the
         job changed since it was read; `launch` hands it to the runner after the commit."""
         attempt = job["_attempt"] + 1
-        task = new_task(job, ce)
+        task_id = uuid.uuid4().hex
+        cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
+        prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
+        group, stream = log_names(job, task_id)
+        # The simulated instance it lands on (engine.instances): jobs on one instance share its
+        # container-instance ARN, and a fault names its id. Fargate tasks have none (ref §6.4).
+        instance = self.faults.instances.place(job, ce) if self.faults else {}
+        task = {"taskArn": f"{prefix}:task/{cluster}/{task_id}", "logGroup": group, "logStreamName": stream,
+                **instance}
+        if not self.faults:
+            task["containerInstanceArn"] = (f"{prefix}:container-instance/{cluster}/"
+                                            f"{(ce.get('uuid') or task_id).replace('-', '')}")
         tasks = dict(job.get("_tasks") or {})
         tasks[str(attempt)] = task
-        container = dict(job["container"], taskArn=task["taskArn"],
-                         containerInstanceArn=task["containerInstanceArn"])
+        container = _drop_none(dict(job["container"], taskArn=task["taskArn"],
+                                    containerInstanceArn=task.get("containerInstanceArn")))
         with self.store.transaction():  # STARTING and the NON_REPLENISHABLE consumption, or neither
             new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
                                     _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
                                     container=container, statusReason=None, _blocked=None, scheduledAt=now)
             if new is not None:
                 consumables.consume(self.store, new)
+        if new is None and self.faults:
+            self.faults.instances.release(job["jobId"])
         return new
 
     # -- engine.attempts.Launcher ----------------------------------------------------------
 
     def launch(self, job: dict, now: int) -> None:
         """Hand a STARTING job's attempt to the runner."""
+        spec = launch_spec(job, job["_ceName"], self.extra_env(job))
+        pull_failure = self.faults.pull_failure(job["_account"], spec.image) if self.faults else None
+        if pull_failure:  # injected (engine.faults): the pull fails as Docker's would
+            self.attempts.finish(job, now, None, pull_failure, FAILED_TO_START)
+            return
         try:
-            self.runner.start(launch_spec(job, job["_ceName"], self.extra_env(job)))
+            self.runner.start(spec)
         except Exception as exc:  # the runner could not even accept it
             log.exception("runner refused %s", job["jobId"])
-            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", "Task failed to start")
+            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
 
     def to_running(self, job: dict, at: int) -> dict | None:
         task = job["_tasks"][str(job["_attempt"])]
@@ -75,7 +95,7 @@ class ContainerJobs:
     def record(self, job: dict, exit_code, reason, status_reason: str, now: int) -> dict:
         task = job["_tasks"][str(job["_attempt"])]
         container = {"exitCode": exit_code, "reason": reason, "taskArn": task["taskArn"],
-                     "containerInstanceArn": task["containerInstanceArn"], "networkInterfaces": []}
+                     "containerInstanceArn": task.get("containerInstanceArn"), "networkInterfaces": []}
         if job["status"] == states.RUNNING:
             container["logStreamName"] = task["logStreamName"]
         return _drop_none({"container": _drop_none(container), "startedAt": job.get("startedAt"),
@@ -90,19 +110,6 @@ class ContainerJobs:
 
     def retry_on(self, exit_code, reason) -> tuple:
         return exit_code, reason
-
-
-def new_task(job: dict, ce: dict) -> dict:
-    """An attempt's ECS-like task on `ce`: its task and container-instance ARNs and its log
-    group and stream (ref §6.10). Multi-node jobs' nodes get one each (engine.multinode)."""
-    task_id = uuid.uuid4().hex
-    cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
-    prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
-    group, stream = log_names(job, task_id)
-    return {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
-            "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
-                                    f"{(ce.get('uuid') or task_id).replace('-', '')}",
-            "logGroup": group, "logStreamName": stream}
 
 
 def _drop_none(d: dict) -> dict:

@@ -29,6 +29,13 @@ class Engine:
             self._dirty = True
             self._wake.notify()
 
+    def fault(self, ctx, kind: str, timeout: float = 10.0, **args) -> dict:
+        """Inject a fault (engine.faults: "reclaim-spot", "lose-instance") and wait for the tick
+        that applies it; raises engine.faults.FaultError for a target that does not exist."""
+        future = self.scheduler.faults.post(ctx, kind, **args)
+        self.wake()
+        return future.result(timeout)
+
     def on_runner_event(self, event) -> None:
         self.scheduler.post(event)
         self.wake()

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 
 from batchemu.engine import attempts, consumables, states
-from batchemu.engine.container_jobs import new_task
-from batchemu.engine.launch import launch_spec
+from batchemu.engine.launch import launch_spec, log_names
 from batchemu.store.nodes import Nodes
-from batchemu.vocabulary.reasons import CONTAINER_EXITED, LOST_ON_RESTART, OUT_OF_MEMORY
+from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -69,6 +69,18 @@ def node_range(job: dict, index: int) -> dict:
 
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def new_task(node: dict, ce: dict) -> dict:
+    """A node attempt's ECS-like task on `ce`: its task and container-instance ARNs and its log
+    group and stream (ref §6.10: each node is a task of its own, with a stream of its own)."""
+    task_id = uuid.uuid4().hex
+    cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
+    prefix = f"arn:aws:ecs:{node['_region']}:{node['_account']}"
+    group, stream = log_names(node, task_id)
+    return {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
+            "containerInstanceArn": f"{prefix}:container-instance/{cluster}/{uuid.uuid4().hex}",
+            "logGroup": group, "logStreamName": stream}
 
 
 class GangStopper:
@@ -137,19 +149,24 @@ class NodeLauncher:
     timeout_field = "_timeout"        # never set: a node has no timeout of its own (ref §10)
     lost_on_restart = LOST_ON_RESTART
 
-    def __init__(self, owner: "MultiNode", runner, extra_env):
+    def __init__(self, owner: "MultiNode", runner, extra_env, faults=None):
         self.owner = owner
         self.jobs = owner.nodes
         self.runner = runner
         self.extra_env = extra_env
+        self.faults = faults  # engine.faults.Faults: injected pull failures reach nodes too
 
     def launch(self, node: dict, now: int) -> None:
+        spec = launch_spec(node, node["_ceName"], self.extra_env(node))
+        pull_failure = self.faults.pull_failure(node["_account"], spec.image) if self.faults else None
+        if pull_failure:  # injected (engine.faults): the pull fails as Docker's would
+            self.attempts.finish(node, now, None, pull_failure, FAILED_TO_START)
+            return
         try:
-            self.runner.start(launch_spec(node, node["_ceName"], self.extra_env(node)))
+            self.runner.start(spec)
         except Exception as exc:  # the runner could not even accept it
             log.exception("runner refused %s", node["jobId"])
-            self.owner.node_attempts.finish(node, now, None, f"CannotStartContainerError: {exc}",
-                                            "Task failed to start")
+            self.attempts.finish(node, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
 
     def to_running(self, node: dict, at: int) -> dict | None:
         task = node["_tasks"][str(node["_attempt"])]
@@ -194,6 +211,12 @@ class NodeAttempts(attempts.Attempts):
         super().__init__(*args)
         self.owner = owner
 
+    def report(self, job: dict, event, now: int) -> None:
+        """A runner event about a node; a RUNNING one carries the node's address (to_running)."""
+        if getattr(event, "address", None):
+            job["_address"] = event.address
+        super().report(job, event, now)
+
     def finish(self, job: dict, now: int, exit_code, reason=None, status_reason=None,
                oom: bool = False) -> dict | None:
         if (job.get("_stop") or {}).get("kind") == "main-exited":
@@ -207,20 +230,23 @@ class NodeAttempts(attempts.Attempts):
 
 
 class MultiNode:
-    """Multi-node jobs and their nodes, for the scheduler: begin (placement's start step),
-    launch, runner reports about nodes, and which attempt lifecycle supervises a document."""
+    """Multi-node jobs and their nodes, for the scheduler: the job's Launcher face (begin, as
+    placement's start step; launch; `attempts`) and its nodes' (`node_launcher.attempts`)."""
 
-    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry):
+    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry,
+                 time_scale: float = 1.0, faults=None):
         self.store = store
         self.jobs = jobs
         self.nodes = Nodes(store)
         self.runner = runner
         self.on_retry = on_retry  # the scheduler's: a retried job's queue may be gone by now
         self.job_launcher = JobLauncher(self)
-        self.node_launcher = NodeLauncher(self, runner, extra_env)
+        self.node_launcher = NodeLauncher(self, runner, extra_env, faults)
         stopper = GangStopper(runner, self.nodes) if runner is not None else None
-        self.job_attempts = attempts.Attempts(self.job_launcher, stopper, logs, stop_grace_seconds)
-        self.node_attempts = NodeAttempts(self, self.node_launcher, runner, logs, stop_grace_seconds)
+        # The job's lifecycle (the scheduler's `_launcher(job).attempts`), and its nodes'.
+        self.attempts = attempts.Attempts(self.job_launcher, stopper, logs, stop_grace_seconds, time_scale)
+        self.node_attempts = NodeAttempts(self, self.node_launcher, runner, logs, stop_grace_seconds, time_scale)
+        self.node_launcher.attempts = self.node_attempts
         self._ended = set()  # multi-node jobs that ended since the last settle() (any thread)
         self._ended_lock = threading.Lock()
         store.job_observers.append(self._observe)
@@ -242,12 +268,6 @@ class MultiNode:
                 if node["status"] == states.RUNNABLE:
                     states.transition(self.nodes, node, states.FAILED, now,
                                       statusReason=(job or {}).get("statusReason") or CONTAINER_EXITED)
-
-    def attempts_of(self, doc: dict):
-        """The attempt lifecycle of a multi-node job or node, else None."""
-        if is_node(doc):
-            return self.node_attempts
-        return self.job_attempts if is_multinode(doc) else None
 
     def main_node(self, job: dict) -> dict | None:
         return self.nodes.get(f"{job['jobId']}#{job['nodeProperties']['mainNode']}")
@@ -358,12 +378,6 @@ class MultiNode:
 
     # -- runner reports and ends ------------------------------------------------------------
 
-    def report(self, node: dict, event, now: int) -> None:
-        """A runner event about a node; a RUNNING one carries the node's address."""
-        if getattr(event, "address", None):
-            node["_address"] = event.address
-        self.node_attempts.report(node, event, now)
-
     def node_ended(self, node: dict, now: int, exit_code, reason, status_reason, oom: bool) -> None:
         """A node's attempt ended. The main node's ends the job's attempt (SUCCEEDED, RUNNABLE for
         a retry, FAILED: ref §12) and stops the other nodes; any other node's changes nothing."""
@@ -373,7 +387,7 @@ class MultiNode:
             job = self.jobs.get(node["_parent"])
             if job is None or job["status"] not in _BUSY or job["_attempt"] != node["_attempt"]:
                 break
-            if self.job_attempts.finish(job, now, exit_code, reason, status_reason, oom) is not None:
+            if self.attempts.finish(job, now, exit_code, reason, status_reason, oom) is not None:
                 break
         job = self.jobs.get(node["_parent"])
         done = job is None or job["status"] in states.TERMINAL

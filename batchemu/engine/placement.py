@@ -32,6 +32,7 @@ class Snapshot:
     host_gpus: int
     pending_shares: dict         # queue ARN -> shareIdentifiers of its PENDING jobs (fair share)
     now: int
+    time_scale: float = 1.0      # --time-scale: divides jobStateTimeLimitActions' maxTimeSeconds
 
 
 @dataclasses.dataclass
@@ -91,7 +92,7 @@ def decide(snap: Snapshot) -> Plan:
             if outcome is None:
                 break  # head of line waits for capacity (ref §11.1, §11.3)
             plan.steps.append(("block", job, outcome))
-            ended, deadlines = time_limits.verdict(job, outcome, queue, snap.now)
+            ended, deadlines = time_limits.verdict(job, outcome, queue, snap.now, snap.time_scale)
             plan.deadlines.extend(deadlines)
             if ended:
                 plan.steps.append(("cancel", job, ended))

@@ -7,34 +7,35 @@ array parents end when their children have (ref §7); stop requests and timeouts
 engine.attempts); RUNNABLE -> STARTING as engine.placement.decide plans it from a snapshot
 (ref §11, §11.5), the plan applied in one transaction, then launched (engine.container_jobs);
 then the service jobs' pass (engine.service_scheduler). It returns the next time it must look again
-(a timeout, a time limit, a status settling), or None. SUBMITTED and PENDING moves are still
-decided and applied job by job (_advance).
+(a timeout, a time limit, a status settling), or None. SUBMITTED and PENDING moves are
+decided the same way: engine.progress.decide from a snapshot, then applied.
 """
 
 from __future__ import annotations
 
 import collections
-import copy
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, multinode, output_marks, placement, states
+from batchemu.engine import actions, consumables, multinode, output_marks, placement, progress, states, task_jobs
 from batchemu.engine.container_jobs import ContainerJobs
+from batchemu.engine.faults import Faults
+from batchemu.engine.task_jobs import TaskJobs
 from batchemu.engine.service_scheduler import ServiceScheduler
 from batchemu.engine.world import World
 from batchemu.runners import base
 from batchemu.store.jobs import Jobs
 from batchemu.store.logs import LogTables
-from batchemu.vocabulary.reasons import ARRAY_CHILD_FAILED, DEPENDENCY_FAILED, QUEUE_DELETED, TIME_LIMIT
+from batchemu.vocabulary.reasons import TIME_LIMIT
 
 log = logging.getLogger("batchemu.scheduler")
 
 MAX_PASSES = 8
-DECIDE_BATCH = 200  # PENDING jobs decided per transaction (_advance); the store waits that long
 
 
 class Scheduler:
-    def __init__(self, store, runner, clock, stop_grace_seconds: float = 30.0, extra_env=None):
+    def __init__(self, store, runner, clock, stop_grace_seconds: float = 30.0, extra_env=None,
+                 time_scale: float = 1.0):
         self.store = store
         self.jobs = Jobs(store)
         self.runner = runner
@@ -54,14 +55,20 @@ class Scheduler:
         self._woken = _Woken()
         self._all_pending = True
         store.job_observers.append(self._observe)
+        self.time_scale = time_scale  # --time-scale: divides the waits the engine imposes
+        self.faults = Faults(store, self.jobs)  # injected failures (README "Failure injection")
         self.containers = ContainerJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
-                                        self._recheck_orphans)
+                                        self._recheck_orphans, time_scale, self.faults)
         self.attempts = self.containers.attempts
-        # Multi-node parallel jobs (ref §12): the job and its nodes, the same lifecycle.
+        # ecsProperties/eksProperties jobs: the same jobs, attempts of several containers.
+        self.tasks = TaskJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
+                              self._recheck_orphans, time_scale, self.faults)
+        # Multi-node parallel jobs (ref §12): the job and its nodes, the same attempt lifecycle.
         self.multinode = multinode.MultiNode(store, self.jobs, runner, self.logs, stop_grace_seconds,
-                                             self.extra_env, self._recheck_orphans)
+                                             self.extra_env, self._recheck_orphans, time_scale, self.faults)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
-        self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env)
+        self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env,
+                                             time_scale=time_scale)
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -74,6 +81,7 @@ class Scheduler:
     def tick(self) -> int | None:
         now = self.clock()
         self._apply_events(now)
+        self.faults.apply(now)  # marks attempts to stop; this tick's passes send the stops
         deadlines = []
         for _ in range(MAX_PASSES):
             # The clock is read after each snapshot of the jobs: a job submitted while the tick
@@ -86,7 +94,7 @@ class Scheduler:
             world = World(self.store, now)
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
-            self.multinode.settle(now)
+            self.multinode.settle(now)  # nodes left waiting by a multi-node job that ended
             # PENDING jobs cannot start: placement needs only their share identifiers, read when
             # a fair-share reservation asks (placement.Snapshot.pending_shares), not their documents.
             active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
@@ -125,6 +133,15 @@ class Scheduler:
             return []
         return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
 
+    def _launcher(self, job: dict):
+        """The Launcher of a job's kind: a multi-node job or one of its nodes (engine.multinode),
+        a multi-container task (engine.task_jobs) or one container."""
+        if multinode.is_node(job):
+            return self.multinode.node_launcher
+        if multinode.is_multinode(job):
+            return self.multinode
+        return self.tasks if task_jobs.kind(job) else self.containers
+
     def _recheck_orphans(self) -> None:
         self._orphans_checked_for = None  # a job went back to RUNNABLE: its queue may be gone by now
 
@@ -141,163 +158,35 @@ class Scheduler:
         return found
 
     def _advance(self, active: list, world: World, now: int, deadlines: list) -> bool:
-        """Move SUBMITTED/PENDING jobs on and supervise running ones; True when a lost
-        compare-and-set asks for another pass."""
-        again = False
-        known = {j["jobId"]: j for j in active}
-        start = 0
-        while start < len(active):
-            # A run of PENDING dependants is decided in one transaction per DECIDE_BATCH jobs
-            # (they only write their own status, nothing nests): a blocker's end fails all of
-            # them, and a commit each was most of the time for 10,000 (bench/scale.py).
-            end = start
-            while end < len(active) and end - start < DECIDE_BATCH and _plain_pending(active[end]):
-                end += 1
-            if end - start > 1:
-                with self.store.transaction():
-                    for job in active[start:end]:
-                        again |= self._advance_guarded(job, known, world, now, deadlines)
-            else:
-                end = start + 1
-                again |= self._advance_guarded(active[start], known, world, now, deadlines)
-            start = end
+        """Move SUBMITTED/PENDING jobs (and a deleted queue's jobs) on: engine.progress decides
+        from a snapshot, then applies; then supervise running ones. True when another pass is
+        needed beyond what _observe notes (a lost compare-and-set, a deleted queue's array)."""
+        live = frozenset(arn for arn in {j["jobQueue"] for j in active} if world.queue(arn) is not None)
+        snapshot = progress.Snapshot(active, live, self._statuses(active), self._child_counts(active), now)
+        again, spawned = progress.apply(self.store, self.jobs, progress.decide(snapshot), now)
+        if spawned:
+            with self._woken_lock:  # born PENDING: the next pass looks at them
+                self._woken.spawned.update(spawned)
+        for job in active:
+            if job["status"] in (states.STARTING, states.RUNNING) and job["jobQueue"] in live:
+                try:
+                    self._launcher(job).attempts.supervise(job, now, deadlines)
+                except Exception:  # one broken job must not stall every other one
+                    log.exception("could not supervise job %s", job["jobId"])
         return again
 
-    def _advance_guarded(self, job: dict, known: dict, world: World, now: int, deadlines: list) -> bool:
-        try:
-            return self._advance_one(job, known, world, now, deadlines)
-        except _Retry:
-            return True
-        except Exception:  # one broken job must not stall every other one
-            log.exception("could not advance job %s", job["jobId"])
-            return False
+    def _statuses(self, active: list) -> dict:
+        """The status of every job `active`'s dependencies name: from `active` itself, else one
+        store read per job id (10,000 dependants of one job read it once)."""
+        known = {j["jobId"]: j["status"] for j in active}
+        for job_id in progress.wanted_statuses(active) - known.keys():
+            other = self.jobs.get(job_id)
+            if other is not None:
+                known[job_id] = other["status"]
+        return known
 
-    def _advance_one(self, job: dict, known: dict, world: World, now: int, deadlines: list) -> bool:
-        """True when another pass is needed beyond what _observe notes (a deleted queue's
-        jobs). What SUBMITTED and PENDING moves free is in self._woken, and a job they make
-        RUNNABLE is placed by this pass's _place."""
-        status = job["status"]
-        if world.queue(job["jobQueue"]) is None:
-            return self._queue_gone(job, now)
-        if status == states.SUBMITTED:
-            self._submitted(job, known, now)
-        elif status == states.PENDING:
-            if actions.is_array_parent(job):
-                self._settle_parent(job, now)
-            else:
-                self._check_dependencies(job, known, now)
-        elif status in (states.STARTING, states.RUNNING):
-            self._attempts_of(job).supervise(job, now, deadlines)
-        return False
-
-    def _attempts_of(self, job: dict):
-        """The attempt lifecycle of a job: a container job's, or a multi-node job's or node's."""
-        return self.multinode.attempts_of(job) or self.attempts
-
-    # -- SUBMITTED / PENDING ---------------------------------------------------------------
-
-    def _submitted(self, job: dict, known: dict, now: int) -> bool:
-        if actions.is_array_parent(job):
-            return self._spawn_children(job, now)
-        verdict = self._dependency_verdict(job, known)
-        if verdict == "failed":
-            return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=DEPENDENCY_FAILED))
-        target = states.RUNNABLE if verdict == "ok" else states.PENDING
-        return bool(states.transition(self.jobs, job, target, now))
-
-    def _check_dependencies(self, job: dict, known: dict, now: int) -> bool:
-        verdict = self._dependency_verdict(job, known)
-        if verdict == "failed":
-            return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=DEPENDENCY_FAILED))
-        if verdict == "ok":
-            return bool(states.transition(self.jobs, job, states.RUNNABLE, now))
-        return False
-
-    def _dependency_verdict(self, job: dict, known: dict) -> str:
-        """"ok" when every dependency SUCCEEDED, "failed" when one FAILED (or is gone), else "wait"."""
-        waiting = False
-        for dep in job.get("dependsOn") or []:
-            dep_id = dep.get("jobId")
-            if not dep_id:
-                continue
-            other = known.get(dep_id)
-            if other is None:
-                other = self.jobs.get(dep_id)
-                if other is not None and other["status"] in states.TERMINAL:
-                    known[dep_id] = other  # final: its 10,000 dependants need not read it again
-            status = other["status"] if other else states.FAILED
-            if status == states.FAILED:
-                return "failed"
-            if status != states.SUCCEEDED:
-                waiting = True
-        return "wait" if waiting else "ok"
-
-    def _spawn_children(self, parent: dict, now: int) -> bool:
-        """ref §7: children `<parent>:<i>` are born PENDING; SEQUENTIAL makes child i wait for
-        child i-1; N_TO_N makes child i wait for child i of the other array; a plain dependency
-        of the parent is a dependency of every child."""
-        size = parent["arrayProperties"]["size"]
-        deps = parent.get("dependsOn") or []
-        plain = [d for d in deps if d.get("jobId") and not d.get("type")]
-        n_to_n = [d["jobId"] for d in deps if d.get("type") == "N_TO_N"]
-        sequential = any(d.get("type") == "SEQUENTIAL" for d in deps)
-        template = {k: v for k, v in parent.items() if k not in ("arrayProperties", "_v")}
-        children = []
-        for i in range(size):
-            child = copy.deepcopy(template)
-            child_deps = [dict(d) for d in plain] + [{"jobId": f"{x}:{i}", "type": "N_TO_N"} for x in n_to_n]
-            if sequential and i:
-                child_deps.append({"jobId": f"{parent['jobId']}:{i - 1}", "type": "SEQUENTIAL"})
-            child_id = f"{parent['jobId']}:{i}"
-            child.update({
-                "jobId": child_id,
-                "jobArn": parent["jobArn"] + f":{i}",
-                "status": states.PENDING,
-                "createdAt": now,
-                "arrayProperties": {"index": i},
-                "dependsOn": child_deps,
-                "tags": None,  # tags don't propagate to children (ref §7)
-                "_parent": parent["jobId"],
-                "_arraySize": size,
-            })
-            children.append(child)
-        with self.store.transaction():
-            self.jobs.insert_many(children)
-            moved = states.transition(self.jobs, parent, states.PENDING, now, _summaryAt=now)
-            if moved is None:
-                raise _Retry()
-        with self._woken_lock:  # born PENDING: the next pass looks at them
-            self._woken.spawned.add(parent["jobId"])
-        return True
-
-    def _settle_parent(self, parent: dict, now: int) -> bool:
-        counts = self.jobs.child_counts(parent["jobId"])
-        size = parent["arrayProperties"]["size"]
-        done = counts.get(states.SUCCEEDED, 0) + counts.get(states.FAILED, 0)
-        if done < size:
-            return False
-        cancel = parent.get("_cancel")
-        if cancel:
-            return bool(states.transition(self.jobs, parent, states.FAILED, now, statusReason=cancel["reason"],
-                                          _summaryAt=now, **{cancel["flag"]: True}))
-        if counts.get(states.FAILED, 0):
-            return bool(states.transition(self.jobs, parent, states.FAILED, now,
-                                          statusReason=ARRAY_CHILD_FAILED, _summaryAt=now))
-        return bool(states.transition(self.jobs, parent, states.SUCCEEDED, now, _summaryAt=now))
-
-    def _queue_gone(self, job: dict, now: int) -> bool:
-        """ref §4.4: jobs of a deleted queue are terminated."""
-        if job["status"] in actions.PRE_START and not actions.is_array_parent(job):
-            return bool(actions.fail(self.jobs, job, QUEUE_DELETED, now))
-        if actions.is_array_parent(job):
-            if job["status"] == states.SUBMITTED:
-                return bool(states.transition(self.jobs, job, states.FAILED, now, statusReason=QUEUE_DELETED))
-            if not job.get("_cancel"):
-                actions.terminate(self.jobs, job, QUEUE_DELETED, now)
-                return True
-            return self._settle_parent(job, now)
-        actions.terminate(self.jobs, job, QUEUE_DELETED, now)
-        return False
+    def _child_counts(self, active: list) -> dict:
+        return {job_id: self.jobs.child_counts(job_id) for job_id in progress.counted_parents(active)}
 
     # -- STARTING / RUNNING ----------------------------------------------------------------
 
@@ -313,10 +202,8 @@ class Scheduler:
 
     def _apply(self, event: base.RunnerEvent, now: int) -> None:
         job = self.jobs.get(event.job_id)
-        if job is not None and multinode.is_node(job):
-            self.multinode.report(job, event, now)
-        elif job is not None:
-            self.attempts.report(job, event, now)
+        if job is not None:
+            self._launcher(job).attempts.report(job, event, now)
         else:
             self.service_jobs.apply(event, now)  # not a container job: maybe a service job's
 
@@ -333,7 +220,7 @@ class Scheduler:
             if queue is not None and placement.needs_pending_shares(world.fairshare_policy(queue)):
                 pending_shares[arn] = self.jobs.shares_in(states.PENDING, arn)
         plan = placement.decide(placement.Snapshot(world, active, consumables.ConsumableStock(self.store),
-                                                   self.runner.gpus(), pending_shares, now))
+                                                   self.runner.gpus(), pending_shares, now, self.time_scale))
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False
@@ -345,9 +232,6 @@ class Scheduler:
             self._launcher(job).launch(job, now)
         return changed
 
-    def _launcher(self, job: dict):
-        return self.multinode if multinode.is_multinode(job) else self.containers
-
     # -- restart ---------------------------------------------------------------------------
 
     def recover(self) -> None:
@@ -356,7 +240,7 @@ class Scheduler:
         lost and retry per the job's strategy (DESIGN principle 4; engine.attempts.recover)."""
         now = self.clock()
         busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
-        # A multi-node job has no container: its nodes do, and the main node's end ends it.
+        # A multi-node job has no container: its nodes do, and its main node's end ends it.
         busy = [j for j in busy if not multinode.is_multinode(j)]
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
         service_busy = self.service_jobs.busy()
@@ -367,12 +251,8 @@ class Scheduler:
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
-            self._attempts_of(job).recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
+            self._launcher(job).attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
-
-class _Retry(Exception):
-    """A compare-and-set lost inside a transaction; the next tick decides again."""
-
 
 class _Woken:
     """Job ids gathered between two passes (Scheduler._observe): `ended` reached SUCCEEDED or
@@ -384,10 +264,6 @@ class _Woken:
 
     def __bool__(self) -> bool:
         return bool(self.ended or self.parents or self.spawned)
-
-
-def _plain_pending(job: dict) -> bool:
-    return job["status"] == states.PENDING and not actions.is_array_parent(job)
 
 
 def _oldest_first(jobs: list) -> list:

@@ -42,7 +42,7 @@ def instances(job: dict) -> int:
     return job["_instances"]
 
 
-def decide(world, active: list, now: int) -> Plan:
+def decide(world, active: list, now: int, time_scale: float = 1.0) -> Plan:
     """Steps ("block", job, reason), ("terminate", job, time-limit reason), ("start", job,
     (environment, capacity unit)), in order; `active` are the active service jobs."""
     plan = Plan()
@@ -58,13 +58,13 @@ def decide(world, active: list, now: int) -> Plan:
         if environment.get("state") != "ENABLED" or environment.get("status") not in ("VALID", "UPDATING"):
             continue  # a disabled environment places no new job (ref §13.2)
         if world.quota_managed(queue):
-            _by_share(plan, queue, environment, world, waiting, active, used, now)
+            _by_share(plan, queue, environment, world, waiting, active, used, now, time_scale)
         else:
-            _in_order(plan, queue, environment, world, waiting, active, used, now)
+            _in_order(plan, queue, environment, world, waiting, active, used, now, time_scale)
     return plan
 
 
-def _in_order(plan, queue, environment, world, waiting, active, used, now) -> None:
+def _in_order(plan, queue, environment, world, waiting, active, used, now, time_scale) -> None:
     started = set()
     order = ordering.dispatch_order(waiting, active, queue, world.fairshare_policy(queue),
                                     placed=lambda j: j["jobId"] in started, cost=instances, busy=BUSY)
@@ -72,7 +72,7 @@ def _in_order(plan, queue, environment, world, waiting, active, used, now) -> No
         unit = capacity_unit(environment, job.get("_instanceType"))
         most = limit_of(environment, unit)
         if most is None or instances(job) > most:
-            if _blocked(plan, job, MAX_RESOURCE, queue, now):
+            if _blocked(plan, job, MAX_RESOURCE, queue, now, time_scale):
                 continue  # terminated by a time limit: the next job is the head now
             break
         key = (environment["serviceEnvironmentArn"], unit)
@@ -83,7 +83,7 @@ def _in_order(plan, queue, environment, world, waiting, active, used, now) -> No
         started.add(job["jobId"])
 
 
-def _by_share(plan, queue, environment, world, waiting, active, used, now) -> None:
+def _by_share(plan, queue, environment, world, waiting, active, used, now, time_scale) -> None:
     """A quota-management queue (ref §13.4): each quota share is a queue of its own whose head
     may wait while other shares' jobs start."""
     busy = [j for j in active if j["jobQueue"] == queue["jobQueueArn"] and j["status"] in BUSY]
@@ -98,7 +98,7 @@ def _by_share(plan, queue, environment, world, waiting, active, used, now) -> No
         need = instances(job)
         reason = MAX_RESOURCE if most is None or need > most else ledger.never_reason(share, unit, need)
         if reason:
-            if not _blocked(plan, job, reason, queue, now):
+            if not _blocked(plan, job, reason, queue, now, time_scale):
                 held.add(share)
             continue
         key = (environment["serviceEnvironmentArn"], unit)
@@ -110,10 +110,10 @@ def _by_share(plan, queue, environment, world, waiting, active, used, now) -> No
         ledger.take(share, unit, need)
 
 
-def _blocked(plan: Plan, job: dict, reason: str, queue: dict, now: int) -> bool:
+def _blocked(plan: Plan, job: dict, reason: str, queue: dict, now: int, time_scale: float) -> bool:
     """Note why the head job waits; True when a time limit terminates it now."""
     plan.steps.append(("block", job, reason))
-    ended, deadlines = time_limits.verdict(job, reason, queue, now)
+    ended, deadlines = time_limits.verdict(job, reason, queue, now, time_scale)
     plan.deadlines.extend(deadlines)
     if ended:
         plan.steps.append(("terminate", job, ended))

@@ -39,7 +39,7 @@ class ServiceScheduler:
     lost_on_restart = FROM_SAGEMAKER.format(LOST_ON_RESTART)
 
     def __init__(self, store, runner, clock, logs, stop_grace_seconds: float = 30.0, extra_env=None,
-                 work_root=None):
+                 work_root=None, time_scale: float = 1.0):
         self.store = store
         self.clock = clock
         self.jobs = ServiceJobs(store)
@@ -47,7 +47,7 @@ class ServiceScheduler:
         self.logs = logs
         self.extra_env = extra_env or (lambda job: {})
         self.training = training.Workspace(store, work_root)
-        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds)
+        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds, time_scale)
 
     # -- one pass of the scheduler's tick --------------------------------------------------
 
@@ -91,7 +91,7 @@ class ServiceScheduler:
         transaction, then hand the launches to the runner."""
         if self.runner is None:
             return False  # nothing runs: service jobs wait in RUNNABLE, like container jobs
-        plan = service_placement.decide(world, active, now)
+        plan = service_placement.decide(world, active, now, self.attempts.time_scale)
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False

@@ -6,17 +6,17 @@ end it now (`verdict`, pure: the placement decisions call it) and the record of 
 from __future__ import annotations
 
 
-def verdict(job: dict, reason: str, queue: dict, now: int) -> tuple:
+def verdict(job: dict, reason: str, queue: dict, now: int, time_scale: float = 1.0) -> tuple:
     """(the reason of the time-limit action that ends the job now, or None; the deadlines of the
     actions still to fall due). Pure: the job is blocked for `reason` since its `_blocked`
-    says so, or since `now` when that reason is new."""
+    says so, or since `now` when that reason is new. maxTimeSeconds is divided by --time-scale."""
     blocked = job.get("_blocked") or {}
     since = blocked["since"] if blocked.get("reason") == reason else now
     deadlines = []
     for action in queue.get("jobStateTimeLimitActions") or []:
         if action.get("state") != "RUNNABLE" or not reason.startswith(action["reason"]):
             continue
-        deadline = since + action["maxTimeSeconds"] * 1000
+        deadline = since + int(action["maxTimeSeconds"] * 1000 / time_scale)
         if now >= deadline:
             return action["reason"], deadlines
         deadlines.append(deadline)

@@ -21,15 +21,17 @@ def stream_observer(tables, clock):
             return  # a multi-node job: each of its nodes has a stream of its own (ref §12)
         attempt = job["_attempt"]
         task = (job.get("_tasks") or {}).get(str(attempt)) or {}
-        group, stream = task.get("logGroup"), task.get("logStreamName")
-        if not group or not stream:
+        # A multi-container job (engine.task_jobs) has a stream per container.
+        names = list((task.get("streams") or {}).values()) or [(task.get("logGroup"), task.get("logStreamName"))]
+        if not all(group and stream for group, stream in names):
             log.warning("job %s attempt %s has no log stream name", job["jobId"], attempt)
             return
         now = clock()
         with tables.store.transaction():
-            # AWS fails a task whose custom awslogs-group is missing unless awslogs-create-group
-            # is set; here the group is created, so output is never lost.
-            tables.create_group(job["_account"], job["_region"], group, now)
-            tables.create_stream(job["_account"], job["_region"], group, stream, now,
-                                 job_id=job["jobId"], attempt=attempt)
+            for group, stream in names:
+                # AWS fails a task whose custom awslogs-group is missing unless awslogs-create-group
+                # is set; here the group is created, so output is never lost.
+                tables.create_group(job["_account"], job["_region"], group, now)
+                tables.create_stream(job["_account"], job["_region"], group, stream, now,
+                                     job_id=job["jobId"], attempt=attempt)
     return observe

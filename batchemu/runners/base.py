@@ -74,6 +74,8 @@ class RunnerEvent:
     status_reason: str | None = None  # attempt statusReason when the runner knows better
     oom: bool = False
     lines: tuple = ()
+    container: str | None = None      # LOG of one container of a task (runners.task_spec)
+    containers: tuple = ()            # EXITED of a task: (task_spec.MemberResult, ...)
     address: str | None = None        # RUNNING: the container's IPv4 address on its group_network
 
 

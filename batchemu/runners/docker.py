@@ -34,6 +34,8 @@ from batchemu.runners import docker_nodes
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
+from batchemu.runners.docker_task import DockerTasks
+from batchemu.runners.task_spec import TaskSpec
 from batchemu.runners.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,8 @@ class DockerRunner:
 
     def __init__(self, server_id: str, network: str = "host", pull_policy: str = "missing",
                  client=None, launch_workers: int = 4, remove_on_close: bool = False,
-                 deny_host_access: bool = False, output_interval: float = 0.5):
+                 deny_host_access: bool = False, output_interval: float = 0.5,
+                 task_holder_image: str = "busybox:latest"):
         if pull_policy not in PULL_POLICIES:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
@@ -109,6 +112,9 @@ class DockerRunner:
         self._timers = Timers()
         self._groups = docker_nodes.GroupNetworks(self.client, server_id)  # multi-node jobs' networks
         self._output = OutputFollower(self.client, self._report_output, output_interval)
+        # Multi-container attempts (ECS tasks, EKS pods): docker_task, fed by the same events.
+        self._tasks = DockerTasks(self.client, server_id, self._emit, task_holder_image, pull_policy,
+                                  network, deny_host_access, output_interval)
         # Subscribed before anything is started, so no die event can be missed.
         self._events = EngineEvents(self.client, server_id,
                                     on_event=lambda event: self._guarded(self._on_event, event),
@@ -125,7 +131,14 @@ class DockerRunner:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._launch.submit(self._guarded, self._launch_attempt, rec, spec)
 
+    def start_task(self, spec: TaskSpec) -> None:
+        """Run a multi-container attempt (runners.task_spec); reported like any attempt, its
+        EXITED event carrying each container's exit."""
+        self._tasks.start(spec)
+
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
+        if self._tasks.stop(job_id, attempt, grace_seconds):
+            return
         with self._lock:
             rec = self._attempts.get((job_id, attempt))
             if rec is None or rec.stop_grace is not None:
@@ -160,6 +173,7 @@ class DockerRunner:
                 # now, before the engine launches the attempt again (reported as no trace), so
                 # the attempt never has two containers.
                 self._remove_now(container.id)
+        self._tasks.sweep_volumes(now=False)   # tasks are never re-attached (docker_task)
         self._submit_op(self._groups.sweep)  # the networks of removed nodes
         return survivors
 
@@ -182,6 +196,7 @@ class DockerRunner:
         self._closing.set()
         self._events.close()
         self._output.close()       # output not reported yet is read again after a restart
+        self._tasks.close(self.remove_on_close)
         self._timers.close()
         # Launches in flight give up before creating a container (_abort_if_stopped); wait for
         # them when removing, so none creates one after the sweep below.
@@ -191,6 +206,7 @@ class DockerRunner:
             for container in self.client.containers.list(
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
+            self._tasks.sweep_volumes(now=True)
             self._groups.sweep()
         self._groups.close()
 
@@ -303,6 +319,8 @@ class DockerRunner:
 
     def _on_event(self, event: dict) -> None:
         """die -> report the exit; oom -> remember it for the die that follows."""
+        if self._tasks.on_event(event):
+            return                   # a task member's (docker_task)
         attributes = (event.get("Actor") or {}).get("Attributes") or {}
         key = (attributes.get(LABEL_JOB), _int(attributes.get(LABEL_ATTEMPT)))
         with self._lock:
@@ -315,6 +333,7 @@ class DockerRunner:
         self._handle_exit(rec, event.get("id"))
 
     def _check_running(self) -> None:
+        self._tasks.check_running()
         with self._lock:
             created = [rec for rec in self._attempts.values() if rec.container_id]
         for rec in created:

@@ -21,7 +21,8 @@ def make_runner(config, server_id: str):
             return docker_runner.DockerRunner(server_id, network=config.job_network,
                                               pull_policy=config.pull_policy,
                                               remove_on_close=config.ephemeral,
-                                              deny_host_access=config.deny_host_access)
+                                              deny_host_access=config.deny_host_access,
+                                              task_holder_image=config.task_holder_image)
         if choice == "docker":
             raise SystemExit("batchemu: --runner docker was asked for, but no Docker engine answers "
                              "(is dockerd running? is DOCKER_HOST right?)")

@@ -156,6 +156,11 @@ class Store:
             args += [len(key_prefix), key_prefix]
         return [json.loads(r["doc"]) for r in self.query(sql + " ORDER BY seq", args)]
 
+    def list_every_scope(self, kind: str) -> list[tuple[str, str, dict]]:
+        """(account, region, document) of every document of one kind, in creation order."""
+        rows = self.query("SELECT account, region, doc FROM resources WHERE kind=? ORDER BY seq", (kind,))
+        return [(r["account"], r["region"], json.loads(r["doc"])) for r in rows]
+
     def put(self, account: str, region: str, kind: str, key: str, arn: str, doc: dict) -> None:
         """Insert or replace; a replaced document keeps its place in creation order."""
         text = documents.dump(doc)

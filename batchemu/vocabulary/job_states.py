@@ -5,8 +5,9 @@ engine's `transition()` goes through it).
 
 A kind of job is a column of the table, not an engine: container jobs (ref §6.2) and SageMaker
 service jobs (ref §13.3, with SCHEDULED between RUNNABLE and STARTING) move through the same
-`engine.states.transition()`. Multi-node
-parallel jobs' nodes are a third column. A new kind (ECS tasks, EKS pods) adds its table here.
+`engine.states.transition()`. Multi-node parallel jobs' nodes are a third column (NODE). A new
+kind with statuses of its own adds its table here; ECS task and EKS pod jobs are SubmitJob jobs
+and move through the container table.
 """
 
 SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED = (

@@ -15,6 +15,7 @@ QUEUE_DELETED = "JobQueue deleted"                           # ref §6.5 (servic
 LOST_ON_RESTART = ("Host EC2 (batchemu) terminated: the server restarted and the job's container "
                    "was gone")
 TIME_LIMIT = "Canceled by JobStateTimeLimit action due to reason: {}"  # ref §11.5
+FAILED_TO_START = "Task failed to start"                     # ref §6.5: no container ran
 
 # Service jobs (ref §13.3).
 FROM_SAGEMAKER = "Received status from SageMaker: {}"

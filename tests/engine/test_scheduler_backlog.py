@@ -2,7 +2,7 @@
 wait for capacity, yet still fails those whose queue was deleted (ref §4.4) and still starts
 them when capacity frees up. Manual clock, scripted runner, no threads."""
 
-from batchemu.engine import scheduler as scheduler_module
+from batchemu.vocabulary.reasons import QUEUE_DELETED
 from tests.engine.harness import Harness
 
 
@@ -23,7 +23,7 @@ def test_runnable_jobs_of_a_deleted_queue_fail_without_a_runner():
     h.tick()
     for job_id in waiting:
         job = h.job(job_id)
-        assert (job["status"], job["statusReason"]) == ("FAILED", scheduler_module.QUEUE_DELETED)
+        assert (job["status"], job["statusReason"]) == ("FAILED", QUEUE_DELETED)
     assert h.status(kept) == "RUNNABLE"
 
 
@@ -36,7 +36,7 @@ def test_runnable_jobs_of_a_deleted_queue_fail_with_a_runner():
     assert (h.status(running), h.status(queued)) == ("STARTING", "RUNNABLE")
     delete_queue(h)
     h.tick()
-    assert h.job(queued)["statusReason"] == scheduler_module.QUEUE_DELETED
+    assert h.job(queued)["statusReason"] == QUEUE_DELETED
     assert h.status(queued) == "FAILED"
 
 

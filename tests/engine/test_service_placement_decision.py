@@ -65,6 +65,19 @@ def test_a_job_larger_than_the_environment_is_blocked_then_terminated_by_a_time_
     assert [(s, j["jobId"]) for s, j, _ in due.steps] == [("block", "a"), ("terminate", "a"), ("start", "bb")]
 
 
+def test_time_scale_divides_the_time_limit():
+    """--time-scale 60: a 60 s maxTimeSeconds falls due after 1 s."""
+    e = environment("e", instances=2)
+    limit = [{"reason": "MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE", "state": "RUNNABLE",
+              "maxTimeSeconds": 60, "action": "TERMINATE"}]
+    q = queue("q", e, limits=limit)
+    fresh = service_placement.decide(world([e], [q]), [job("a", q, 3)], NOW, time_scale=60)
+    assert fresh.deadlines == [NOW + 1_000]
+    since = {"reason": service_placement.MAX_RESOURCE, "since": NOW - 1_000}
+    due = service_placement.decide(world([e], [q]), [job("a", q, 3, _blocked=since)], NOW, time_scale=60)
+    assert [s for s, *_ in due.steps] == ["block", "terminate"]
+
+
 def test_a_quota_share_at_its_limit_waits_while_another_share_starts():
     e = environment("e", units=[{"capacityUnit": "ml.m5.large", "maxCapacity": 4}])
     policy = {"arn": "arn:sp/qs", "quotaSharePolicy": {"idleResourceAssignmentStrategy": "FIFO"}}

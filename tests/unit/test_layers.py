@@ -24,10 +24,11 @@ FLOORS = (
     ("vocabulary", "job_states"),             # ARNs, resource lifecycle, job statuses, reasons
     ("wire", "store", "runners"),             # protocol; SQLite; containers and processes
     ("engine",),                              # the job engine: store + runners
-    ("batch", "logs", "services", "job_endpoint"),  # Batch and Logs operations; moto; job endpoint
-    ("events",),                              # state-change events (EventBridge, SSE)
+    ("batch", "logs", "services", "job_endpoint",   # Batch and Logs operations; moto; job endpoint;
+     "ecs_clusters", "cloudformation"),             # compute environments' ECS clusters, CFN resources in moto
+    ("events", "fault_routes"),               # state-change events (EventBridge, SSE); fault injection
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
-    ("emulator",),                            # the composition root
+    ("emulator", "fault_client"),             # the composition root; `batchemu fault`'s HTTP client
     ("cli", "testing"),                       # entry points
     ("__main__",),                            # python -m batchemu
 )

@@ -1,0 +1,75 @@
+"""What the engine hands a runner to run one attempt of several containers (an ECS task of an
+`ecsProperties` job, a pod of an `eksProperties` job) and what the runner reports back about
+each container.
+
+A TaskSpec is a list of members, each an ordinary LaunchSpec plus its place in the task: its
+name, whether it is essential, the members it waits for (ECS `dependsOn` conditions START,
+COMPLETE, SUCCESS) and its stage (Kubernetes init containers run one after another before the
+main ones). The members share one network namespace (they talk over localhost) and the task's
+volumes. Pure data: no Docker, no store, no Batch rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from batchemu.runners.base import LaunchSpec
+
+START, COMPLETE, SUCCESS = "START", "COMPLETE", "SUCCESS"   # TaskContainerDependency.condition
+INIT, MAIN = "init", "main"                                 # a member's stage
+
+# How a task ends (TaskSpec.result): ECS stops the task when an essential container exits and
+# the job follows that container; a pod succeeds only when every container exited 0.
+FIRST_ESSENTIAL, ALL_ZERO = "first-essential", "all-zero"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskVolume:
+    """A volume the members share: a Docker volume made for the attempt and removed after it
+    (`kind` "scratch"; in memory when `memory`). Host paths are not task volumes: they are the
+    members' LaunchSpec.mounts, where the runner's host-access check sees them."""
+    name: str
+    kind: str = "scratch"
+    memory: bool = False
+    size_mib: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class VolumeMount:
+    volume: str            # TaskVolume.name
+    target: str            # path in the container
+    read_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskMember:
+    name: str
+    spec: LaunchSpec                   # image, command, environment, limits, labels
+    essential: bool = True
+    depends_on: tuple = ()             # ((member name, START|COMPLETE|SUCCESS), ...)
+    stage: str = MAIN
+    volume_mounts: tuple = ()          # (VolumeMount, ...)
+    stop_timeout: float | None = None  # seconds between SIGTERM and SIGKILL when the task stops
+    entrypoint: tuple | None = None    # replaces the image's (a Kubernetes container's `command`)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    job_id: str
+    attempt: int
+    name: str                          # a readable prefix for the containers' names
+    members: tuple                     # (TaskMember, ...) in definition order, init containers first
+    volumes: tuple = ()                # (TaskVolume, ...)
+    result: str = FIRST_ESSENTIAL
+    labels: dict = dataclasses.field(default_factory=dict)
+    network: str | None = None         # the network of the task's namespace; None: the runner's
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberResult:
+    """One container of an ended task, as the EXITED RunnerEvent carries it (`containers`)."""
+    name: str
+    exit_code: int | None              # None: it never ran (or its exit is unknown)
+    reason: str | None = None
+    container_id: str | None = None
+    oom: bool = False
