@@ -3,9 +3,10 @@ is placed at once or waits, the main node starts first and the others once its a
 known, the job follows the main node (result, retries, timeout), the other nodes are stopped
 when it exits, and the node environment is as ref §6.9 gives it."""
 
+from batchemu.context import RequestContext
 from batchemu.runners import base
 from batchemu.vocabulary.reasons import TIMED_OUT
-from tests.engine.harness import Harness
+from tests.engine.harness import ACCOUNT, REGION, Harness
 
 
 def multinode(h, name="mnp", num=3, main=0, vcpus="1", command=("true",), **extra):
@@ -226,3 +227,16 @@ def test_a_nested_range_wins_for_its_nodes_and_counts_in_the_gangs_need():
     assert h.runner.spec(f"{job_id}#2").vcpus == 3
     summary = h.call("ListJobs", jobQueue="q", jobStatus="RUNNING")["jobSummaryList"][0]
     assert summary["capacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 6.0}]  # 1 + 1 + 3 + 1
+
+
+def test_an_injected_pull_failure_of_the_main_nodes_image_fails_the_attempt_without_a_container():
+    h = Harness()
+    h.compute_environment(max_vcpus=4)
+    h.queue()
+    job_id = h.submit(definition=multinode(h, num=2))
+    h.scheduler.faults.fail_pulls(RequestContext(ACCOUNT, REGION), "busybox")
+    h.tick()
+    job = h.job(job_id)
+    assert job["status"] == "FAILED" and h.runner.started == []
+    assert job["attempts"][0]["container"]["reason"].startswith("CannotPullContainerError: ")
+    assert h.status(f"{job_id}#1") == "FAILED"  # never started: it ends with its job
