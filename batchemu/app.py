@@ -23,10 +23,12 @@ log = logging.getLogger("batchemu")
 
 
 def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_spec: ServiceSpec,
-               direct=None) -> Flask:
+               direct=None, public=None) -> Flask:
     """`frontends` are asked in order, the first answer wins; `batch_spec`'s routes say which
     methods a 405 lists. `direct`, the frontend of `batch_spec`'s routes, answers them without
-    Flask's per-request machinery (the same refusals and CORS headers; see batch_wsgi)."""
+    Flask's per-request machinery (the same refusals and CORS headers; see batch_wsgi).
+    `public(request)` says which requests need no signature even with --verify-signatures (the
+    dashboard's static files: a browser cannot sign a page load); the guard still applies."""
     app = Flask("batchemu")
 
     def refused(req):
@@ -34,7 +36,7 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
         answer = guard.check(req)
         if answer is None:
             answer = guard.preflight(req)  # an allowed page's CORS preflight: answered here
-        if answer is None and verifier is not None:
+        if answer is None and verifier is not None and not (public is not None and public(req)):
             try:
                 body = req.get_data(cache=True, parse_form_data=False)
                 uploads = req.method == "POST" and req.mimetype == "multipart/form-data"

@@ -164,6 +164,7 @@ def main(argv=None) -> int:
     emulator.start(serve=False)
     where = "in memory (ephemeral)" if config.ephemeral else config.db_path
     print(f"batchemu {__version__} listening on {server.url} (state: {where})", flush=True)
+    print(f"batchemu dashboard: {server.url}/ui/", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         emulator.serve_forever()

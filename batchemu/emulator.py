@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services
+from batchemu import cloudformation, events, fault_routes, logs, services, ui
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -105,10 +105,11 @@ class Emulator:
                      _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
                      fault_routes.make_frontend(self.engine, guard, config),
+                     ui.make_frontend(config),  # the dashboard's static page (/ui/)
                      services.make_frontend(config)]
         self._stop_events = events.install(store, config)
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
-                              direct=batch_frontend)
+                              direct=batch_frontend, public=ui.is_public)
         self.server: Server | None = None
 
     def listen(self, **server_options) -> Server:

@@ -7,6 +7,8 @@
 # options come from pyproject.toml), then the rest of the client matrix
 # (scripts/client-matrix.sh: old boto3 against the new server; install beside the user's SDK).
 # BATCHEMU_CLIENT_MATRIX=0 skips that last step.
+# scripts/ensure-chromium.sh installs headless Chromium for the dashboard's browser tests;
+# their screenshots land in $BATCHEMU_ARTEFACTS/ui-screenshots (default build/).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +41,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export BATCHEMU_TEST_IMAGE="${BATCHEMU_TEST_IMAGE:-batchemu-test/busybox:latest}"
 export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
+bash scripts/ensure-chromium.sh; export BATCHEMU_REQUIRE_BROWSER=1  # the dashboard's browser tests (tests/ui) never skip here
 
 "$PY" -m pytest "$@"
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
