@@ -42,7 +42,7 @@ from batchemu.store import Store
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.auth import Verifier, is_account, load_credentials
 from batchemu.wire.endpoint import AWS_JSON_1_1, REST_JSON, Endpoint
-from batchemu.wire.guard import Guard, url_host
+from batchemu.wire.guard import Guard
 from batchemu.wire.validate import Validator
 
 
@@ -74,11 +74,12 @@ class Emulator:
                        if config.verify_signatures else None)
         # The task metadata endpoint's tokens are keyed by a secret kept in the store too.
         metadata_key = bytes.fromhex(store.meta("task_metadata_key", lambda: os.urandom(32).hex()))
-        self.job_endpoint = JobEndpoint(config, signing_key, metadata_key)  # told the bound port by listen()
+        self.job_endpoint = JobEndpoint(config, signing_key, metadata_key,  # told the bound port by listen()
+                                        runner_name=getattr(self.runner, "name", None))
         verifier = _verifier(config, self.job_endpoint) if config.verify_signatures else None
         # Job containers call back on the advertised URL: its host is always one of ours.
         guard = Guard(config.host, config.allowed_hosts, config.allowed_origins,
-                      extra_hosts=lambda: [url_host(self.job_endpoint.url())])
+                      extra_hosts=self.job_endpoint.hosts)
         # --time-scale divides every wait the engine imposes, the SIGTERM-to-SIGKILL grace too.
         scheduler = Scheduler(store, self.runner, clock, config.stop_grace_seconds / config.time_scale,
                               extra_env=self.job_endpoint, time_scale=config.time_scale)

@@ -18,6 +18,7 @@ import hmac
 import logging
 import re
 import threading
+from urllib.parse import urlsplit
 
 log = logging.getLogger("batchemu.job_endpoint")
 
@@ -42,8 +43,10 @@ class JobEndpoint:
     With a `signing_key` (signatures verified), each account's secret is derived from it, so
     only this server's job containers hold a secret the server accepts for their account."""
 
-    def __init__(self, config, signing_key: bytes | None = None, metadata_key: bytes = b""):
+    def __init__(self, config, signing_key: bytes | None = None, metadata_key: bytes = b"",
+                 runner_name: str | None = None):
         self.config = config
+        self.runner_name = runner_name or config.runner  # the runner "auto" chose, when known
         self.signing_key = signing_key
         # Keys the task metadata tokens (kept in the store: a re-attached job's URI keeps working).
         self.metadata_key = metadata_key
@@ -96,6 +99,11 @@ class JobEndpoint:
                "AWS_ACCESS_KEY_ID": job["_account"],
                "AWS_SECRET_ACCESS_KEY": self.secret_for(job["_account"])}
         url = self.url()
+        if url and job.get("_groupNetwork") and self._host_stack():
+            # A multi-node job's node sits on a bridge network of its job's own, where the Docker
+            # runner maps host.docker.internal to that network's gateway (runners.docker_nodes):
+            # the server must listen where that gateway reaches it (--host 0.0.0.0).
+            url = f"http://host.docker.internal:{self.port}"
         if url:
             env["AWS_ENDPOINT_URL"] = url
         if "_tasks" in job and ("container" in job or is_ecs_task_job(job)):  # an ECS task on AWS
@@ -122,6 +130,20 @@ class JobEndpoint:
     def _metadata_mac(self, job: dict, attempt: int) -> str:
         scope = f"{job['_account']}/{job['_region']}/{job['jobId']}/{attempt}".encode()
         return hmac.new(self.metadata_key, scope, hashlib.sha256).hexdigest()[:32]
+
+    def hosts(self) -> list:
+        """The host names job containers call this server by (the guard allows them): the
+        AWS_ENDPOINT_URL host, and host.docker.internal for multi-node nodes on the host stack."""
+        names = [urlsplit(self.url() or "").hostname]
+        if self.url() and self._host_stack():
+            names.append("host.docker.internal")
+        return [n for n in names if n]
+
+    def _host_stack(self) -> bool:
+        """Do Docker job containers use the host's network stack (or none), with no URL set?"""
+        config = self.config
+        return (not config.advertise_url and self.runner_name != "process"
+                and config.job_network in ("host", "none"))
 
 
 def is_ecs_task_job(job: dict) -> bool:

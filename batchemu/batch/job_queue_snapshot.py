@@ -134,6 +134,8 @@ class _ContainerJobs:
         out = []
         for row in rows:
             doc = json.loads(row["doc"])
+            if doc.get("nodeDetails") is not None:
+                continue  # a multi-node job's node: the job (its whole gang) is the queue's (ref §12)
             doc["_order"] = (doc["createdAt"], row["seq"])
             out.append(doc)
         return out

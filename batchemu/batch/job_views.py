@@ -24,7 +24,7 @@ from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
 
 # Bump the first part when detail() or summary() change what they show.
-VIEWS_VERSION = f"3/botocore-{botocore.__version__}"
+VIEWS_VERSION = f"4/botocore-{botocore.__version__}"
 
 # Set (true) on a job that was cancelled or terminated (actions, scheduler); absent otherwise.
 FLAGS = ("isCancelled", "isTerminated")
@@ -32,7 +32,8 @@ FLAGS = ("isCancelled", "isTerminated")
 # What summary() reads of a job document; a listing extracts only these where no view is kept.
 SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason", "startedAt", "stoppedAt",
                   "jobDefinition", "shareIdentifier", "scheduledAt", "container.exitCode", "container.reason",
-                  "arrayProperties", "isCancelled", "isTerminated", "_parent", "_need", "_summaryAt")
+                  "arrayProperties", "isCancelled", "isTerminated", "_parent", "_need", "_summaryAt",
+                  "nodeDetails", "_numNodes", "nodeProperties.numNodes")
 
 
 def detail(jobs: Jobs, doc: dict) -> dict:
@@ -74,6 +75,12 @@ def summary(jobs: Jobs, doc: dict) -> dict:
         out["arrayProperties"] = dict(array)
         if is_array_parent(doc):
             out["arrayProperties"].update(_status_summary(jobs, doc))
+    node = doc.get("nodeDetails")
+    if node:  # ref §6.6, §12: NodePropertiesSummary of a node, and the node count of its job
+        out["nodeProperties"] = {"isMainNode": node["isMainNode"], "numNodes": doc.get("_numNodes"),
+                                 "nodeIndex": node["nodeIndex"]}
+    elif (doc.get("nodeProperties") or {}).get("numNodes"):
+        out["nodeProperties"] = {"numNodes": doc["nodeProperties"]["numNodes"]}
     # Present only when true, as on JobDetail; a model older than botocore 1.43.93 has no such
     # JobSummary members and the wire filter drops them.
     out.update({flag: True for flag in FLAGS if doc.get(flag)})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 
 from batchemu.batch import (bulk, consumable_resources, fargate_rules, host_access, job_definition_rules,
-                            job_definitions, job_spec, job_submission, job_views, task_properties)
+                            job_definitions, job_spec, job_submission, job_views, multinode_spec,
+                            task_properties)
 from batchemu.batch.backend import Backend
 from batchemu.batch.common import check_name, check_tags, resolve
 from batchemu.batch.errors import ClientException, wrapped
@@ -38,15 +39,21 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
     queue = job_submission.check_enabled(job_submission.live_queue(backend, ctx, params["jobQueue"]))
     definition = job_definitions.resolve_for_submit(backend, ctx, params["jobDefinition"])
     task = job_spec.managed_instances_task(definition)  # an ECS Managed Instances job's one task
-    multi = None if task is not None else task_properties.kind(definition)  # several containers / a pod
-    if definition.get("type") == "multinode" or not (definition.get("containerProperties") or task or multi):
-        raise ClientException("batchemu runs container jobs (containerProperties, ecsProperties, "
-                              "eksProperties); multinode jobs are not supported yet")
+    multinode = definition.get("type") == "multinode"
+    multi = None if task is not None or multinode else task_properties.kind(definition)  # several containers / a pod
+    if not (multinode or definition.get("containerProperties") or task or multi):
+        raise ClientException(f"Job definition {definition['jobDefinitionArn']} has no containerProperties, "
+                              "ecsProperties, eksProperties or nodeProperties batchemu can run")
+    if multinode:
+        multinode_spec.check_submit(params)  # ref §12: not an array job; overrides per node range
+    elif params.get("nodeOverrides"):
+        raise ClientException("nodeOverrides can only be used with a multinode job definition")
     array_size = _array_size(params)
     depends_on = _dependencies(backend, ctx, params, array_size)
-    _check_override_kinds(params, "ecs" if task is not None else multi)
-    if multi:
-        definition_container, overrides = {}, {}
+    if not multinode:
+        _check_override_kinds(params, "ecs" if task is not None else multi)
+    if multi or multinode:
+        definition_container, overrides = {}, {}  # per container, pod or node range
     elif task is not None:
         definition_container = job_spec.task_container(task)
         overrides = job_spec.ecs_overrides(params.get("ecsPropertiesOverride"), definition_container)
@@ -66,7 +73,9 @@ def submit_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         raise ClientException("schedulingPriorityOverride must be between 0 and 9999")
     tags = check_tags(params.get("tags"))
     parameters = job_spec.merge_parameters(definition, params.get("parameters"))
-    if multi:
+    if multinode:
+        container, fields = None, _node_fields(backend, queue, definition, params, parameters)
+    elif multi:
         container, fields = None, _task_fields(backend, queue, definition, params, parameters, multi)
     else:
         container = job_spec.resolve_container(definition_container, overrides, parameters)
@@ -128,6 +137,17 @@ def _check_override_kinds(params: dict, kind: str | None) -> None:
             raise ClientException(f"{key} can't be used with an {block} job definition; use {right}")
 
 
+def _node_fields(backend: Backend, queue: dict, definition: dict, params: dict, parameters: dict) -> dict:
+    """The document fields of a multi-node job (engine.multinode runs it, ref §12): its
+    nodeProperties (the definition's plus nodeOverrides), which nodes each range holds
+    (`_nodeRanges`) and the whole gang's need (gang placement)."""
+    props, ranges, need = multinode_spec.resolve(definition, params.get("nodeOverrides"), parameters)
+    for i, node_range in enumerate(props["nodeRangeProperties"]):
+        _check_host_access(backend, queue, definition, node_range["container"],
+                           f"nodeProperties.nodeRangeProperties[{i}].container")
+    return {"nodeProperties": props, "_nodeRanges": ranges, "_need": need}
+
+
 def _task_fields(backend: Backend, queue: dict, definition: dict, params: dict, parameters: dict, kind: str) -> dict:
     """The document fields of an ecsProperties/eksProperties job (engine.task_jobs runs it): the
     resolved task or pod, what each container and the whole job need."""
@@ -186,11 +206,13 @@ def list_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
         where.append("queue_arn=? AND parent_id IS NULL")  # children list under their parent
         args.append(queue["jobQueueArn"])
     elif params.get("arrayJobId"):
-        where.append("parent_id=?")
+        where.append("parent_id=? AND instr(job_id, '#') = 0")
         args.append(params["arrayJobId"])
         filters = []  # filters don't apply to array children (ref §6.6)
     else:
-        where.append("0")  # multi-node jobs are not run yet, so there are no nodes to list
+        where.append("parent_id=? AND instr(job_id, '#') > 0")  # the nodes <jobId>#<n> (ref §12)
+        args.append(params["multiNodeJobId"])
+        filters = []  # filters don't apply to nodes (ref §6.6)
     status_applies = True
     for f in filters:
         clause, values = filter_clause(f, LIST_FILTERS, {"SHARE_IDENTIFIER": "share_id"})
@@ -323,4 +345,11 @@ def _own_job(backend: Backend, ctx: RequestContext, job_id: str) -> dict | None:
     Whatever-string` ("POST /v1/terminatejob" 200, body {}), which outweighs ref §1.5's
     [uncertain] suggestion of a ClientException (issue 15)."""
     found = Jobs(backend.store).get_many(ctx.account, ctx.region, [job_id])
-    return found[0] if found else None
+    if not found:
+        return None
+    doc = found[0]
+    if doc.get("nodeDetails") is not None:
+        # A node is cancelled or terminated with its whole job: its attempt is the job's
+        # (ref §12: the job's lifecycle follows the main node, its timeout and retries are the job's).
+        return _own_job(backend, ctx, doc["_parent"])
+    return doc

@@ -28,9 +28,16 @@ def batch_environment(job: dict, ce_name: str) -> dict:
         "AWS_BATCH_CE_NAME": ce_name,
         "AWS_BATCH_JOB_ATTEMPT": str(job["_attempt"]),
     }
-    if job.get("_parent"):
+    if job.get("_parent") and job.get("arrayProperties"):  # an array child (a node has _parent too)
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job["arrayProperties"]["index"])
         env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job["_arraySize"])
+    node = job.get("nodeDetails")
+    if node is not None:  # a multi-node job's node (ref §6.9, §12)
+        env["AWS_BATCH_JOB_NODE_INDEX"] = str(node["nodeIndex"])
+        env["AWS_BATCH_JOB_NUM_NODES"] = str(job["_numNodes"])
+        env["AWS_BATCH_JOB_MAIN_NODE_INDEX"] = str(job["_mainNode"])
+        if not node["isMainNode"]:  # only the other nodes are told the main node's address
+            env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = job["_mainAddress"]
     return env
 
 
@@ -75,6 +82,7 @@ def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> Launc
         mounts=_mounts(c),
         labels={"batchemu.job-name": job["jobName"][:128], "batchemu.account": job["_account"]},
         network=job.get("_network"),  # "host" for ECS Managed Instances jobs; else the runner's
+        group_network=job.get("_groupNetwork"),  # a multi-node job's own network (engine.multinode)
     )
 
 

@@ -8,13 +8,17 @@ environments in order, capacity (vCPU, memory, GPUs; ref §11.2) and consumable 
 §13.1) permitting, a fair-share computeReservation kept free (ref §11.4); the head of a queue
 waits for capacity and holds the rest back; a head that can never start is blocked with a
 reason, and a jobStateTimeLimitAction may cancel it (ref §11.5), making the next job the head.
+A multi-node parallel job is placed as one gang (ref §12): its `_need` is all its nodes' together,
+so every node fits one compute environment at once or the job waits; only CEs that can run
+multi-node jobs count (engine.multinode.eligible), and a queue with none blocks it. Its nodes
+are never placed: they start with their job (engine.multinode).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from batchemu.engine import capacity, ordering, states, time_limits
+from batchemu.engine import capacity, multinode, ordering, states, time_limits
 
 PRE_START = (states.SUBMITTED, states.PENDING, states.RUNNABLE)
 
@@ -60,6 +64,9 @@ def apply(store, jobs, plan: Plan, now: int, end, begin) -> tuple:
 
 def decide(snap: Snapshot) -> Plan:
     plan = Plan()
+    # Nodes of multi-node jobs hold nothing of their own (their job holds the gang's capacity)
+    # and are never placed: they are not jobs of the queue for this decision.
+    snap = dataclasses.replace(snap, active=[j for j in snap.active if not multinode.is_node(j)])
     usage = capacity.Usage(j for j in snap.active if j["status"] in (states.STARTING, states.RUNNING))
     runnable = {}
     for job in snap.active:
@@ -97,6 +104,11 @@ def decide(snap: Snapshot) -> Plan:
 def _fit(snap: Snapshot, job: dict, ces: list, usage, queue: dict, fairshare):
     """A CE to start on, None to wait for capacity, or a blocked-reason string."""
     need = job["_need"]
+    if multinode.is_multinode(job):  # ref §11.2, §12: the gang, on CEs that run multi-node jobs
+        unsupported = multinode.unsupported_reason(ces)
+        if unsupported:
+            return unsupported
+        ces = [ce for ce in ces if multinode.eligible(ce)]
     reason = capacity.never_fits_reason(ces, need, snap.host_gpus) or snap.ledger.never_reason(job)
     if reason:
         return reason

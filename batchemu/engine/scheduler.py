@@ -17,7 +17,7 @@ import collections
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, output_marks, placement, progress, states, task_jobs
+from batchemu.engine import actions, consumables, multinode, output_marks, placement, progress, states, task_jobs
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.faults import Faults
 from batchemu.engine.task_jobs import TaskJobs
@@ -63,6 +63,9 @@ class Scheduler:
         # ecsProperties/eksProperties jobs: the same jobs, attempts of several containers.
         self.tasks = TaskJobs(store, self.jobs, runner, self.logs, stop_grace_seconds, self.extra_env,
                               self._recheck_orphans, time_scale, self.faults)
+        # Multi-node parallel jobs (ref §12): the job and its nodes, the same attempt lifecycle.
+        self.multinode = multinode.MultiNode(store, self.jobs, runner, self.logs, stop_grace_seconds,
+                                             self.extra_env, self._recheck_orphans, time_scale, self.faults)
         # SageMaker service jobs (ref §13.3): their own table and states, the same runner.
         self.service_jobs = ServiceScheduler(store, runner, clock, self.logs, stop_grace_seconds, self.extra_env,
                                              time_scale=time_scale)
@@ -91,6 +94,7 @@ class Scheduler:
             world = World(self.store, now)
             active = _oldest_first(active + self._orphans(world))
             again = self._advance(active, world, now, deadlines)
+            self.multinode.settle(now)  # nodes left waiting by a multi-node job that ended
             # PENDING jobs cannot start: placement needs only their share identifiers, read when
             # a fair-share reservation asks (placement.Snapshot.pending_shares), not their documents.
             active = self.jobs.active(but=states.PENDING) if self.runner is not None else []
@@ -130,7 +134,12 @@ class Scheduler:
         return self.jobs.pending_woken(woken.parents, woken.ended, woken.spawned)
 
     def _launcher(self, job: dict):
-        """The Launcher of a job's kind: a multi-container task (engine.task_jobs) or one container."""
+        """The Launcher of a job's kind: a multi-node job or one of its nodes (engine.multinode),
+        a multi-container task (engine.task_jobs) or one container."""
+        if multinode.is_node(job):
+            return self.multinode.node_launcher
+        if multinode.is_multinode(job):
+            return self.multinode
         return self.tasks if task_jobs.kind(job) else self.containers
 
     def _recheck_orphans(self) -> None:
@@ -231,6 +240,8 @@ class Scheduler:
         lost and retry per the job's strategy (DESIGN principle 4; engine.attempts.recover)."""
         now = self.clock()
         busy = self.jobs.in_statuses((states.STARTING, states.RUNNING))  # not the whole backlog
+        # A multi-node job has no container: its nodes do, and its main node's end ends it.
+        busy = [j for j in busy if not multinode.is_multinode(j)]
         wanted = {j["jobId"]: j["_attempt"] for j in busy}
         service_busy = self.service_jobs.busy()
         wanted.update(service_busy)

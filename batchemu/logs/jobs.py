@@ -17,6 +17,8 @@ def stream_observer(tables, clock):
     def observe(job: dict, old_status: str) -> None:
         if job["status"] != job_states.STARTING or old_status == job_states.STARTING:
             return
+        if job.get("nodeProperties") and not job.get("nodeDetails"):
+            return  # a multi-node job: each of its nodes has a stream of its own (ref §12)
         attempt = job["_attempt"]
         task = (job.get("_tasks") or {}).get(str(attempt)) or {}
         # A multi-container job (engine.task_jobs) has a stream per container.

@@ -49,6 +49,10 @@ class LaunchSpec:
     mounts: tuple = ()                # (Mount, ...)
     network: str | None = None        # None: the runner's configured default
     pull_policy: str | None = None    # None: the runner's configured default
+    # A network of the attempt's own that the runner creates if missing and removes once its
+    # last container is gone, on which the container gets an address of its own (the nodes of
+    # a multi-node job: engine.multinode); reported as RunnerEvent.address when RUNNING.
+    group_network: str | None = None
     labels: dict = dataclasses.field(default_factory=dict)
 
     def host_resources(self) -> list[str]:
@@ -72,6 +76,7 @@ class RunnerEvent:
     lines: tuple = ()
     container: str | None = None      # LOG of one container of a task (runners.task_spec)
     containers: tuple = ()            # EXITED of a task: (task_spec.MemberResult, ...)
+    address: str | None = None        # RUNNING: the container's IPv4 address on its group_network
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,7 @@ from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, R
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
+from batchemu.runners import docker_nodes
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
@@ -76,6 +77,9 @@ class _Attempt:
     oom_seen: bool = False           # an `oom` event arrived (belt and braces for OOMKilled)
     running_sent: bool = False       # guarded by _emit_lock, like exited_sent
     exited_sent: bool = False
+    group_network: str | None = None # LaunchSpec.group_network: removed with its last container
+    address: str | None = None       # on group_network; Docker forgets it when the container exits,
+    address_read: threading.Event = dataclasses.field(default_factory=threading.Event)  # so the die waits
 
 
 class DockerRunner:
@@ -106,6 +110,7 @@ class DockerRunner:
         self._launch = ThreadPoolExecutor(launch_workers, thread_name_prefix="batchemu-docker-launch")
         self._ops = ThreadPoolExecutor(2, thread_name_prefix="batchemu-docker-ops")
         self._timers = Timers()
+        self._groups = docker_nodes.GroupNetworks(self.client, server_id)  # multi-node jobs' networks
         self._output = OutputFollower(self.client, self._report_output, output_interval)
         # Multi-container attempts (ECS tasks, EKS pods): docker_task, fed by the same events.
         self._tasks = DockerTasks(self.client, server_id, self._emit, task_holder_image, pull_policy,
@@ -121,7 +126,7 @@ class DockerRunner:
         self._listener = listener
 
     def start(self, spec: LaunchSpec) -> None:
-        rec = _Attempt(spec.job_id, spec.attempt)
+        rec = _Attempt(spec.job_id, spec.attempt, group_network=spec.group_network)
         with self._lock:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._launch.submit(self._guarded, self._launch_attempt, rec, spec)
@@ -160,7 +165,7 @@ class DockerRunner:
             if container.status in ("running", "paused", "restarting"):
                 started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
                 survivors.append(self._adopt_running(job_id, attempt, container.id, started,
-                                                     marks.get(job_id)))
+                                                     marks.get(job_id), labels.get(docker_nodes.LABEL_NETWORK)))
             elif container.status in ("exited", "dead"):
                 survivors.append(self._collect_finished(job_id, attempt, container, marks.get(job_id)))
             else:
@@ -169,6 +174,7 @@ class DockerRunner:
                 # the attempt never has two containers.
                 self._remove_now(container.id)
         self._tasks.sweep_volumes(now=False)   # tasks are never re-attached (docker_task)
+        self._submit_op(self._groups.sweep)  # the networks of removed nodes
         return survivors
 
     def gpus(self) -> int:
@@ -201,6 +207,8 @@ class DockerRunner:
                     all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
                 self._remove_now(container.id)
             self._tasks.sweep_volumes(now=True)
+            self._groups.sweep()
+        self._groups.close()
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -218,18 +226,28 @@ class DockerRunner:
         container_id = None
         try:
             self._abort_if_stopped(rec)
-            container = self.client.containers.create(**create_kwargs(spec, self.server_id, self.network))
+            kwargs = create_kwargs(spec, self.server_id, self.network)
+            also_on = None
+            if spec.group_network:  # a network of its own (multi-node jobs' nodes)
+                also_on = self._groups.prepare(spec, kwargs)
+            container = self.client.containers.create(**kwargs)
             container_id = container.id
             with self._lock:
                 rec.container_id = container_id
+            if also_on:
+                self.client.api.connect_container_to_network(container_id, also_on)
             self._abort_if_stopped(rec)
             container.start()
+            if spec.group_network:
+                rec.address = self._address(container_id, spec.group_network)
         except _StartAborted:
             self._fail_start(rec, "stopped before start", container_id)
             return
         except Exception as exc:
             self._fail_start(rec, f"CannotStartContainerError: {daemon_message(exc)}", container_id)
             return
+        finally:
+            rec.address_read.set()
         with self._lock:
             rec.started = True
             grace = rec.stop_grace
@@ -241,10 +259,17 @@ class DockerRunner:
             started_ms = parse_docker_time(container.attrs["State"].get("StartedAt")) or started_ms
         except docker.errors.APIError:
             pass                     # already gone: the die path reports it
-        self._send_running(rec, started_ms)
+        self._send_running(rec, started_ms, rec.address)
         with self._emit_lock:        # not once the exit is reported (a quick container)
             if not rec.exited_sent:
                 self._output.follow((rec.job_id, rec.attempt), container_id)
+
+    def _address(self, container_id: str, network: str) -> str | None:
+        """A started container's address on `network`; None once it is gone (Docker forgets it)."""
+        try:
+            return docker_nodes.address(self.client.api.inspect_container(container_id), network)
+        except docker.errors.APIError:
+            return None
 
     def _abort_if_stopped(self, rec: _Attempt) -> None:
         with self._lock:
@@ -254,7 +279,9 @@ class DockerRunner:
     def _fail_start(self, rec: _Attempt, reason: str, container_id: str | None = None) -> None:
         self._forget(rec)
         if container_id:
-            self._remove(container_id)
+            self._remove(container_id, rec.group_network)
+        else:
+            self._submit_op(self._remove_now, None, rec.group_network)
         self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,
                                          reason=reason, status_reason=FAILED_TO_START))
 
@@ -277,14 +304,16 @@ class DockerRunner:
         except docker.errors.APIError:
             pass                     # exited within the grace period
 
-    def _remove(self, container_id: str) -> None:
-        self._submit_op(self._remove_now, container_id)
+    def _remove(self, container_id: str, group_network: str | None = None) -> None:
+        self._submit_op(self._remove_now, container_id, group_network)
 
-    def _remove_now(self, container_id: str) -> None:
+    def _remove_now(self, container_id: str | None, group_network: str | None = None) -> None:
         try:
-            self.client.api.remove_container(container_id, force=True)
+            if container_id:
+                self.client.api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
+        self._groups.release(group_network)  # removed with its last container
 
     # ---- exits -------------------------------------------------------------------------
 
@@ -325,11 +354,13 @@ class DockerRunner:
             return
         state = attrs["State"]
         oom = bool(state.get("OOMKilled")) or rec.oom_seen
+        if rec.group_network:        # a quick exit: RUNNING still carries the address
+            rec.address_read.wait(10)
         started_ms = parse_docker_time(state.get("StartedAt")) or now_ms()
         # Docker's FinishedAt can read a hair before StartedAt for instant exits.
         finished_ms = max(parse_docker_time(state.get("FinishedAt")) or now_ms(), started_ms)
         with self._emit_lock:
-            self._send_running(rec, started_ms)
+            self._send_running(rec, started_ms, rec.address)
             if rec.exited_sent:
                 return
             try:             # the output not reported yet, under the lock: LOG before EXITED
@@ -342,7 +373,7 @@ class DockerRunner:
                                              exit_code=state.get("ExitCode"), oom=oom,
                                              reason=OOM_REASON if oom else None))
         self._forget(rec)
-        self._remove(container_id)
+        self._remove(container_id, rec.group_network)
 
     def _lose(self, rec: _Attempt) -> None:
         """The container vanished (removed behind our back) before we saw its exit."""
@@ -361,8 +392,10 @@ class DockerRunner:
     # ---- re-attaching ------------------------------------------------------------------
 
     def _adopt_running(self, job_id: str, attempt: int, container_id: str, started_ms: int | None = None,
-                       mark=None) -> Survivor:
-        rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True)
+                       mark=None, group_network: str | None = None) -> Survivor:
+        rec = _Attempt(job_id, attempt, container_id=container_id, started=True, running_sent=True,
+                       group_network=group_network)
+        rec.address_read.set()       # RUNNING was reported before the restart
         with self._lock:
             self._attempts[(job_id, attempt)] = rec
         self._output.follow((job_id, attempt), container_id, mark)   # from where the store left off
@@ -380,17 +413,17 @@ class DockerRunner:
         lines = self._output.finish((job_id, attempt), container.id, mark)
         rec = _Attempt(job_id, attempt, container_id=container.id, started=True, running_sent=True)
         self._send_lines(rec, lines)
-        self._remove(container.id)
+        self._remove(container.id, container.labels.get(docker_nodes.LABEL_NETWORK))
         return Survivor(job_id, attempt, running=False, exit_code=state.get("ExitCode"), oom=oom)
 
     # ---- events out --------------------------------------------------------------------
 
-    def _send_running(self, rec: _Attempt, at_ms: int) -> None:
+    def _send_running(self, rec: _Attempt, at_ms: int, address: str | None = None) -> None:
         with self._emit_lock:
             if rec.running_sent or rec.exited_sent:
                 return
             rec.running_sent = True
-            self._emit(RunnerEvent(RUNNING, rec.job_id, rec.attempt, at_ms))
+            self._emit(RunnerEvent(RUNNING, rec.job_id, rec.attempt, at_ms, address=address))
 
     def _send_lines(self, rec: _Attempt, lines: list) -> None:
         if lines:

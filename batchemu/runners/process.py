@@ -246,7 +246,10 @@ class ProcessRunner:
             self._selector.register(child.pidfd, selectors.EVENT_READ, ("exit", child))
         with self._lock:
             self._children[child.key] = child
-        self._emit(RunnerEvent(RUNNING, spec.job_id, spec.attempt, started))
+        # A multi-node job's nodes are processes of this host: they share its loopback address
+        # (and its ports), so the main node's address is 127.0.0.1 (README "Multi-node parallel jobs").
+        address = "127.0.0.1" if spec.group_network else None
+        self._emit(RunnerEvent(RUNNING, spec.job_id, spec.attempt, started, address=address))
 
     def _fail_start(self, spec: LaunchSpec, reason: str) -> None:
         self._emit(RunnerEvent(EXITED, spec.job_id, spec.attempt, now_ms(), exit_code=None,

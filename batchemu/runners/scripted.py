@@ -46,8 +46,8 @@ class ScriptedRunner:
     def spec(self, job_id: str) -> base.LaunchSpec:
         return [s for s in self.started if s.job_id == job_id][-1]
 
-    def run(self, job_id: str) -> None:
-        self._emit(base.RUNNING, job_id)
+    def run(self, job_id: str, address: str | None = None) -> None:
+        self._emit(base.RUNNING, job_id, address=address)
 
     def output(self, job_id: str, *lines: str) -> None:
         now = self.clock()

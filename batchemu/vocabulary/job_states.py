@@ -5,8 +5,9 @@ engine's `transition()` goes through it).
 
 A kind of job is a column of the table, not an engine: container jobs (ref §6.2) and SageMaker
 service jobs (ref §13.3, with SCHEDULED between RUNNABLE and STARTING) move through the same
-`engine.states.transition()`. A new kind with statuses of its own adds its table here; ECS
-task and EKS pod jobs are SubmitJob jobs and move through the container table.
+`engine.states.transition()`. Multi-node parallel jobs' nodes are a third column (NODE). A new
+kind with statuses of its own adds its table here; ECS task and EKS pod jobs are SubmitJob jobs
+and move through the container table.
 """
 
 SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED = (
@@ -15,6 +16,7 @@ TERMINAL = frozenset({SUCCEEDED, FAILED})
 
 CONTAINER = "container"   # SubmitJob's jobs (store.jobs)
 SERVICE = "service"       # SubmitServiceJob's jobs (store.service_jobs)
+NODE = "node"             # the nodes `<jobId>#<n>` of a multi-node parallel job (store.nodes)
 
 TRANSITIONS = {
     # ref §6.2 "Allowed transitions". Array parents move SUBMITTED -> PENDING -> SUCCEEDED|FAILED
@@ -40,6 +42,21 @@ TRANSITIONS = {
         RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
         SUCCEEDED: frozenset(),
         FAILED: frozenset(),
+    },
+    # The nodes of a multi-node parallel job (ref §12). A node is born RUNNABLE when its job
+    # first starts; the main node goes STARTING with the job, the others once the main node
+    # runs. A node's end is its own (SUCCEEDED/FAILED by exit code), but a main-node failure
+    # gives the whole job another attempt (ref §9, §12), which runs every node again: so a
+    # finished node may go back to RUNNABLE (the other nodes) or STARTING (the main node) when
+    # its job's next attempt starts. Nodes have no dependencies: nothing is SUBMITTED/PENDING.
+    NODE: {
+        SUBMITTED: frozenset(),
+        PENDING: frozenset(),
+        RUNNABLE: frozenset({STARTING, FAILED}),
+        STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),
+        RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),
+        SUCCEEDED: frozenset({RUNNABLE, STARTING}),
+        FAILED: frozenset({RUNNABLE, STARTING}),
     },
 }
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 from typing import Callable, Iterable
-from urllib.parse import urlsplit
 
 from flask import Response
 
@@ -180,8 +179,3 @@ class Guard:
             resp.headers["Access-Control-Allow-Origin"] = req.headers["Origin"].strip()
             resp.headers.setdefault("Access-Control-Expose-Headers", _EXPOSED)
             resp.headers.add("Vary", "Origin")
-
-
-def url_host(url: str | None) -> str | None:
-    """The host of a URL (for `extra_hosts`), or None."""
-    return urlsplit(url).hostname if url else None
