@@ -26,9 +26,9 @@ _LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
 _SECRET = "batchemu"  # the jobs' secret while signatures are not verified
 METADATA_PATH = "/batchemu/ecs-metadata"
 # <job id>.<attempt>.<32 hex HMAC>[.<container name>]; a job id is a UUID, an array child's
-# "<uuid>:<index>"; a container of a multi-container ECS task adds its name (ECS names have no
+# "<uuid>:<index>", a multi-node job's node "<uuid>#<index>" ("#" sent as %23 in the URL); a container of a multi-container ECS task adds its name (ECS names have no
 # "."; engine.launch appends it, each container reading its own container document).
-TOKEN = re.compile(r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?::[0-9]{1,5})?)"
+TOKEN = re.compile(r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:[:#][0-9]{1,5})?)"
                    r"\.(?P<attempt>[1-9][0-9]{0,3})\.(?P<mac>[0-9a-f]{32})(?:\.(?P<container>[A-Za-z0-9_-]{1,255}))?")
 
 
@@ -116,7 +116,7 @@ class JobEndpoint:
         fargate = "FARGATE" in (job.get("platformCapabilities") or [])
         env = {"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if fargate else "AWS_ECS_EC2"}
         if url:
-            token = self.metadata_token(job, job["_attempt"])
+            token = self.metadata_token(job, job["_attempt"]).replace("#", "%23")  # a node's id
             env["ECS_CONTAINER_METADATA_URI_V4"] = f"{url}{METADATA_PATH}/v4/{token}"
             env["ECS_CONTAINER_METADATA_URI"] = f"{url}{METADATA_PATH}/v3/{token}"
         return env

@@ -148,3 +148,15 @@ def test_on_a_user_defined_job_network_nodes_are_on_it_too_and_reach_the_server_
     finally:
         network.remove()
         client.close()
+
+
+def test_a_node_reads_its_own_task_metadata(server):
+    """Each node is an ECS task on AWS: its ECS_CONTAINER_METADATA_URI_V4 (a node id holds "#",
+    sent as %23) answers with the node's own task document."""
+    account, batch = setup(server, "sleep 1", 'wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo; echo $AWS_EXECUTION_ENV')
+    job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition="mnp")["jobId"]
+    assert wait_done(batch, job_id, timeout=60)["status"] == "SUCCEEDED"
+    worker = wait_done(batch, f"{job_id}#1", timeout=30)
+    lines = output(server, account, worker["container"]["logStreamName"])
+    assert '"TaskARN": "' + worker["container"]["taskArn"] + '"' in lines[0].replace('":"', '": "'), lines
+    assert lines[-1] == "AWS_ECS_EC2"
