@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services
+from batchemu import cloudformation, events, fault_routes, logs, pipelines, services
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -91,6 +91,8 @@ class Emulator:
         self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
+        # EventBridge targets, S3 events and schedules that start jobs through these operations.
+        self.pipelines = pipelines.Pipelines(self.stack_operations, config.time_scale)
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -129,6 +131,11 @@ class Emulator:
         # AWS::Batch::* resources become this server's (neither imports moto before then).
         self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
                                    services.before_first_request("cloudformation", self.serve_stacks)]
+        # Before moto's first EventBridge, S3 or Scheduler request: rules reach Batch, S3 puts
+        # AWS-shaped events on EventBridge, schedules fire (pipelines/).
+        self._forget_moto_hooks += [services.before_first_request(name, self.pipelines.install)
+                                    for name in pipelines.SERVICES]
+        self.pipelines.start()
         if serve:
             self.server.start()
         return self
@@ -145,6 +152,7 @@ class Emulator:
         for forget in self._forget_moto_hooks:
             forget()
         cloudformation.uninstall(self.stack_operations)
+        self.pipelines.stop()
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:

@@ -1,0 +1,119 @@
+"""S3 -> EventBridge: a bucket whose notification configuration has EventBridgeConfiguration puts
+"Object Created" / "Object Deleted" (and moto's other detail types) events of AWS's shape on
+its region's default event bus (S3 User Guide, "EventBridge message structure").
+
+moto 5.2 sends such events (moto.s3.notifications._send_event_bridge_message) but not as AWS
+does: `reason` is "Put" rather than "PutObject", `eTag` is misspelt, deletions carry no
+`deletion-type`, the object's size is sent for deletions, `time` and `ingestion-time` are
+wrong or missing (so every InputTransformer failed, silently), every bus gets the event rather
+than the default one, and the requester and sequencer are constants. `install()` replaces that
+one function at runtime (no fork); S3's SQS/SNS/Lambda notifications stay moto's.
+Knows no HTTP of its own (reads the caller's address from moto's request when there is one)
+and no Batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+
+log = logging.getLogger("batchemu.pipelines")
+
+# AWS's `reason` per S3 notification event name (S3 User Guide, EventBridge event detail).
+REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "POST Object",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+    "s3:LifecycleExpiration:Delete": "Lifecycle Expiration",
+    "s3:LifecycleExpiration:DeleteMarkerCreated": "Lifecycle Expiration",
+}
+_sequence = itertools.count(int(time.time() * 1000) << 20)  # grows per event, as S3's sequencers do
+
+_original = {}
+
+
+def install() -> None:
+    """Put batchemu's S3 -> EventBridge event in place of moto's (moto must be loaded)."""
+    # lazy for start-up time (called once moto is loaded)
+    from moto.s3 import notifications
+
+    if "send" not in _original:
+        _original["send"] = notifications._send_event_bridge_message
+        notifications._send_event_bridge_message = send_event_bridge_message
+
+
+def s3_event(account: str, bucket, event_name: str, key, now: float, caller: tuple[str, str] = ("", "")) -> dict:
+    """The EventBridge event for `event_name` on `key` (moto objects), `time` in epoch seconds
+    as moto's rules expect it."""
+    # lazy for start-up time (moto is loaded)
+    from moto.s3.notifications import _detail_type
+
+    deleted = "ObjectRemoved" in event_name or "LifecycleExpiration" in event_name
+    marker = type(key).__name__ == "FakeDeleteMarker"
+    obj = {"key": key.name}
+    if not deleted:
+        obj["size"] = key.size
+    etag = getattr(key, "etag", None)
+    if etag and not marker:
+        obj["etag"] = etag.replace('"', "")
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        obj["version-id"] = version
+    obj["sequencer"] = f"{next(_sequence):018X}"
+    ip, request_id = caller
+    detail = {
+        "version": "0",
+        "bucket": {"name": bucket.name},
+        "object": obj,
+        "request-id": request_id or uuid.uuid4().hex[:16].upper(),
+        "requester": account,
+        "source-ip-address": ip or "127.0.0.1",
+        "reason": REASONS.get(event_name, event_name.split(":")[1]),
+    }
+    if deleted:
+        detail["deletion-type"] = "Delete Marker Created" if marker else "Permanently Deleted"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": _detail_type(event_name),
+        "source": "aws.s3",
+        "account": account,
+        "time": int(now),
+        "region": bucket.region_name,
+        "resources": [f"arn:aws:s3:::{bucket.name}"],
+        "detail": detail,
+        "ingestion-time": now,
+    }
+
+
+def send_event_bridge_message(account_id: str, bucket, event_name: str, key) -> None:
+    """What S3 does for a bucket with EventBridge enabled: the event on the default bus of the
+    bucket's region, to every rule there (each rule decides whether it matches)."""
+    try:
+        # lazy for start-up time (moto is loaded)
+        from moto.events.models import events_backends
+
+        event = s3_event(account_id, bucket, event_name, key, time.time(), _caller())
+        bus = events_backends[account_id][bucket.region_name].describe_event_bus("default")
+        for rule in list(bus.rules.values()):
+            rule.send_to_targets(dict(event))
+    except Exception:  # asynchronous in AWS: never fails the S3 request
+        log.warning("could not put the S3 event %s for s3://%s/%s on EventBridge", event_name,
+                    getattr(bucket, "name", "?"), getattr(key, "name", "?"), exc_info=True)
+
+
+def _caller() -> tuple[str, str]:
+    """(source IP, request id) of the S3 request being answered, when moto answers one."""
+    try:
+        # lazy for start-up time: Flask is moto's, present whenever moto serves a request
+        from flask import has_request_context, request
+    except ImportError:
+        return "", ""
+    if not has_request_context():
+        return "", ""
+    return request.remote_addr or "", request.headers.get("x-amz-request-id", "")
