@@ -58,7 +58,7 @@ class At:
 class Cron:
     minutes: frozenset
     hours: frozenset
-    days: str | frozenset  # day-of-month: a set, or "?"
+    days: str | frozenset  # day-of-month: a set, or "?" (also when day_special says L/LW/W)
     months: frozenset
     weekdays: str | frozenset  # day-of-week (1 = Sunday): a set, or "?"
     years: frozenset
@@ -97,14 +97,14 @@ class Cron:
 
     def _day_matches(self, day: dt.date) -> bool:
         last = calendar.monthrange(day.year, day.month)[1]
+        if self.day_special:
+            kind = self.day_special[0]
+            if kind == "L":
+                return day.day == last
+            if kind == "LW":
+                return day == _nearest_weekday(day.replace(day=last))
+            return day == _nearest_weekday(day.replace(day=min(self.day_special[1], last)))
         if self.days != "?":
-            if self.day_special:
-                kind = self.day_special[0]
-                if kind == "L":
-                    return day.day == last
-                if kind == "LW":
-                    return day == _nearest_weekday(day.replace(day=last))
-                return day == _nearest_weekday(day.replace(day=min(self.day_special[1], last)))
             return day.day in self.days
         weekday = day.isoweekday() % 7 + 1  # Sunday = 1
         if self.weekday_special:

@@ -158,11 +158,10 @@ class Deliveries:
             params["retryStrategy"] = {"attempts": int(attempts)}
         given = inputs.as_json(text)
         if isinstance(given, dict):
-            shape = self.ops.shape("SubmitJob")
             for key, value in given.items():
                 member = {"parameters": "parameters", "containeroverrides": "containerOverrides"}.get(key.lower())
                 if member:
-                    params[member] = by_shape(value, shape.members[member])
+                    params[member] = by_shape(value, self.ops.shape("SubmitJob", member))
         self.submit_job(d.account, d.region, params)
 
     def submit_job(self, account: str, region: str, params: dict) -> dict:
