@@ -92,7 +92,7 @@ class Emulator:
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
         # EventBridge targets, S3 events and schedules that start jobs through these operations.
-        self.pipelines = pipelines.Pipelines(self.stack_operations, config.time_scale)
+        self.pipelines = pipelines.Pipelines(self.stack_operations, store, config.time_scale)
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,

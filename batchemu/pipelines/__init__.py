@@ -7,6 +7,7 @@ completed at runtime around moto (no fork) so rules, uploads and schedules start
   s3_events.py  S3 -> EventBridge events of AWS's shape
   cron.py       rate()/cron()/at() expressions and their next fire time (pure)
   schedules.py  the schedule thread (scheduled rules, EventBridge Scheduler schedules)
+  durable.py    rules and schedules copied to batchemu's store, put back after a restart
 
 `Pipelines` is what the composition root holds: built with the server's Batch operations
 (cloudformation.BatchOperations), started and stopped with it, installed into moto before
@@ -15,24 +16,43 @@ moto's first EventBridge, S3 or Scheduler request. Must not import moto at modul
 
 from __future__ import annotations
 
-from batchemu.pipelines import s3_events, schedules, targets
+import logging
+
+from batchemu import services
+from batchemu.pipelines import durable, s3_events, schedules, targets
+
+log = logging.getLogger("batchemu.pipelines")
 
 SERVICES = ("events", "s3", "scheduler")  # moto's names for the services these hooks complete
 
 
 class Pipelines:
-    def __init__(self, ops, time_scale: float = 1.0):
+    def __init__(self, ops, store, time_scale: float = 1.0):
         self.deliveries = targets.Deliveries(ops, time_scale)
         self.schedules = schedules.Schedules(self.deliveries, time_scale)
+        self.durable = durable.Durable(store)
+        self._restored = False
 
     def start(self) -> None:
+        """Start the schedule thread; with rules or schedules kept from an earlier run, load moto
+        now and put them back, so they fire without waiting for someone to call EventBridge."""
         self.schedules.start()
+        if self.durable.has_any():
+            services.moto_dispatcher()
+            self.install()
 
     def install(self) -> None:
-        """Into moto (loaded): this server's deliveries and schedule thread serve its rules."""
+        """Into moto (loaded): this server's deliveries and schedule thread serve its rules;
+        the kept rules and schedules go back in (once)."""
         targets.install(self.deliveries)
         schedules.install(self.schedules)
         s3_events.install()
+        if not self._restored:
+            self._restored = True
+            count = self.durable.restore()
+            if count:
+                log.info("restored %d EventBridge rules and schedules from the store", count)
+        self.schedules.on_change = self.durable.save
         self.schedules.wake()
 
     def stop(self) -> None:

@@ -42,6 +42,7 @@ class Schedules:
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.on_change = None  # (moto backend) -> None, after a rule or schedule changed
 
     # -- the scaled clock ----------------------------------------------------------------------
 
@@ -200,30 +201,33 @@ def _schedule_firing(schedules: Schedules, account, region, backend, group, sche
                                               {}, now, kind="schedule"))
         if isinstance(_parse(schedule.schedule_expression), cron.At) \
                 and schedule.action_after_completion == "DELETE":
-            group.schedules.pop(schedule.name, None)  # as Scheduler does after a one-time run
+            backend.delete_schedule(group.name, schedule.name)  # as Scheduler does after a one-time run
     return fire
 
 
-# -- waking the thread when moto's rules or schedules change ------------------------------------
+# -- moto's rule and schedule writers, wrapped ------------------------------------------------------
 
 _installed: list[Schedules] = []
 _wrapped: set = set()
+EVENTS_WRITERS = ("put_rule", "put_targets", "remove_targets", "enable_rule", "disable_rule", "delete_rule")
+SCHEDULER_WRITERS = ("create_schedule", "update_schedule", "delete_schedule")
 
 
 def install(schedules: Schedules) -> None:
-    """Wrap moto's rule and schedule writers so the newest server's thread wakes (moto loaded)."""
+    """Wrap moto's rule and schedule writers (moto loaded): expressions are checked as
+    EventBridge checks them, every server's thread wakes, and the newest server's `on_change`
+    (durable.py) sees the backend that changed."""
     # lazy for start-up time (called once moto is loaded)
     from moto.events.models import EventsBackend
     from moto.scheduler.models import EventBridgeSchedulerBackend
 
     uninstall(schedules)
     _installed.append(schedules)
-    for cls, names in ((EventsBackend, ("put_rule", "enable_rule", "disable_rule", "delete_rule")),
-                       (EventBridgeSchedulerBackend, ("create_schedule", "update_schedule", "delete_schedule"))):
+    for cls, names in ((EventsBackend, EVENTS_WRITERS), (EventBridgeSchedulerBackend, SCHEDULER_WRITERS)):
         for name in names:
             if (cls, name) not in _wrapped:
                 _wrapped.add((cls, name))
-                setattr(cls, name, _waking(getattr(cls, name)))
+                setattr(cls, name, _watched(getattr(cls, name)))
 
 
 def uninstall(schedules: Schedules) -> None:
@@ -231,12 +235,46 @@ def uninstall(schedules: Schedules) -> None:
         _installed.remove(schedules)
 
 
-def _waking(method):
-    def wrapper(*args, **kwargs):
-        result = method(*args, **kwargs)
+def _watched(method):
+    def wrapper(backend, *args, **kwargs):
+        _check_expression(method.__name__, kwargs)
+        result = method(backend, *args, **kwargs)
         for schedules in list(_installed):
             schedules.wake()
+        if _installed and _installed[-1].on_change is not None:
+            try:
+                _installed[-1].on_change(backend)
+            except Exception:  # keeping a copy must never fail the request
+                log.warning("could not keep a copy of the change (%s)", method.__name__, exc_info=True)
         return result
     wrapper.__wrapped__ = method
     wrapper.__name__ = method.__name__
     return wrapper
+
+
+def _check_expression(writer: str, kwargs: dict) -> None:
+    """EventBridge's and Scheduler's refusals of an expression moto lets through (moto checks
+    rules with a loose regex and schedules not at); the message says what is wrong."""
+    if writer == "put_rule" and kwargs.get("scheduled_expression"):
+        expression = kwargs["scheduled_expression"]
+        try:
+            if isinstance(cron.parse(expression), cron.At):
+                raise cron.InvalidExpression("rules take rate(...) or cron(...)")
+        except cron.InvalidExpression as err:
+            # lazy for start-up time (moto is loaded)
+            from moto.events.exceptions import ValidationException
+            raise ValidationException(f"Parameter ScheduleExpression is not valid. Reason: {err}") from None
+    if writer in ("create_schedule", "update_schedule") and kwargs.get("schedule_expression"):
+        expression = kwargs["schedule_expression"]
+        # lazy for start-up time (moto is loaded)
+        from moto.scheduler.exceptions import ValidationException
+        try:
+            cron.parse(expression)
+        except cron.InvalidExpression as err:
+            raise ValidationException(f"Invalid Schedule Expression {expression}: {err}") from None
+        zone = kwargs.get("schedule_expression_timezone")
+        if zone and zone != "UTC":
+            try:
+                ZoneInfo(zone)
+            except (ValueError, KeyError, OSError):
+                raise ValidationException(f"Invalid ScheduleExpressionTimezone {zone}") from None

@@ -242,3 +242,52 @@ def test_s3_uploads_put_aws_shaped_events_on_the_default_bus(account):
     assert int(deleted["detail"]["object"]["sequencer"], 16) > int(detail["object"]["sequencer"], 16)
     job = account.finished_job("on-upload")
     assert job["parameters"]["key"] == "img/a.png" and job["status"] == "SUCCEEDED"
+
+
+def test_invalid_schedule_expressions_are_refused_with_the_reason(account):
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError, match=r"ScheduleExpression is not valid. Reason: .*exactly one of day-of-month"):
+        account.events.put_rule(Name="bad", ScheduleExpression="cron(0 10 * * * *)")
+    with pytest.raises(ClientError, match=r"Reason: rate\(1 minutes\): the unit must be singular"):
+        account.events.put_rule(Name="bad", ScheduleExpression="rate(1 minutes)")
+    scheduler = account.server.client("scheduler", access_key=account.id)
+    with pytest.raises(ClientError, match=r"Invalid Schedule Expression cron\(0 25 \* \* \? \*\): .*hours: 25"):
+        scheduler.create_schedule(Name="bad", ScheduleExpression="cron(0 25 * * ? *)",
+                                  FlexibleTimeWindow={"Mode": "OFF"},
+                                  Target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob",
+                                          "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": "{}"})
+
+
+def test_scheduled_rules_and_schedules_fire_again_after_a_restart(tmp_path):
+    """A server with a data dir keeps its scheduled rules and schedules in its store; the next
+    server puts them back into moto (whose state a new process would have lost: dropped here
+    for this account) and they fire without any EventBridge call."""
+    from moto.events.models import events_backends
+    from moto.scheduler.models import scheduler_backends
+
+    with running_server(runner="process", time_scale=60, data_dir=str(tmp_path)) as first:
+        account = Account(first)
+        account.events.put_rule(Name="kept", ScheduleExpression="rate(1 minute)", State="DISABLED")
+        account.events.put_targets(Rule="kept", Targets=[account.batch_target(
+            JobName="after-restart", Input=json.dumps({"Parameters": {"key": "kept"}}))])
+        account.server.client("scheduler", access_key=account.id).create_schedule(
+            Name="kept-schedule", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+            State="DISABLED",
+            Target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob", "RoleArn": "arn:aws:iam::1:role/r",
+                    "Input": json.dumps({"JobName": "scheduler-after-restart", "JobQueue": "q",
+                                         "JobDefinition": "echo"})})
+        account.events.enable_rule(Name="kept")  # the kept copy follows every change
+        assert account.jobs("after-restart") == []  # disabled until just now: nothing fired yet
+    events_backends[account.id]["us-east-1"].event_buses["default"].rules.clear()
+    scheduler_backends[account.id]["us-east-1"].schedule_groups["default"].schedules.clear()
+    with running_server(runner="process", time_scale=60, data_dir=str(tmp_path)) as second:
+        account.server = second
+        account.batch, account.logs = (second.client(s, access_key=account.id) for s in ("batch", "logs"))
+        job = account.finished_job("after-restart")
+        assert job["status"] == "SUCCEEDED" and job["parameters"]["key"] == "kept"
+        rules = second.client("events", access_key=account.id).list_rules()["Rules"]
+        assert [(r["Name"], r["State"]) for r in rules] == [("kept", "ENABLED")]
+        schedule = second.client("scheduler", access_key=account.id).get_schedule(Name="kept-schedule")
+        assert schedule["State"] == "DISABLED"
+        assert account.jobs("scheduler-after-restart") == []
