@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -216,8 +217,11 @@ def test_s3_uploads_put_aws_shaped_events_on_the_default_bus(account):
     url, arn = account.queue("s3-events")
     account.s3.create_bucket(Bucket=f"in-{account.id}")
     bucket = f"in-{account.id}"
+    notified_url, notified_arn = account.queue("s3-notifications")
     account.s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        Bucket=bucket, NotificationConfiguration={
+            "EventBridgeConfiguration": {},
+            "QueueConfigurations": [{"QueueArn": notified_arn, "Events": ["s3:ObjectCreated:*"]}]})
     account.events.put_rule(Name="uploads", EventPattern=json.dumps(
         {"source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"],
          "detail": {"bucket": {"name": [bucket]}}}))
@@ -240,6 +244,11 @@ def test_s3_uploads_put_aws_shaped_events_on_the_default_bus(account):
     assert deleted["detail"]["reason"] == "DeleteObject"
     assert deleted["detail"]["deletion-type"] == "Permanently Deleted"
     assert int(deleted["detail"]["object"]["sequencer"], 16) > int(detail["object"]["sequencer"], 16)
+    # S3's own notification to SQS (a worker-queue design) still arrives beside EventBridge's.
+    records = [json.loads(m["Body"]) for m in account.messages(notified_url, 1)]
+    record = next(r for r in records if "Records" in r)["Records"][0]
+    # (moto URL-encodes the key's "/" too; a worker decodes it with unquote_plus, as on AWS)
+    assert record["eventName"] == "ObjectCreated:Put" and unquote_plus(record["s3"]["object"]["key"]) == "img/a.png"
     job = account.finished_job("on-upload")
     assert job["parameters"]["key"] == "img/a.png" and job["status"] == "SUCCEEDED"
 
