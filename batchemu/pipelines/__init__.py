@@ -34,8 +34,9 @@ class Pipelines:
         self._restored = False
 
     def start(self) -> None:
-        """Start the schedule thread; with rules or schedules kept from an earlier run, load moto
+        """Start the retry and schedule threads; with rules or schedules kept from an earlier run, load moto
         now and put them back, so they fire without waiting for someone to call EventBridge."""
+        self.deliveries.start()
         self.schedules.start()
         if self.durable.has_any():
             services.moto_dispatcher()

@@ -83,7 +83,10 @@ class Deliveries:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
-        self.submitted: list[str] = []  # job ids, newest last (bounded): what rules submitted
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the retry thread (until then a failed delivery's retries wait)."""
         self._thread = threading.Thread(target=self._run, name="batchemu-event-retries", daemon=True)
         self._thread.start()
 
@@ -108,7 +111,8 @@ class Deliveries:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
 
     # -- one try ---------------------------------------------------------------------------
 
@@ -167,16 +171,13 @@ class Deliveries:
     def submit_job(self, account: str, region: str, params: dict) -> dict:
         """batchemu's SubmitJob; a refusal becomes a DeliveryFailed that is not retried."""
         try:
-            out = self.ops(account, region, "SubmitJob", params)
+            return self.ops(account, region, "SubmitJob", params)
         except ApiError as err:
             if err.status < 500:
                 code = "NO_RESOURCE" if "does not exist" in err.message or "not found" in err.message.lower() \
                     else "SDK_CLIENT_ERROR"
                 raise DeliveryFailed(code, f"{err.code}: {err.message}", retriable=False) from None
             raise DeliveryFailed("INTERNAL_ERROR", f"{err.code}: {err.message}", retriable=True) from None
-        self.submitted.append(out["jobId"])
-        del self.submitted[:-1000]
-        return out
 
     # -- failures ------------------------------------------------------------------------------
 

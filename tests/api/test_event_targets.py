@@ -300,3 +300,33 @@ def test_scheduled_rules_and_schedules_fire_again_after_a_restart(tmp_path):
         schedule = second.client("scheduler", access_key=account.id).get_schedule(Name="kept-schedule")
         assert schedule["State"] == "DISABLED"
         assert account.jobs("scheduler-after-restart") == []
+
+
+def test_a_disabled_queue_refuses_the_submission_into_the_dead_letter_queue(account):
+    dlq_url, dlq_arn = account.queue("dlq-disabled")
+    account.batch.update_job_queue(jobQueue="q", state="DISABLED")
+    account.events.put_rule(Name="to-disabled", EventPattern=PATTERN)
+    account.events.put_targets(Rule="to-disabled", Targets=[account.batch_target(
+        JobName="refused", DeadLetterConfig={"Arn": dlq_arn})])
+    put_event(account, {"name": "late"})
+    [message] = account.messages(dlq_url)
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "SDK_CLIENT_ERROR" and "DISABLED" in attributes["ERROR_MESSAGE"]
+    assert account.jobs("refused") == []
+
+
+def test_a_failed_scheduler_target_goes_to_its_dead_letter_queue(account):
+    dlq_url, dlq_arn = account.queue("scheduler-dlq")
+    scheduler = account.server.client("scheduler", access_key=account.id)
+    arn = scheduler.create_schedule(
+        Name="broken", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob", "RoleArn": "arn:aws:iam::1:role/r",
+                "Input": json.dumps({"JobName": "x", "JobQueue": "no-such-queue", "JobDefinition": "echo"}),
+                "DeadLetterConfig": {"Arn": dlq_arn}})["ScheduleArn"]
+    [message] = account.messages(dlq_url, timeout=10)
+    scheduler.delete_schedule(Name="broken")
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["X-Amz-Scheduler-Schedule-Arn"] == arn
+    assert attributes["X-Amz-Scheduler-Target-Arn"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob"
+    assert "no-such-queue" in attributes["X-Amz-Scheduler-Error-Message"]
+    assert json.loads(message["Body"])["JobQueue"] == "no-such-queue"

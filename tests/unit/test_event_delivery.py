@@ -81,6 +81,7 @@ def rule(**target_extra):
 def test_a_server_error_is_retried_until_maximum_retry_attempts(dead_letters):
     ops = FailingOps(ApiError("boom"))
     deliveries = targets.Deliveries(ops, time_scale=1000)
+    deliveries.start()
     try:
         deliveries.send(rule(RetryPolicy={"MaximumRetryAttempts": 2}), dict(EVENT))
         wait_until(lambda: dead_letters, timeout=5)
