@@ -330,3 +330,17 @@ def test_a_failed_scheduler_target_goes_to_its_dead_letter_queue(account):
     assert attributes["X-Amz-Scheduler-Target-Arn"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob"
     assert "no-such-queue" in attributes["X-Amz-Scheduler-Error-Message"]
     assert json.loads(message["Body"])["JobQueue"] == "no-such-queue"
+
+
+def test_a_job_state_change_rule_submits_the_next_job(account):
+    """Batch's own events drive a rule too: when "first" succeeds, a rule submits "second" with
+    the first job's id as a parameter."""
+    account.events.put_rule(Name="chain", EventPattern=json.dumps({
+        "source": ["aws.batch"], "detail-type": ["Batch Job State Change"],
+        "detail": {"status": ["SUCCEEDED"], "jobName": ["first"]}}))
+    account.events.put_targets(Rule="chain", Targets=[account.batch_target(JobName="second", InputTransformer={
+        "InputPathsMap": {"id": "$.detail.jobId"}, "InputTemplate": '{"Parameters": {"key": <id>}}'})])
+    first = account.batch.submit_job(jobName="first", jobQueue="q", jobDefinition="echo")["jobId"]
+    second = account.finished_job("second")
+    assert second["status"] == "SUCCEEDED" and second["parameters"]["key"] == first
+    assert wait_until(lambda: f"key={first} who=" in account.output(second))
