@@ -237,7 +237,7 @@ def uninstall(schedules: Schedules) -> None:
 
 def _watched(method):
     def wrapper(backend, *args, **kwargs):
-        _check_expression(method.__name__, kwargs)
+        _check_request(method.__name__, args, kwargs)
         result = method(backend, *args, **kwargs)
         for schedules in list(_installed):
             schedules.wake()
@@ -252,9 +252,19 @@ def _watched(method):
     return wrapper
 
 
-def _check_expression(writer: str, kwargs: dict) -> None:
-    """EventBridge's and Scheduler's refusals of an expression moto lets through (moto checks
-    rules with a loose regex and schedules not at); the message says what is wrong."""
+def _check_request(writer: str, args: tuple, kwargs: dict) -> None:
+    """EventBridge's and Scheduler's refusals that moto lets through: a bad expression (moto
+    checks rules with a loose regex and schedules not at), a Batch target without
+    BatchParameters; the message says what is wrong."""
+    if writer == "put_targets":
+        targets = kwargs.get("targets", args[2] if len(args) > 2 else None) or []
+        for target in targets:
+            if ":batch:" in str(target.get("Arn")) and ":job-queue/" in str(target.get("Arn")) \
+                    and not target.get("BatchParameters"):
+                # lazy for start-up time (moto is loaded)
+                from moto.events.exceptions import ValidationException
+                raise ValidationException(f"Parameter(s) BatchParameters must be specified for target: "
+                                          f"{target.get('Id')}.")
     if writer == "put_rule" and kwargs.get("scheduled_expression"):
         expression = kwargs["scheduled_expression"]
         try:

@@ -304,6 +304,11 @@ def _moto_target(d: Delivery) -> None:
     except NotImplementedError:
         raise DeliveryFailed("NO_RESOURCE", f"batchemu does not deliver to {d.target.get('Arn')}",
                              retriable=False) from None
+    except Exception as exc:  # moto's error for the target (a missing log group, bus, ...)
+        kind = getattr(exc, "error_type", "") or type(exc).__name__
+        missing = "NotFound" in kind or "NonExistent" in kind
+        raise DeliveryFailed("NO_RESOURCE" if missing else "SDK_CLIENT_ERROR", f"{kind}: {exc}",
+                             retriable=not missing) from None
 
 
 def _original_owner(d: Delivery) -> dict:

@@ -258,6 +258,9 @@ def test_invalid_schedule_expressions_are_refused_with_the_reason(account):
 
     with pytest.raises(ClientError, match=r"ScheduleExpression is not valid. Reason: .*exactly one of day-of-month"):
         account.events.put_rule(Name="bad", ScheduleExpression="cron(0 10 * * * *)")
+    with pytest.raises(ClientError, match=r"BatchParameters must be specified for target: job"):
+        account.events.put_rule(Name="bare", EventPattern=PATTERN)
+        account.events.put_targets(Rule="bare", Targets=[{"Id": "job", "Arn": account.queue_arn}])
     with pytest.raises(ClientError, match=r"Reason: rate\(1 minutes\): the unit must be singular"):
         account.events.put_rule(Name="bad", ScheduleExpression="rate(1 minutes)")
     scheduler = account.server.client("scheduler", access_key=account.id)
