@@ -91,12 +91,16 @@ class Emulator:
         self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
-        # EventBridge targets, S3 events and schedules that start jobs through these operations.
-        self.pipelines = pipelines.Pipelines(self.stack_operations, store, config.time_scale)
         logs_spec = wire_spec.load("logs")
-        logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
-                                 Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
+        logs_provider = logs.LogsProvider(logs.install(store, clock), logs_spec)
+        logs_validator = Validator(logs.VALIDATION_ERROR, patterns=True)
+        logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs_provider, logs_validator, config, clock,
                                  server_error_code=logs.SERVER_ERROR)
+        # EventBridge targets, S3 events and schedules: jobs through these Batch operations,
+        # log-group targets through this server's Logs operations (pipelines/).
+        self.pipelines = pipelines.Pipelines(
+            self.stack_operations, store, config.time_scale,
+            logs_ops=cloudformation.BatchOperations(logs_provider, logs_spec, logs_validator, clock, 0))
         # A Batch route is Batch's whatever the signature says (a request signed for S3 gets
         # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
         # Batch routes are the price. Unsigned Batch and Logs requests are refused (the guard).

@@ -10,7 +10,8 @@ completed at runtime around moto (no fork) so rules, uploads and schedules start
   durable.py    rules and schedules copied to batchemu's store, put back after a restart
 
 `Pipelines` is what the composition root holds: built with the server's Batch operations
-(cloudformation.BatchOperations), started and stopped with it, installed into moto before
+(cloudformation.BatchOperations) and its Logs operations (the same class over the Logs
+provider: log-group targets write into batchemu's CloudWatch Logs), started and stopped with it, installed into moto before
 moto's first EventBridge, S3 or Scheduler request. Must not import moto at module level.
 """
 
@@ -27,8 +28,8 @@ SERVICES = ("events", "s3", "scheduler")  # moto's names for the services these 
 
 
 class Pipelines:
-    def __init__(self, ops, store, time_scale: float = 1.0):
-        self.deliveries = targets.Deliveries(ops, time_scale)
+    def __init__(self, ops, store, time_scale: float = 1.0, logs_ops=None):
+        self.deliveries = targets.Deliveries(ops, time_scale, logs_ops=logs_ops)
         self.schedules = schedules.Schedules(self.deliveries, time_scale)
         self.durable = durable.Durable(store)
         self._restored = False

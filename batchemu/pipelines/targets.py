@@ -7,8 +7,9 @@ DeadLetterConfig queue with EventBridge's message attributes.
 moto 5.2 delivers in `Rule.send_to_targets`, which knows no Batch target (NotImplementedError),
 ignores Input/InputPath and DISABLED rules, and lets a scheduled rule catch every event;
 `install()` replaces that method at runtime with `_send_to_targets` (no fork of moto). SQS
-targets are sent here (the body is the target input, MessageGroupId kept); logs, event-bus,
-archive and API destination targets still go through moto's own code, one target at a time.
+targets are sent here (the body is the target input, MessageGroupId kept), log-group targets
+into batchemu's own CloudWatch Logs; event-bus, archive and API destination targets still go
+through moto's own code, one target at a time.
 
 A delivery is tried at once in the caller's thread (a PutEvents request, the state-change
 event worker, the schedule thread): SubmitJob only writes the store and wakes the engine.
@@ -24,6 +25,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from batchemu.pipelines import inputs
@@ -75,8 +77,9 @@ class Deliveries:
     """Sends events to targets, keeps the retries, owns the retry thread. `ops` is
     cloudformation.BatchOperations (the same validation + BatchProvider as an HTTP request)."""
 
-    def __init__(self, ops, time_scale: float = 1.0, clock=time.time):
+    def __init__(self, ops, time_scale: float = 1.0, clock=time.time, logs_ops=None):
         self.ops = ops
+        self.logs_ops = logs_ops  # `ops` over this server's CloudWatch Logs (log-group targets)
         self.time_scale = time_scale
         self.clock = clock
         self._retries: list[_Retry] = []
@@ -128,8 +131,30 @@ class Deliveries:
         elif service == "sqs" and len(parts) == 6:
             group = (d.target.get("SqsParameters") or {}).get("MessageGroupId")
             send_sqs(parts[3], parts[4], parts[5], text, group_id=group)
+        elif service == "logs" and len(parts) == 6 and parts[5].startswith("log-group:") and self.logs_ops:
+            self._log(d, parts[5][len("log-group:"):].split(":")[0], text)
         else:
             _moto_target(d)
+
+    def _log(self, d: Delivery, group: str, text: str) -> None:
+        """A CloudWatch Logs target: the input as one log event in a new stream named by the
+        event id, in batchemu's own Logs (moto's would be unreadable here: this endpoint's
+        Logs are batchemu's). The group must exist, as in AWS."""
+        stream = str(d.event.get("id") or uuid.uuid4())
+        at_ms = int(float(d.event.get("time") or self.clock()) * 1000)
+        try:
+            try:
+                self.logs_ops(d.account, d.region, "CreateLogStream", {"logGroupName": group, "logStreamName": stream})
+            except ApiError as err:
+                if err.code != "ResourceAlreadyExistsException":
+                    raise
+            self.logs_ops(d.account, d.region, "PutLogEvents", {
+                "logGroupName": group, "logStreamName": stream,
+                "logEvents": [{"timestamp": at_ms, "message": text}]})
+        except ApiError as err:
+            missing = err.code == "ResourceNotFoundException"
+            raise DeliveryFailed("NO_RESOURCE" if missing else "SDK_CLIENT_ERROR", f"{err.code}: {err.message}",
+                                 retriable=not missing and err.status >= 500) from None
 
     def _schedule_target(self, d: Delivery, arn: str, service: str, parts: list) -> None:
         """EventBridge Scheduler's targets: the universal target

@@ -347,3 +347,22 @@ def test_a_job_state_change_rule_submits_the_next_job(account):
     second = account.finished_job("second")
     assert second["status"] == "SUCCEEDED" and second["parameters"]["key"] == first
     assert wait_until(lambda: f"key={first} who=" in account.output(second))
+
+
+def test_a_log_group_target_writes_into_batchemus_cloudwatch_logs(account):
+    dlq_url, dlq_arn = account.queue("logs-dlq")
+    account.logs.create_log_group(logGroupName="/events/files")
+    arn = f"arn:aws:logs:us-east-1:{account.id}:log-group:/events/files"
+    account.events.put_rule(Name="to-logs", EventPattern=PATTERN)
+    account.events.put_targets(Rule="to-logs", Targets=[
+        {"Id": "logs", "Arn": arn},
+        {"Id": "missing", "Arn": f"arn:aws:logs:us-east-1:{account.id}:log-group:/events/none",
+         "DeadLetterConfig": {"Arn": dlq_arn}}])
+    put_event(account, {"name": "logged.txt"})
+    streams = account.logs.describe_log_streams(logGroupName="/events/files")["logStreams"]
+    [event] = account.logs.get_log_events(logGroupName="/events/files",
+                                          logStreamName=streams[0]["logStreamName"])["events"]
+    logged = json.loads(event["message"])
+    assert logged["detail"] == {"name": "logged.txt"} and streams[0]["logStreamName"] == logged["id"]
+    [message] = account.messages(dlq_url)
+    assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_RESOURCE"
