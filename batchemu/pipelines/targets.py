@@ -40,6 +40,12 @@ FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 60.0
 UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitjob"
 
+# Rule targets of other services a part of batchemu delivers itself: ARN service name ->
+# `deliver(account, region, target_arn, input_text)`, raising DeliveryFailed when the target
+# refuses. Called in the thread that produced the event (a request thread, too), so a target
+# that does slow work (a Lambda run in Docker) must only queue it, as AWS invokes asynchronously.
+EXTRA_TARGETS: dict = {}
+
 
 class DeliveryFailed(Exception):
     """A target could not take the event: `code` is one of EventBridge's DLQ ERROR_CODEs;
@@ -131,6 +137,8 @@ class Deliveries:
         elif service == "sqs" and len(parts) == 6:
             group = (d.target.get("SqsParameters") or {}).get("MessageGroupId")
             send_sqs(parts[3], parts[4], parts[5], text, group_id=group)
+        elif service in EXTRA_TARGETS:
+            EXTRA_TARGETS[service](d.account, d.region, arn, text)
         elif service == "logs" and len(parts) == 6 and parts[5].startswith("log-group:") and self.logs_ops:
             self._log(d, parts[5][len("log-group:"):].split(":")[0], text)
         else:

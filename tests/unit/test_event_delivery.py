@@ -129,3 +129,15 @@ def test_without_a_dead_letter_queue_the_event_is_dropped(dead_letters):
     finally:
         deliveries.close()
     assert ops.calls == 1 and dead_letters == []
+
+
+def test_another_part_can_deliver_a_targets_service(monkeypatch, dead_letters):
+    """EXTRA_TARGETS: e.g. Lambda, delivered by the part that runs functions."""
+    got = []
+    monkeypatch.setitem(targets.EXTRA_TARGETS, "lambda", lambda *args: got.append(args))
+    r = rule()
+    r.targets[0].update(Arn="arn:aws:lambda:us-east-1:111122223333:function:f", Input='{"a": 1}')
+    deliveries = targets.Deliveries(FailingOps(ApiError("unused")))
+    deliveries.send(r, dict(EVENT))
+    assert got == [("111122223333", "us-east-1", "arn:aws:lambda:us-east-1:111122223333:function:f", '{"a": 1}')]
+    assert dead_letters == []
