@@ -6,8 +6,12 @@ moto 5.2 sends such events (moto.s3.notifications._send_event_bridge_message) bu
 does: `reason` is "Put" rather than "PutObject", `eTag` is misspelt, deletions carry no
 `deletion-type`, the object's size is sent for deletions, `time` and `ingestion-time` are
 wrong or missing (so every InputTransformer failed, silently), every bus gets the event rather
-than the default one, and the requester and sequencer are constants. `install()` replaces that
-one function at runtime (no fork); S3's SQS/SNS/Lambda notifications stay moto's.
+than the default one, the requester and sequencer are constants, and every PutObject, copy and
+multipart upload also sends "Object Tags Added" (moto tags new objects internally); in a
+versioned bucket a delete marker sends nothing and deleting a version sends an event only when
+it was the last one. `install()` replaces that function at runtime (no fork) and wraps
+DeleteObject for versioned buckets; S3's SQS/SNS/Lambda notifications stay moto's (a delete
+marker still sends them nothing: moto's message builder cannot describe one).
 Knows no HTTP of its own (reads the caller's address from moto's request when there is one)
 and no Batch.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 import uuid
 
@@ -37,14 +42,59 @@ _sequence = itertools.count(int(time.time() * 1000) << 20)  # grows per event, a
 _original = {}
 
 
+_quiet = threading.local()  # moto's own event for a versioned delete is being replaced
+
+
 def install() -> None:
-    """Put batchemu's S3 -> EventBridge event in place of moto's (moto must be loaded)."""
+    """Put batchemu's S3 -> EventBridge event in place of moto's, and the versioned deletes'
+    events moto gets wrong (moto must be loaded)."""
     # lazy for start-up time (called once moto is loaded)
     from moto.s3 import notifications
+    from moto.s3.models import S3Backend
 
     if "send" not in _original:
         _original["send"] = notifications._send_event_bridge_message
         notifications._send_event_bridge_message = send_event_bridge_message
+        _original["send_event"] = notifications.send_event
+        notifications.send_event = _send_event
+        _original["delete_object"] = S3Backend.delete_object
+        S3Backend.delete_object = _delete_object
+
+
+def _send_event(*args, **kwargs):
+    if not getattr(_quiet, "on", False):
+        _original["send_event"](*args, **kwargs)
+
+
+def _delete_object(backend, bucket_name, key_name, version_id=None, bypass=False):
+    """moto's DeleteObject; in a versioned bucket, the events S3 sends: "Delete Marker Created"
+    for a delete without a version id (moto sends none), and a permanent delete of the version
+    named (moto sends one only when the last version goes, about the latest one)."""
+    # lazy for start-up time (moto is loaded)
+    from moto.s3 import notifications
+    from moto.s3.models import FakeKey
+
+    bucket = backend.get_bucket(bucket_name)
+    if not bucket.is_versioned:
+        return _original["delete_object"](backend, bucket_name, key_name, version_id, bypass)
+    target = None
+    if version_id is not None:
+        target = next((k for k in bucket.keys.getlist(key_name, []) if str(k.version_id) == str(version_id)), None)
+    _quiet.on = True
+    try:
+        deleted, meta = _original["delete_object"](backend, bucket_name, key_name, version_id, bypass)
+    finally:
+        _quiet.on = False
+    if deleted and version_id is None and meta.get("delete-marker") == "true":
+        config = bucket.notification_configuration
+        if config is not None and config.event_bridge is not None:
+            # Only EventBridge: moto's SQS/SNS message builder cannot describe a marker.
+            send_event_bridge_message(backend.account_id, bucket, "s3:ObjectRemoved:DeleteMarkerCreated",
+                                      bucket.keys.get(key_name))
+    elif deleted and isinstance(target, FakeKey):
+        notifications.send_event(backend.account_id, notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT,
+                                 bucket, target)
+    return deleted, meta
 
 
 def s3_event(account: str, bucket, event_name: str, key, now: float, caller: tuple[str, str] = ("", "")) -> dict:
@@ -94,6 +144,8 @@ def s3_event(account: str, bucket, event_name: str, key, now: float, caller: tup
 def send_event_bridge_message(account_id: str, bucket, event_name: str, key) -> None:
     """What S3 does for a bucket with EventBridge enabled: the event on the default bus of the
     bucket's region, to every rule there (each rule decides whether it matches)."""
+    if "ObjectTagging" in event_name and _request_query() is not None and "tagging" not in _request_query():
+        return  # moto tags every new object internally; S3 sends "Object Tags Added" only for ?tagging
     try:
         # lazy for start-up time (moto is loaded)
         from moto.events.models import events_backends
@@ -105,6 +157,16 @@ def send_event_bridge_message(account_id: str, bucket, event_name: str, key) -> 
     except Exception:  # asynchronous in AWS: never fails the S3 request
         log.warning("could not put the S3 event %s for s3://%s/%s on EventBridge", event_name,
                     getattr(bucket, "name", "?"), getattr(key, "name", "?"), exc_info=True)
+
+
+def _request_query():
+    """The query parameters of the S3 request moto is answering, or None outside one."""
+    try:
+        # lazy for start-up time: Flask is moto's, present whenever moto serves a request
+        from flask import has_request_context, request
+    except ImportError:
+        return None
+    return request.args if has_request_context() else None
 
 
 def _caller() -> tuple[str, str]:

@@ -366,3 +366,30 @@ def test_a_log_group_target_writes_into_batchemus_cloudwatch_logs(account):
     assert logged["detail"] == {"name": "logged.txt"} and streams[0]["logStreamName"] == logged["id"]
     [message] = account.messages(dlq_url)
     assert message["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_RESOURCE"
+
+
+def test_versioned_buckets_report_version_ids_and_delete_markers(account):
+    url, arn = account.queue("versioned-events")
+    bucket = f"versioned-{account.id}"
+    account.s3.create_bucket(Bucket=bucket)
+    account.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    account.s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    account.events.put_rule(Name="versioned", EventPattern=json.dumps(
+        {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}))
+    account.events.put_targets(Rule="versioned", Targets=[{"Id": "q", "Arn": arn}])
+    version = account.s3.put_object(Bucket=bucket, Key="k", Body=b"v1")["VersionId"]
+    account.s3.delete_object(Bucket=bucket, Key="k")
+    created, deleted = (json.loads(m["Body"]) for m in account.messages(url, 2))
+    assert created["detail"]["object"]["version-id"] == version
+    assert deleted["detail-type"] == "Object Deleted"
+    assert deleted["detail"]["deletion-type"] == "Delete Marker Created"
+    assert deleted["detail"]["object"]["version-id"] != version
+    account.s3.put_object_tagging(Bucket=bucket, Key="k", VersionId=version,
+                                  Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    [tagged] = (json.loads(m["Body"]) for m in account.messages(url, 1))
+    assert tagged["detail-type"] == "Object Tags Added" and tagged["detail"]["object"]["key"] == "k"
+    account.s3.delete_object(Bucket=bucket, Key="k", VersionId=version)  # the first version, for good
+    [gone] = (json.loads(m["Body"]) for m in account.messages(url, 1))
+    assert gone["detail"]["deletion-type"] == "Permanently Deleted"
+    assert gone["detail"]["object"]["version-id"] == version and gone["detail"]["object"]["etag"]
