@@ -39,12 +39,16 @@ def target_input(target: dict, event: dict, rule_arn: str, rule_name: str) -> st
         values.update({
             "aws.events.rule-arn": rule_arn,
             "aws.events.rule-name": rule_name,
-            "aws.events.event.ingestion-time": whole.get("time"),
+            "aws.events.event.ingestion-time": _iso(event.get("ingestion-time")) or whole.get("time"),
             "aws.events.event": whole,
             "aws.events.event.json": whole,
         })
         return fill_template(transformer.get("InputTemplate", ""), values)
     return json.dumps(whole)
+
+
+def _iso(epoch_s) -> str | None:
+    return time.strftime(EVENT_TIME_FORMAT, time.gmtime(epoch_s)) if isinstance(epoch_s, (int, float)) else None
 
 
 def _path(path: str, event: dict):

@@ -34,6 +34,10 @@ def test_a_json_template_quotes_strings_outside_quotes_and_escapes_them_inside()
 
 def test_a_plain_text_template_and_the_predefined_variables():
     assert transformed('"<aws.events.rule-name> saw <s> bytes"', {"s": "$.detail.size"}) == '"r saw 5 bytes"'
+    assert transformed("<aws.events.event.ingestion-time>", {}) == '"2026-01-01T00:00:00Z"'
+    with_ingestion = {"InputTransformer": {"InputTemplate": "<aws.events.event.ingestion-time>"}}
+    assert inputs.target_input(with_ingestion, dict(EVENT, **{"ingestion-time": 1767225605.5}), "", "") \
+        == '"2026-01-01T00:00:05Z"'
     whole = json.loads(transformed("<aws.events.event.json>", {}))
     assert whole["time"] == "2026-01-01T00:00:00Z" and "ingestion-time" not in whole
 
