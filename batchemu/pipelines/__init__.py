@@ -57,6 +57,12 @@ class Pipelines:
         self.schedules.on_change = self.durable.save
         self.schedules.wake()
 
+    def moto_was_reset(self) -> None:
+        """Call after anything wipes moto's state (POST /moto-api/reset): the kept copies of
+        rules and schedules go too, so a restart does not bring back what the reset removed."""
+        self.durable.clear()
+        self.schedules.wake()
+
     def stop(self) -> None:
         targets.uninstall(self.deliveries)
         schedules.uninstall(self.schedules)

@@ -50,6 +50,13 @@ class Durable:
             for key, (arn, doc) in docs.items():
                 self.store.put(account, region, kind, key, arn, dict(doc, key=key))
 
+    def clear(self) -> None:
+        """Forget every kept rule and schedule (moto's state was reset: mirror it)."""
+        with self.store.transaction():
+            for kind in (RULE_KIND, SCHEDULE_KIND):
+                for account, region, doc in self.store.list_every_scope(kind):
+                    self.store.delete(account, region, kind, doc["key"])
+
     # -- store -> moto -------------------------------------------------------------------------
 
     def restore(self) -> int:

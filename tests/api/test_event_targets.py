@@ -303,6 +303,8 @@ def test_scheduled_rules_and_schedules_fire_again_after_a_restart(tmp_path):
         schedule = second.client("scheduler", access_key=account.id).get_schedule(Name="kept-schedule")
         assert schedule["State"] == "DISABLED"
         assert account.jobs("scheduler-after-restart") == []
+        second.emulator.pipelines.moto_was_reset()
+        assert not second.emulator.pipelines.durable.has_any()
 
 
 def test_a_disabled_queue_refuses_the_submission_into_the_dead_letter_queue(account):
