@@ -198,7 +198,7 @@ def _schedule_firing(schedules: Schedules, account, region, backend, group, sche
     def fire():
         now = schedules.clock()
         schedules.deliveries.attempt(Delivery(account, region, schedule.arn, schedule.name, dict(schedule.target),
-                                              {}, now, kind="schedule"))
+                                              {"id": str(uuid.uuid4()), "time": now}, now, kind="schedule"))
         if isinstance(_parse(schedule.schedule_expression), cron.At) \
                 and schedule.action_after_completion == "DELETE":
             backend.delete_schedule(group.name, schedule.name)  # as Scheduler does after a one-time run

@@ -169,6 +169,11 @@ class Deliveries:
         `arn:aws:scheduler:::aws-sdk:batch:submitJob` (Input: SubmitJob's parameters, any
         casing) and the templated SQS target (Input as the message body)."""
         text = d.target.get("Input") or "{}"
+        # Scheduler's context attributes, replaced in the Input text as Scheduler does.
+        for name, value in (("schedule-arn", d.rule_arn), ("execution-id", d.event.get("id", "")),
+                            ("attempt-number", str(d.retries + 1)),
+                            ("scheduled-time", inputs.event_json({"time": d.event.get("time", d.first_at)})["time"])):
+            text = text.replace(f"<aws.scheduler.{name}>", value)
         if arn.lower() == UNIVERSAL_SUBMIT_JOB:
             given = inputs.as_json(text)
             if not isinstance(given, dict):

@@ -205,11 +205,12 @@ def test_an_eventbridge_scheduler_schedule_submits_a_job(account):
         Target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob",
                 "RoleArn": f"arn:aws:iam::{account.id}:role/scheduler",
                 "Input": json.dumps({"JobName": "from-scheduler", "JobQueue": "q", "JobDefinition": "echo",
-                                     "Parameters": {"key": "nightly"},
+                                     "Parameters": {"key": "<aws.scheduler.schedule-arn>"},
                                      "ContainerOverrides": {"Environment": [{"Name": "WHO", "Value": "cron"}]}})})
     job = account.finished_job("from-scheduler")
     assert job["status"] == "SUCCEEDED"
-    assert wait_until(lambda: "key=nightly who=cron" in account.output(job))
+    arn = scheduler.get_schedule(Name="nightly")["Arn"]
+    assert wait_until(lambda: f"key={arn} who=cron" in account.output(job))
     scheduler.delete_schedule(Name="nightly")
 
 
