@@ -35,15 +35,7 @@ class InvalidExpression(ValueError):
 
 @dataclass(frozen=True)
 class Rate:
-    seconds: int
-
-    def next_after(self, anchor: dt.datetime, after: dt.datetime) -> dt.datetime:
-        """The first anchor + k*period (k >= 1) later than `after`."""
-        period = dt.timedelta(seconds=self.seconds)
-        if after < anchor + period:
-            return anchor + period
-        k = int((after - anchor) / period) + 1
-        return anchor + k * period
+    seconds: int  # the period; a rate counts from its anchor (schedules.py: when first seen)
 
 
 @dataclass(frozen=True)
