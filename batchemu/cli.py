@@ -77,7 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(BATCHEMU_EVENTS_ALL_ACCOUNTS=1)")
     parser.add_argument("--time-scale", type=float,
                         help="divide the waits batchemu imposes (attempt timeouts, job state time "
-                             "limits, settle times, the stop grace) by N; timestamps stay real time "
+                             "limits, settle times, the stop grace, EventBridge schedules) by N; "
+                             "timestamps stay real time "
                              "(default 1; BATCHEMU_TIME_SCALE)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")

@@ -61,7 +61,8 @@ class Config:
     # GET /batchemu/events without ?account= streams every account (an operator's view).
     events_all_accounts: bool = False
     # Divide the waits batchemu imposes by this (attempt timeouts, jobStateTimeLimitActions,
-    # settle times, the stop grace); timestamps stay real clock time (README "Time scale").
+    # settle times, the stop grace, EventBridge schedules); timestamps stay real clock time
+    # (README "Time scale").
     time_scale: float = 1.0
 
     @property

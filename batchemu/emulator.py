@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services, task_metadata, ui
+from batchemu import cloudformation, events, fault_routes, logs, pipelines, services, task_metadata, ui
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -96,9 +96,15 @@ class Emulator:
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
         logs_spec = wire_spec.load("logs")
-        logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
-                                 Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
+        logs_provider = logs.LogsProvider(logs.install(store, clock), logs_spec)
+        logs_validator = Validator(logs.VALIDATION_ERROR, patterns=True)
+        logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs_provider, logs_validator, config, clock,
                                  server_error_code=logs.SERVER_ERROR)
+        # EventBridge targets, S3 events and schedules: jobs through these Batch operations,
+        # log-group targets through this server's Logs operations (pipelines/).
+        self.pipelines = pipelines.Pipelines(
+            self.stack_operations, store, config.time_scale,
+            logs_ops=cloudformation.BatchOperations(logs_provider, logs_spec, logs_validator, clock, 0))
         # A Batch route is Batch's whatever the signature says (a request signed for S3 gets
         # Batch's JSON answer, never S3's XML); S3 paths of a bucket named "v1" that look like
         # Batch routes are the price. Unsigned Batch and Logs requests are refused (the guard).
@@ -135,6 +141,11 @@ class Emulator:
         # AWS::Batch::* resources become this server's (neither imports moto before then).
         self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
                                    services.before_first_request("cloudformation", self.serve_stacks)]
+        # Before moto's first EventBridge, S3 or Scheduler request: rules reach Batch, S3 puts
+        # AWS-shaped events on EventBridge, schedules fire (pipelines/).
+        self._forget_moto_hooks += [services.before_first_request(name, self.pipelines.install)
+                                    for name in pipelines.SERVICES]
+        self.pipelines.start()
         if serve:
             self.server.start()
         return self
@@ -151,6 +162,7 @@ class Emulator:
         for forget in self._forget_moto_hooks:
             forget()
         cloudformation.uninstall(self.stack_operations)
+        self.pipelines.stop()
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:

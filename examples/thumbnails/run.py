@@ -6,7 +6,11 @@ DynamoDB table, an SQS queue fed by an EventBridge rule for "Batch Job State Cha
 then a compute environment, job queue and job definition, submits ONE array job (a child per
 image), waits for it and prints the thumbnails, the table rows, each child's log and the events.
 
-    python3 run.py [--endpoint-url http://127.0.0.1:8000] [--images 6]
+With `--trigger upload` nothing is submitted from here: the input bucket sends its events to
+EventBridge, a rule matches the upload of manifest.json and its Batch target submits the array
+job (S3 -> EventBridge -> Batch); a failed submission goes to the run's dead-letter queue.
+
+    python3 run.py [--endpoint-url http://127.0.0.1:8000] [--images 6] [--trigger submit|upload]
 
 Every resource name carries a fresh run id, so runs against one server never mix.
 """
@@ -50,6 +54,8 @@ class Pipeline:
     manifest_key: str
     images: list          # [(key, width, height)] in manifest order: index i is images[i]
     job_id: str | None = None
+    upload_rule: str | None = None    # --trigger upload: the rule that submits the job
+    dlq_url: str | None = None        # ... and the dead-letter queue of its Batch target
 
 
 def clients(endpoint_url: str = DEFAULT_ENDPOINT, region: str | None = None,
@@ -104,8 +110,9 @@ def sample_images(n: int) -> list:
 # ---- the pipeline -----------------------------------------------------------------------
 
 def setup(c: dict, n_images: int, image: str = DEFAULT_IMAGE, max_vcpus: int = 2,
-          run_id: str | None = None) -> Pipeline:
-    """Create every resource and upload the inputs. Returns what was made."""
+          run_id: str | None = None, trigger: str = "submit") -> Pipeline:
+    """Create every resource; upload the inputs unless `trigger` is "upload" (then the upload,
+    done by upload() afterwards, is what starts the job: see start_on_upload)."""
     run_id = run_id or uuid.uuid4().hex[:8]
     name = f"thumbnails-{run_id}"
     say(f"run {run_id}: creating buckets, table, queue, rule and Batch resources")
@@ -113,15 +120,11 @@ def setup(c: dict, n_images: int, image: str = DEFAULT_IMAGE, max_vcpus: int = 2
     input_bucket, output_bucket = f"{name}-input", f"{name}-output"
     for bucket in (input_bucket, output_bucket):
         c["s3"].create_bucket(Bucket=bucket)
-    images = []
-    for key, data, width, height in sample_images(n_images):
-        c["s3"].put_object(Bucket=input_bucket, Key=key, Body=data, ContentType="image/png")
-        images.append((key, width, height))
+    samples = sample_images(n_images)
+    images = [(key, width, height) for key, _, width, height in samples]
     manifest_key = "manifest.json"
-    c["s3"].put_object(Bucket=input_bucket, Key=manifest_key,
-                       Body=json.dumps({"keys": [key for key, _, _ in images]}).encode(),
-                       ContentType="application/json")
-    say(f"uploaded {len(images)} images and {manifest_key} to s3://{input_bucket}")
+    if trigger == "submit":
+        upload(c, input_bucket, samples, manifest_key)
 
     table = name
     c["dynamodb"].create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
@@ -172,8 +175,73 @@ def setup(c: dict, n_images: int, image: str = DEFAULT_IMAGE, max_vcpus: int = 2
                        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]})})
     c["events"].put_targets(Rule=rule, Targets=[{"Id": "events-queue", "Arn": queue_arn}])
 
-    return Pipeline(run_id, input_bucket, output_bucket, table, queue_url, queue_arn, rule, ce,
-                    job_queue, job_queue_arn, job_definition, manifest_key, images)
+    p = Pipeline(run_id, input_bucket, output_bucket, table, queue_url, queue_arn, rule, ce,
+                 job_queue, job_queue_arn, job_definition, manifest_key, images)
+    if trigger == "upload":
+        start_on_upload(c, p)
+    return p
+
+
+def upload(c: dict, bucket: str, samples: list, manifest_key: str) -> None:
+    """The images, then the manifest that lists them (with --trigger upload, the manifest's
+    "Object Created" event is what submits the job, so it goes last)."""
+    for key, data, _, _ in samples:
+        c["s3"].put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png")
+    c["s3"].put_object(Bucket=bucket, Key=manifest_key,
+                       Body=json.dumps({"keys": [key for key, _, _, _ in samples]}).encode(),
+                       ContentType="application/json")
+    say(f"uploaded {len(samples)} images and {manifest_key} to s3://{bucket}")
+
+
+def start_on_upload(c: dict, p: Pipeline) -> None:
+    """S3 -> EventBridge -> Batch: the input bucket sends its events to EventBridge; a rule for
+    "Object Created" on a key ending in manifest.json has the job queue as its target. The
+    target's input transformer hands the bucket and the manifest's key to the job as
+    environment overrides; a submission that fails (say, the job definition was deregistered)
+    is retried, then lands in a dead-letter queue with the error. The same event also goes to
+    the run's events queue, to show what started the job."""
+    name = f"thumbnails-{p.run_id}"
+    account = p.job_queue_arn.split(":")[4]
+    c["s3"].put_bucket_notification_configuration(
+        Bucket=p.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    p.dlq_url = c["sqs"].create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = c["sqs"].get_queue_attributes(QueueUrl=p.dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    p.upload_rule = f"{name}-on-upload"
+    c["events"].put_rule(Name=p.upload_rule, EventPattern=json.dumps({
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [p.input_bucket]}, "object": {"key": [{"suffix": "manifest.json"}]}}}))
+    batch = {"JobDefinition": p.job_definition, "JobName": f"thumbnails-{p.run_id}"}
+    if len(p.images) >= 2:
+        batch["ArrayProperties"] = {"Size": len(p.images)}
+    c["events"].put_targets(Rule=p.upload_rule, Targets=[
+        {"Id": "thumbnails-job", "Arn": p.job_queue_arn,
+         "RoleArn": f"arn:aws:iam::{account}:role/eventbridge-submit-batch",
+         "BatchParameters": batch,
+         "InputTransformer": {
+             "InputPathsMap": {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+             "InputTemplate": '{"ContainerOverrides": {"Environment": ['
+                              '{"Name": "INPUT_BUCKET", "Value": <bucket>}, '
+                              '{"Name": "MANIFEST_KEY", "Value": <key>}]}}'},
+         "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+         "DeadLetterConfig": {"Arn": dlq_arn}},
+        {"Id": "events-queue", "Arn": p.queue_arn}])
+    say(f"rule {p.upload_rule}: an upload of manifest.json to s3://{p.input_bucket} submits the job")
+
+
+def job_started_by_upload(c: dict, p: Pipeline, timeout: float = 60) -> str:
+    """The id of the job the upload rule submitted (found by its name)."""
+    name = f"thumbnails-{p.run_id}"
+    found: list = []
+
+    def submitted():
+        found[:] = c["batch"].list_jobs(jobQueue=p.job_queue, filters=[
+            {"name": "JOB_NAME", "values": [name]}])["jobSummaryList"]
+        return bool(found)
+    wait_for(submitted, timeout, f"the job {name} submitted by rule {p.upload_rule}")
+    p.job_id = found[0]["jobId"]
+    say(f"rule {p.upload_rule} submitted job {p.job_id} ({len(p.images)} images)")
+    return p.job_id
 
 
 def submit(c: dict, p: Pipeline) -> str:
@@ -269,9 +337,13 @@ def report(c: dict, p: Pipeline, job: dict) -> None:
         for line in log_lines(c, child):
             print(f"  {line}")
     events = receive_events(c, p, [child["jobId"] for child in jobs] + [p.job_id], timeout=10)
-    print(f"\n{len(events)} 'Batch Job State Change' events on {p.queue_url}:")
+    print(f"\n{len(events)} events on {p.queue_url}:")
     for event in sorted(events, key=lambda e: (e["time"], e["detail"].get("jobId", ""))):
-        print(f"  {event['time']}  {event['detail'].get('jobId')}  {event['detail'].get('status')}")
+        detail = event["detail"]
+        if event["source"] == "aws.s3":   # --trigger upload: the upload that started the job
+            print(f"  {event['time']}  {event['detail-type']}  s3://{detail['bucket']['name']}/{detail['object']['key']}")
+        else:
+            print(f"  {event['time']}  {detail.get('jobId')}  {detail.get('status')}")
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -294,13 +366,20 @@ def main(argv=None) -> int:
     parser.add_argument("--image", default=DEFAULT_IMAGE, help=f"the job image (default {DEFAULT_IMAGE})")
     parser.add_argument("--max-vcpus", type=int, default=2, help="the compute environment's maxvCpus (default 2)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the job (default 600)")
+    parser.add_argument("--trigger", choices=("submit", "upload"), default="submit",
+                        help="submit: SubmitJob from here (default); upload: the upload starts the job "
+                             "(S3 -> EventBridge -> Batch)")
     args = parser.parse_args(argv)
     if not 1 <= args.images <= 10_000:
         parser.error("--images must be between 1 and 10000")
 
     c = clients(args.endpoint_url, args.region)
-    p = setup(c, args.images, image=args.image, max_vcpus=args.max_vcpus)
-    submit(c, p)
+    p = setup(c, args.images, image=args.image, max_vcpus=args.max_vcpus, trigger=args.trigger)
+    if args.trigger == "upload":
+        upload(c, p.input_bucket, sample_images(args.images), p.manifest_key)
+        job_started_by_upload(c, p)
+    else:
+        submit(c, p)
     job = wait(c, p.job_id, timeout=args.timeout)
     report(c, p, job)
     return 0 if job["status"] == "SUCCEEDED" else 1

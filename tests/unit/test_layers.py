@@ -26,7 +26,9 @@ FLOORS = (
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint",   # Batch and Logs operations; moto; job endpoint;
      "ecs_clusters", "cloudformation"),             # compute environments' ECS clusters, CFN resources in moto
-    ("events", "fault_routes", "ui", "task_metadata"),  # events (EventBridge, SSE); fault injection; dashboard files; ECS task metadata
+    ("events", "fault_routes", "ui", "task_metadata",  # events (EventBridge, SSE); fault injection; dashboard
+     "pipelines"),                                    # files; ECS task metadata; EventBridge targets, S3
+                                                      # events, schedules over moto
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
     ("emulator", "fault_client"),             # the composition root; `batchemu fault`'s HTTP client
     ("cli", "testing"),                       # entry points
