@@ -6,7 +6,9 @@ Config, in dependency order, and owns its life:
           moto) -> Flask app
     before moto's first ECS request the ECS clusters of the stored compute environments are
     restored (ecs_clusters.py); before its first CloudFormation request moto's CloudFormation
-    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py)
+    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py);
+    before its first Step Functions request moto starts executing state machines, their Batch
+    tasks through the same operations (stepfunctions.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -26,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services
+from batchemu import cloudformation, events, fault_routes, logs, services, stepfunctions
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -91,6 +93,7 @@ class Emulator:
         self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
+        self._state_machines = None  # stepfunctions.Runtime once moto's Step Functions is asked
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -128,7 +131,8 @@ class Emulator:
         # compute environments are put back; before its first CloudFormation request stacks'
         # AWS::Batch::* resources become this server's (neither imports moto before then).
         self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
-                                   services.before_first_request("cloudformation", self.serve_stacks)]
+                                   services.before_first_request("cloudformation", self.serve_stacks),
+                                   services.before_first_request("states", self.run_state_machines)]
         if serve:
             self.server.start()
         return self
@@ -145,6 +149,8 @@ class Emulator:
         for forget in self._forget_moto_hooks:
             forget()
         cloudformation.uninstall(self.stack_operations)
+        if self._state_machines is not None:
+            stepfunctions.uninstall(self._state_machines)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -164,6 +170,11 @@ class Emulator:
     def serve_stacks(self) -> None:
         """moto's CloudFormation creates AWS::Batch::* resources through this server."""
         cloudformation.install(self.stack_operations)
+
+    def run_state_machines(self) -> None:
+        """moto's Step Functions executes state machines, their Batch tasks through this
+        server's operations (stepfunctions.py)."""
+        self._state_machines = stepfunctions.install(self.stack_operations, self.store)
 
 
 class DataDirInUse(RuntimeError):
