@@ -8,7 +8,8 @@ Config, in dependency order, and owns its life:
     restored (ecs_clusters.py); before its first CloudFormation request moto's CloudFormation
     starts serving AWS::Batch::* resources through this server's operations (cloudformation.py);
     before its first Step Functions request moto starts executing state machines, their Batch
-    tasks through the same operations (stepfunctions.py)
+    tasks through the same operations (stepfunctions.py); before its first Lambda request
+    functions start running in Docker, pointed back here (lambdas.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -28,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, services, stepfunctions
+from batchemu import cloudformation, events, fault_routes, lambdas, logs, services, stepfunctions
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -94,6 +95,8 @@ class Emulator:
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
         self._state_machines = None  # stepfunctions.Runtime once moto's Step Functions is asked
+        # Lambda functions run in Docker on the jobs' network and call back like jobs do.
+        self.functions = lambdas.Runtime(self.job_endpoint.url, config.job_network, self.job_endpoint.secret_for)
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,
@@ -132,7 +135,8 @@ class Emulator:
         # AWS::Batch::* resources become this server's (neither imports moto before then).
         self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
                                    services.before_first_request("cloudformation", self.serve_stacks),
-                                   services.before_first_request("states", self.run_state_machines)]
+                                   services.before_first_request("states", self.run_state_machines),
+                                   services.before_first_request("lambda", self.run_functions)]
         if serve:
             self.server.start()
         return self
@@ -151,6 +155,7 @@ class Emulator:
         cloudformation.uninstall(self.stack_operations)
         if self._state_machines is not None:
             stepfunctions.uninstall(self._state_machines)
+        lambdas.uninstall(self.functions)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -175,6 +180,10 @@ class Emulator:
         """moto's Step Functions executes state machines, their Batch tasks through this
         server's operations (stepfunctions.py)."""
         self._state_machines = stepfunctions.install(self.stack_operations, self.store)
+
+    def run_functions(self) -> None:
+        """moto's Lambda runs functions in Docker, reaching this server as jobs do (lambdas.py)."""
+        lambdas.install(self.functions)
 
 
 class DataDirInUse(RuntimeError):

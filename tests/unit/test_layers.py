@@ -26,7 +26,7 @@ FLOORS = (
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint",   # Batch and Logs operations; moto; job endpoint;
      "ecs_clusters", "cloudformation",              # compute environments' ECS clusters, CFN resources in moto,
-     "stepfunctions"),                              # moto's state machines running Batch tasks here
+     "stepfunctions", "lambdas"),                   # moto's state machines running Batch tasks here; Lambda in Docker
     ("events", "fault_routes"),               # state-change events (EventBridge, SSE); fault injection
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
     ("emulator", "fault_client"),             # the composition root; `batchemu fault`'s HTTP client
