@@ -179,7 +179,16 @@ class Emulator:
     def run_state_machines(self) -> None:
         """moto's Step Functions executes state machines, their Batch tasks through this
         server's operations (stepfunctions.py)."""
-        self._state_machines = stepfunctions.install(self.stack_operations, self.store)
+        self._state_machines = stepfunctions.install(self.stack_operations, self.store, self._own_url,
+                                                     self.config.default_account)
+
+    def _own_url(self) -> str | None:
+        """This server's address from this process (moto's integrations call it)."""
+        if self.server is None:
+            return None
+        host = self.config.host
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        return f"http://[{host}]:{self.server.port}" if ":" in host else f"http://{host}:{self.server.port}"
 
     def run_functions(self) -> None:
         """moto's Lambda runs functions in Docker, reaching this server as jobs do (lambdas.py)."""

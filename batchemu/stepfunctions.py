@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import uuid
 
@@ -81,11 +82,14 @@ class JobWatch:
 
 
 class Runtime:
-    """What the Batch tasks of this process call: the newest server's operations and watch."""
+    """What the tasks of this process call: the newest server's Batch operations and job
+    watch, and `url()`, the server's own address for moto's other integrations."""
 
-    def __init__(self, ops, store):
+    def __init__(self, ops, store, url=None, default_account: str = "123456789012"):
         self.ops = ops
         self.store = store
+        self.url = url
+        self.default_account = default_account
         self.watch = JobWatch()
 
 
@@ -94,10 +98,11 @@ _patched = False
 _patch_lock = threading.Lock()
 
 
-def install(ops, store) -> Runtime:
+def install(ops, store, url=None, default_account: str = "123456789012") -> Runtime:
     """Run moto's state machines from now on, their Batch tasks through `ops` (moto's Step
-    Functions must not have answered a request yet for the setting to cover every machine)."""
-    runtime = Runtime(ops, store)
+    Functions must not have answered a request yet for the setting to cover every machine),
+    their other integrations (Lambda, SQS, SNS, DynamoDB, aws-sdk:...) over HTTP at `url()`."""
+    runtime = Runtime(ops, store, url, default_account)
     store.job_observers.append(runtime.watch.observe)
     _runtimes.append(runtime)
     _patch_moto()
@@ -136,7 +141,42 @@ def _patch_moto() -> None:
             return original(service_name=service_name)
 
         state_task_factory.state_task_service_for = state_task_service_for
+        _point_clients_here()
         _patched = True
+
+
+def _point_clients_here() -> None:
+    """moto's other integrations call boto3 at http://localhost:5000 (moto's own server) with
+    test keys; make them call this server, signed for the execution's account (the account of
+    the role the task runs as: the execution's role, or the state's Credentials.RoleArn)."""
+    import boto3  # lazy (above): only the integrations use it
+    from botocore.config import Config  # lazy (above)
+    from moto.stepfunctions.parser.asl.utils import boto_client  # lazy (above)
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials=None):
+        runtime = _current_or_none()
+        url = runtime.url() if runtime is not None and runtime.url is not None else None
+        if url is None:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        role = getattr(state_credentials, "role_arn", None) or ""
+        account = role.split(":")[4] if role.count(":") >= 5 else ""
+        if not (len(account) == 12 and account.isdigit()):
+            account = runtime.default_account
+        return boto3.client(service, region_name=region, endpoint_url=url, aws_access_key_id=account,
+                            aws_secret_access_key="states",
+                            config=Config(retries={"max_attempts": 0, "total_max_attempts": 1},
+                                          connect_timeout=60, read_timeout=60))
+
+    boto_client.boto_client_for = boto_client_for
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for
+
+
+def _current_or_none() -> Runtime | None:
+    return _runtimes[-1] if _runtimes else None
 
 
 _task_class = None

@@ -198,3 +198,23 @@ def test_a_batch_error_fails_the_task_with_the_batch_error_name(env):
     assert described["error"] == "Batch.ClientException"
     assert "no-such-queue" in described["cause"]
     assert types(events)[-2:] == ["TaskFailed", "ExecutionFailed"]
+
+
+
+def test_other_integrations_reach_this_server_in_the_executions_account(server, env):
+    """moto's SQS integration (like its Lambda, SNS, DynamoDB and aws-sdk:* ones) calls this
+    server, signed for the account of the execution's role: the message lands in its queue."""
+    account, batch, sfn = env
+    sqs = server.client("sqs", access_key=account)
+    queue_url = sqs.create_queue(QueueName="done")["QueueUrl"]
+    arn = machine(sfn, account, {
+        "Run": task("submitJob.sync", {"JobName": "one", "JobQueue": "q", "JobDefinition": "ok",
+                                       "Parameters": {"item": "n"}},
+                    ResultSelector={"JobId.$": "$.JobId", "Status.$": "$.Status"}, Next="Tell"),
+        "Tell": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+                 "Parameters": {"QueueUrl": queue_url, "MessageBody.$": "$"}}}, "Run")
+    described, events = run(sfn, arn)
+    assert described["status"] == "SUCCEEDED", described
+    (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["Status"] == "SUCCEEDED" and describe_status(batch, body["JobId"]) == "SUCCEEDED"
