@@ -96,7 +96,8 @@ class Emulator:
         self._forget_moto_hooks = []
         self._state_machines = None  # stepfunctions.Runtime once moto's Step Functions is asked
         # Lambda functions run in Docker on the jobs' network and call back like jobs do.
-        self.functions = lambdas.Runtime(self.job_endpoint.url, config.job_network, self.job_endpoint.secret_for)
+        self.functions = lambdas.Runtime(self.job_endpoint.url, config.job_network, self.job_endpoint.secret_for,
+                                         store, clock)
         logs_spec = wire_spec.load("logs")
         logs_endpoint = Endpoint(logs_spec, AWS_JSON_1_1, logs.LogsProvider(logs.install(store, clock), logs_spec),
                                  Validator(logs.VALIDATION_ERROR, patterns=True), config, clock,

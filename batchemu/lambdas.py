@@ -12,6 +12,8 @@ before moto's first Lambda request) completes it for a local server:
   boto3 in the function needs no endpoint in its code;
 - its credentials name the function's account (batchemu's rule: a 12-digit access key is the
   account), so what the function creates lands where the function lives;
+- each invocation's output is a stream of /aws/lambda/<function> in this server's CloudWatch
+  Logs (moto would keep it in its own Logs backend, which this endpoint does not serve);
 - invocations run on this module's worker threads, never a request thread: S3 notifications
   and `Invoke` with InvocationType Event return at once (AWS invokes those asynchronously),
   a RequestResponse `Invoke` waits for its worker.
@@ -24,8 +26,12 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+import time
 import types
+import uuid
 from urllib.parse import urlsplit
+
+from batchemu.store.logs import LogTables
 
 log = logging.getLogger("batchemu.lambdas")
 
@@ -36,12 +42,29 @@ WORKERS = 4  # invocations at a time; more wait their turn (each is a container)
 class Runtime:
     """Where this server's functions run: `url()` is how a container reaches the server (None
     until it listens), `network` the Docker network the jobs use, `secret` the secret handed
-    to a function of an account (the same as the jobs get)."""
+    to a function of an account (the same as the jobs get); with a `store`, each invocation's
+    log goes to this server's CloudWatch Logs (/aws/lambda/<function>), as on AWS."""
 
-    def __init__(self, url, network: str, secret):
+    def __init__(self, url, network: str, secret, store=None, clock=None):
         self.url = url
         self.network = network
         self.secret = secret
+        self.logs = LogTables(store) if store is not None else None
+        self.clock = clock
+
+    def save_log(self, function, output: str) -> None:
+        """One invocation's output as a new stream of the function's group, without its last
+        line (the function's answer, which moto reads there; AWS does not log it)."""
+        lines = output.splitlines()
+        lines = lines[:-1] if len(lines) > 1 else lines  # a lone line is moto's Docker error
+        now = int(self.clock())
+        group = f"/aws/lambda/{function.function_name}"
+        stream = time.strftime("%Y/%m/%d/", time.gmtime(now / 1000)) + f"[{function.version}]{uuid.uuid4().hex}"
+        account, region = function.account_id, function.region
+        with self.logs.store.transaction():
+            self.logs.create_group(account, region, group, now)
+            self.logs.create_stream(account, region, group, stream, now)
+        self.logs.append(account, region, group, stream, [(now, line) for line in lines], now)
 
 
 _runtimes: list[Runtime] = []
@@ -88,8 +111,16 @@ def _patch_moto() -> None:
         invoke = models.LambdaFunction.invoke
         notify = notifications._invoke_awslambda
 
+        save_logs = models.LambdaFunction.save_logs
+
         def _invoke_lambda(self, event=None):
             return run_container(_as_account(self), event)
+
+        def save_to_our_logs(self, output):
+            runtime = _current()
+            if runtime is None or runtime.logs is None:
+                return save_logs(self, output)
+            return runtime.save_log(self, output)
 
         def invoke_on_worker(self, body, request_headers, response_headers):
             future = _workers().submit(invoke, self, body, request_headers, response_headers)
@@ -103,6 +134,7 @@ def _patch_moto() -> None:
             _workers().submit(notify, account_id, event_body, fn_arn, region_name).add_done_callback(_log_failure)
 
         models.LambdaFunction._invoke_lambda = _invoke_lambda
+        models.LambdaFunction.save_logs = save_to_our_logs
         models.LambdaFunction.invoke = invoke_on_worker
         notifications._invoke_awslambda = notify_later
         _patched = True

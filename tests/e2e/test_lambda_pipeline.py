@@ -75,6 +75,18 @@ def test_the_upload_alone_starts_one_array_job_submitted_by_the_function(run):
     assert job["arrayProperties"]["statusSummary"]["SUCCEEDED"] == IMAGES
 
 
+def test_the_functions_log_is_in_cloudwatch_logs(run):
+    example, c, p, account, function, summary, job = run
+    group = f"/aws/lambda/{function}"
+    streams = c["logs"].describe_log_streams(logGroupName=group)["logStreams"]
+    lines = [e["message"] for s in streams
+             for e in c["logs"].get_log_events(logGroupName=group, logStreamName=s["logStreamName"],
+                                               startFromHead=True)["events"]]
+    assert f"s3://{p.input_bucket}/{p.manifest_key}: {IMAGES} images -> job {p.job_id} ({job['jobName']})" in lines
+    assert any(line.startswith("START RequestId: ") for line in lines)
+    assert not any(line.startswith('{"jobIds"') for line in lines)  # the answer is not logged
+
+
 def test_every_image_has_its_thumbnail_and_row(run):
     example, c, p, *_ = run
     keys = sorted(o["Key"] for o in c["s3"].list_objects_v2(Bucket=p.output_bucket).get("Contents", []))
