@@ -208,7 +208,7 @@ def _define_batch_task():
     StatesErrorName = states_error_name.StatesErrorName
     StatesErrorNameType = states_error_name_type.StatesErrorNameType
     EventDetails = event_detail.EventDetails
-    ProgramTimedOut = program_state.ProgramTimedOut
+    ProgramTimedOut, ProgramEnded = program_state.ProgramTimedOut, program_state.ProgramEnded
     to_json_str = encoding.to_json_str
 
     class BatchTask(state_task_service_batch.StateTaskServiceBatch):
@@ -261,7 +261,10 @@ def _define_batch_task():
                 finally:
                     runtime.watch.forget(job_id, changed)
                 # The execution was stopped, or this task timed out: Step Functions stops the job.
-                reason = TIMED_OUT_REASON if isinstance(env.program_state(), ProgramTimedOut) else STOPPED_REASON
+                # moto ends a task's frame (ProgramEnded) when its TimeoutSeconds passes; a stop,
+                # or a failed sibling branch or iteration, stops it.
+                ended = isinstance(env.program_state(), (ProgramTimedOut, ProgramEnded))
+                reason = TIMED_OUT_REASON if ended else STOPPED_REASON
                 try:
                     self._call(part, "TerminateJob", {"jobId": job_id, "reason": reason})
                 except ApiError as err:

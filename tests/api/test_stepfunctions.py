@@ -218,3 +218,17 @@ def test_other_integrations_reach_this_server_in_the_executions_account(server, 
     (message,) = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
     body = json.loads(message["Body"])
     assert body["Status"] == "SUCCEEDED" and describe_status(batch, body["JobId"]) == "SUCCEEDED"
+
+
+def test_a_task_timeout_terminates_its_job(env):
+    account, batch, sfn = env
+    arn = machine(sfn, account, {"Run": task("submitJob.sync", {
+        "JobName": "long", "JobQueue": "q", "JobDefinition": "slow"}, TimeoutSeconds=2, End=True)}, "Run")
+    described, events = run(sfn, arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Timeout"
+    assert "TaskTimedOut" in types(events)
+    job_id = next(json.loads(e["taskSubmittedEventDetails"]["output"])["JobId"]
+                  for e in events if e["type"] == "TaskSubmitted")
+    job = wait_status(batch, job_id, "FAILED", timeout=15)
+    assert job["statusReason"] == "Step Functions task timed out"
