@@ -34,6 +34,7 @@ import json
 import logging
 import sys
 import threading
+import time
 import uuid
 
 from batchemu.vocabulary.job_states import TERMINAL
@@ -48,6 +49,8 @@ STOP_CHECK_SECONDS = 0.5
 # TerminateJob's reason when Step Functions gives up on a job (AWS does not document its text).
 STOPPED_REASON = "Step Functions execution stopped"
 TIMED_OUT_REASON = "Step Functions task timed out"
+# How much earlier than the TimeoutSeconds clock the wait may have begun (SubmitJob's time).
+TIMEOUT_SLACK_SECONDS = 0.5
 
 
 class JobWatch:
@@ -142,7 +145,31 @@ def _patch_moto() -> None:
 
         state_task_factory.state_task_service_for = state_task_service_for
         _point_clients_here()
+        _keep_states_errors()
         _patched = True
+
+
+def _keep_states_errors() -> None:
+    """moto 5.2 turns a Map iteration's or a Parallel branch's failure into `States.Runtime`
+    when its error is one of the States.* names (it wraps every name as a custom one, which
+    refuses that prefix): a .sync job's `States.TaskFailed` inside a Map would reach the Map's
+    Catch as States.Runtime. AWS fails the Map or Parallel state with the inner error."""
+    # lazy for start-up time (as _patch_moto): moto's interpreter modules
+    from moto.stepfunctions.parser.asl.component.common.error_name import custom_error_name  # lazy
+    from moto.stepfunctions.parser.asl.component.common.error_name import states_error_name  # lazy
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker  # lazy
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl  # lazy
+
+    def error_name_of(error_name=None):
+        if isinstance(error_name, str) and error_name.startswith(custom_error_name.ILLEGAL_CUSTOM_ERROR_PREFIX):
+            try:
+                return states_error_name.StatesErrorName.from_name(error_name)
+            except Exception:  # a States.* name the interpreter does not know: keep moto's answer
+                pass
+        return custom_error_name.CustomErrorName(error_name=error_name)
+
+    iteration_worker.CustomErrorName = error_name_of
+    branches_decl.CustomErrorName = error_name_of
 
 
 def _point_clients_here() -> None:
@@ -198,7 +225,6 @@ def _define_batch_task():
     from moto.stepfunctions.parser.asl.component.common.error_name import states_error_name  # lazy (above)
     from moto.stepfunctions.parser.asl.component.common.error_name import states_error_name_type  # lazy
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_batch  # lazy
-    from moto.stepfunctions.parser.asl.eval import program_state  # lazy (above)
     from moto.stepfunctions.parser.asl.eval.event import event_detail  # lazy (above)
     from moto.stepfunctions.parser.asl.utils import encoding  # lazy (above)
 
@@ -208,7 +234,6 @@ def _define_batch_task():
     StatesErrorName = states_error_name.StatesErrorName
     StatesErrorNameType = states_error_name_type.StatesErrorNameType
     EventDetails = event_detail.EventDetails
-    ProgramTimedOut, ProgramEnded = program_state.ProgramTimedOut, program_state.ProgramEnded
     to_json_str = encoding.to_json_str
 
     class BatchTask(state_task_service_batch.StateTaskServiceBatch):
@@ -220,6 +245,8 @@ def _define_batch_task():
             return plain(result, runtime.ops.spec.operation(operation).output_shape)
 
         def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            # When this task's frame began (moto's TimeoutSeconds clock started just before).
+            env.batchemu_task_started = time.monotonic()
             action = self.resource.api_action.lower()
             if action != "submitjob":
                 raise ApiError(f"{self.resource.api_action} is not a Step Functions Batch integration",
@@ -248,7 +275,7 @@ def _define_batch_task():
             job_id = submitted["JobId"]
             part = resource_runtime_part
 
-            def wait_for_job():
+            def wait_for_job(timeout_seconds=None):
                 runtime = _runtime()
                 changed = runtime.watch.watch(job_id)
                 try:
@@ -260,11 +287,12 @@ def _define_batch_task():
                         changed.wait(STOP_CHECK_SECONDS)
                 finally:
                     runtime.watch.forget(job_id, changed)
-                # The execution was stopped, or this task timed out: Step Functions stops the job.
-                # moto ends a task's frame (ProgramEnded) when its TimeoutSeconds passes; a stop,
-                # or a failed sibling branch or iteration, stops it.
-                ended = isinstance(env.program_state(), (ProgramTimedOut, ProgramEnded))
-                reason = TIMED_OUT_REASON if ended else STOPPED_REASON
+                # The execution was stopped (StopExecution, a failed sibling iteration or branch),
+                # or this task's TimeoutSeconds passed: Step Functions stops the job. moto ends
+                # the frame the same way for both, so the time tells them apart.
+                ran = time.monotonic() - getattr(env, "batchemu_task_started", time.monotonic())
+                timed_out = timeout_seconds is not None and ran >= timeout_seconds - TIMEOUT_SLACK_SECONDS
+                reason = TIMED_OUT_REASON if timed_out else STOPPED_REASON
                 try:
                     self._call(part, "TerminateJob", {"jobId": job_id, "reason": reason})
                 except ApiError as err:
@@ -286,7 +314,7 @@ def _define_batch_task():
         def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
             # moto's loop calls the resolver every half second; ours returns only when the job
             # ended or the execution stopped (it sleeps on the job's changes meanwhile).
-            return sync_resolver()
+            return sync_resolver(timeout_seconds)
 
     return BatchTask
 

@@ -232,3 +232,23 @@ def test_a_task_timeout_terminates_its_job(env):
                   for e in events if e["type"] == "TaskSubmitted")
     job = wait_status(batch, job_id, "FAILED", timeout=15)
     assert job["statusReason"] == "Step Functions task timed out"
+
+
+def test_a_failed_map_iteration_fails_the_map_and_stops_the_others_jobs(env):
+    account, batch, sfn = env
+    arn = machine(sfn, account, {"Each": {
+        "Type": "Map", "ItemsPath": "$.definitions", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Job", "States": {
+            "Job": task("submitJob.sync", {"JobName": "item", "JobQueue": "q", "JobDefinition.$": "$"},
+                        End=True)}}}}, "Each")
+    described, events = run(sfn, arn, {"definitions": ["slow", "fail"]})
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.TaskFailed"
+    assert "MapStateFailed" in types(events)
+    submitted = [json.loads(e["taskSubmittedEventDetails"]["output"])["JobId"]
+                 for e in events if e["type"] == "TaskSubmitted"]
+    assert len(submitted) == 2
+    jobs = {j["jobDefinition"].split("/")[-1].split(":")[0]: j["jobId"]
+            for j in batch.describe_jobs(jobs=submitted)["jobs"]}
+    slow = wait_status(batch, jobs["slow"], "FAILED", timeout=15)
+    assert slow["statusReason"] == "Step Functions execution stopped"
