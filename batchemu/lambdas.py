@@ -140,6 +140,20 @@ def _patch_moto() -> None:
         _patched = True
 
 
+def invoke_async(account: str, region: str, function_arn: str, payload: str) -> None:
+    """Invoke a function the way AWS services do (InvocationType Event): queued on the worker
+    threads, returning at once; a missing function or a failure is only logged. For callers
+    that deliver events to Lambda targets (an EventBridge rule's, ...). moto must be loaded."""
+    # lazy for start-up time: moto's Lambda is loaded by whoever created the function
+    from moto.awslambda.utils import get_backend  # lazy (above)
+
+    def invoke():
+        function = get_backend(account, region).get_function(function_arn)
+        function.invoke(payload, {"x-amz-invocation-type": "Event"}, {})
+
+    _workers().submit(invoke).add_done_callback(_log_failure)
+
+
 def _log_failure(future) -> None:
     if future.exception() is not None:
         log.warning("an asynchronous Lambda invocation failed: %s", future.exception())

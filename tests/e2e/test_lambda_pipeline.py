@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,24 @@ def test_an_exception_in_the_function_is_a_function_error(run):
     assert answer["FunctionError"] == "Handled"
     error = json.loads(answer["Payload"].read())
     assert error["errorType"] == "NoSuchKey"
+
+
+def test_invoke_async_runs_the_function_for_an_event_delivered_in_process(run):
+    """lambdas.invoke_async, what an in-process event source (an EventBridge Lambda target)
+    calls: returns at once; the function runs on a worker and submits its job."""
+    from batchemu import lambdas
+
+    example, c, p, account, function, *_ = run
+    before = {j["jobId"] for j in c["batch"].list_jobs(
+        jobQueue=p.job_queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]}
+    event = {"Records": [{"s3": {"bucket": {"name": p.input_bucket}, "object": {"key": p.manifest_key}}}]}
+    arn = c["lambda"].get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    lambdas.invoke_async(account, "us-east-1", arn, json.dumps(event))
+    deadline = time.monotonic() + 120
+    new = set()
+    while not new and time.monotonic() < deadline:
+        new = {j["jobId"] for j in c["batch"].list_jobs(
+            jobQueue=p.job_queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]} - before
+        time.sleep(0.5)
+    assert len(new) == 1, "the function submitted no job"
+    c["batch"].terminate_job(jobId=new.pop(), reason="test over")
