@@ -146,6 +146,12 @@ def _patch_moto() -> None:
         state_task_factory.state_task_service_for = state_task_service_for
         _point_clients_here()
         _keep_states_errors()
+        # A state that fails (a job that FAILED, a Catch taken) is an ordinary outcome, recorded in
+        # the execution's history; moto logs each at ERROR with the whole state's repr. Keep its
+        # log for the interpreter's own exceptions.
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").addFilter(
+            lambda record: not str(record.msg).startswith("%s at ") or
+            not str(record.args[0] if record.args else "").startswith("Exception=FailureEventException"))
         _patched = True
 
 
