@@ -180,8 +180,9 @@ class Emulator:
     def run_state_machines(self) -> None:
         """moto's Step Functions executes state machines, their Batch tasks through this
         server's operations (stepfunctions.py)."""
+        # Its other integrations sign like job containers (accepted with --verify-signatures).
         self._state_machines = stepfunctions.install(self.stack_operations, self.store, self._own_url,
-                                                     self.config.default_account)
+                                                     self.config.default_account, self.job_endpoint.secret_for)
 
     def _own_url(self) -> str | None:
         """This server's address from this process (moto's integrations call it)."""

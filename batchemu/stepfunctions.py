@@ -88,11 +88,12 @@ class Runtime:
     """What the tasks of this process call: the newest server's Batch operations and job
     watch, and `url()`, the server's own address for moto's other integrations."""
 
-    def __init__(self, ops, store, url=None, default_account: str = "123456789012"):
+    def __init__(self, ops, store, url=None, default_account: str = "123456789012", secret=None):
         self.ops = ops
         self.store = store
         self.url = url
         self.default_account = default_account
+        self.secret = secret or (lambda account: "states")  # account -> the secret it signs with
         self.watch = JobWatch()
 
 
@@ -101,11 +102,11 @@ _patched = False
 _patch_lock = threading.Lock()
 
 
-def install(ops, store, url=None, default_account: str = "123456789012") -> Runtime:
+def install(ops, store, url=None, default_account: str = "123456789012", secret=None) -> Runtime:
     """Run moto's state machines from now on, their Batch tasks through `ops` (moto's Step
     Functions must not have answered a request yet for the setting to cover every machine),
     their other integrations (Lambda, SQS, SNS, DynamoDB, aws-sdk:...) over HTTP at `url()`."""
-    runtime = Runtime(ops, store, url, default_account)
+    runtime = Runtime(ops, store, url, default_account, secret)
     store.job_observers.append(runtime.watch.observe)
     _runtimes.append(runtime)
     _patch_moto()
@@ -198,7 +199,7 @@ def _point_clients_here() -> None:
         if not (len(account) == 12 and account.isdigit()):
             account = runtime.default_account
         return boto3.client(service, region_name=region, endpoint_url=url, aws_access_key_id=account,
-                            aws_secret_access_key="states",
+                            aws_secret_access_key=runtime.secret(account),
                             config=Config(retries={"max_attempts": 0, "total_max_attempts": 1},
                                           connect_timeout=60, read_timeout=60))
 
