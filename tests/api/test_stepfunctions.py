@@ -6,6 +6,7 @@ these take seconds; the Docker workflow is tests/e2e/test_stepfunctions_workflow
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import pytest
@@ -252,3 +253,21 @@ def test_a_failed_map_iteration_fails_the_map_and_stops_the_others_jobs(env):
             for j in batch.describe_jobs(jobs=submitted)["jobs"]}
     slow = wait_status(batch, jobs["slow"], "FAILED", timeout=15)
     assert slow["statusReason"] == "Step Functions execution stopped"
+
+
+def test_wait_for_task_token_resumes_when_the_job_sends_task_success(env):
+    """`submitJob.waitForTaskToken`: the job gets the token and answers through the Step
+    Functions API (from its container's environment: AWS_ENDPOINT_URL points here)."""
+    account, batch, sfn = env
+    send = ("import boto3, json, os; boto3.client('stepfunctions').send_task_success("
+            "taskToken=os.environ['TASK_TOKEN'], output=json.dumps({'answer': os.environ['AWS_BATCH_JOB_ID']}))")
+    make_definition(batch, "callback", [sys.executable, "-c", send], image="ignored:latest")
+    arn = machine(sfn, account, {"Run": task("submitJob.waitForTaskToken", {
+        "JobName": "cb", "JobQueue": "q", "JobDefinition": "callback",
+        "ContainerOverrides": {"Environment": [{"Name": "TASK_TOKEN", "Value.$": "$$.Task.Token"}]}},
+        End=True)}, "Run")
+    described, events = run(sfn, arn)
+    assert described["status"] == "SUCCEEDED", described
+    job_id = json.loads(next(e for e in events if e["type"] == "TaskSubmitted")
+                        ["taskSubmittedEventDetails"]["output"])["JobId"]
+    assert json.loads(described["output"]) == {"answer": job_id}
