@@ -97,7 +97,7 @@ class Runtime:
         self.watch = JobWatch()
 
 
-_runtimes: list[Runtime] = []  # the newest started server's serves moto's executions
+_runtimes: list[Runtime] = []  # the newest started server's Runtime serves moto's executions
 _patched = False
 _patch_lock = threading.Lock()
 
