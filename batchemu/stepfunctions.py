@@ -20,6 +20,11 @@ account and region) instead:
   TerminateJob, as Step Functions does for the jobs it waits for.
 - a Batch error (bad parameters, unknown queue) fails the task with `Batch.<code>`.
 
+Also corrected in moto's interpreter: its other integrations (Lambda, SQS, SNS, aws-sdk:...)
+call this server, signed for the execution's account, instead of localhost:5000; a Map
+iteration's or Parallel branch's States.* error (a job's States.TaskFailed) stays that error
+instead of becoming States.Runtime.
+
 Parameters are written in PascalCase (JobName, JobQueue, ContainerOverrides.Environment[].Name,
 ...) and mapped to the operation's members by name, case-insensitively; map values (Parameters,
 Tags) become strings, as the Batch API wants.
