@@ -141,3 +141,20 @@ def test_invoke_async_runs_the_function_for_an_event_delivered_in_process(run):
         time.sleep(0.5)
     assert len(new) == 1, "the function submitted no job"
     c["batch"].terminate_job(jobId=new.pop(), reason="test over")
+
+
+def test_an_event_invocation_answers_202_at_once_and_runs_later(run):
+    example, c, p, account, function, *_ = run
+    listed = lambda: {j["jobId"] for j in c["batch"].list_jobs(  # noqa: E731
+        jobQueue=p.job_queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]}
+    before = listed()
+    event = {"Records": [{"s3": {"bucket": {"name": p.input_bucket}, "object": {"key": p.manifest_key}}}]}
+    started = time.monotonic()
+    answer = c["lambda"].invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event))
+    assert answer["StatusCode"] == 202 and answer["Payload"].read() == b""
+    assert time.monotonic() - started < 2  # a container start takes seconds: it did not wait
+    deadline = time.monotonic() + 120
+    while not (listed() - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    (job_id,) = listed() - before
+    c["batch"].terminate_job(jobId=job_id, reason="test over")
