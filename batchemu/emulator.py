@@ -6,7 +6,10 @@ Config, in dependency order, and owns its life:
           moto) -> Flask app
     before moto's first ECS request the ECS clusters of the stored compute environments are
     restored (ecs_clusters.py); before its first CloudFormation request moto's CloudFormation
-    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py)
+    starts serving AWS::Batch::* resources through this server's operations (cloudformation.py);
+    before its first Step Functions request moto starts executing state machines, their Batch
+    tasks through the same operations (stepfunctions.py); before its first Lambda request
+    functions start running in Docker, pointed back here (lambdas.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
     and the event hub.
@@ -26,7 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
-from batchemu import cloudformation, events, fault_routes, logs, pipelines, services, task_metadata, ui
+from batchemu import (cloudformation, events, fault_routes, lambdas, logs, pipelines, services, stepfunctions,
+                      task_metadata, ui)
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -95,6 +99,10 @@ class Emulator:
         self.stack_operations = cloudformation.BatchOperations(self.provider, batch_spec, batch_validator,
                                                                clock, config.settle_seconds)
         self._forget_moto_hooks = []
+        self._state_machines = None  # stepfunctions.Runtime once moto's Step Functions is asked
+        # Lambda functions run in Docker on the jobs' network and call back like jobs do.
+        self.functions = lambdas.Runtime(self.job_endpoint.url, config.job_network, self.job_endpoint.secret_for,
+                                         store, clock)
         logs_spec = wire_spec.load("logs")
         logs_provider = logs.LogsProvider(logs.install(store, clock), logs_spec)
         logs_validator = Validator(logs.VALIDATION_ERROR, patterns=True)
@@ -140,7 +148,9 @@ class Emulator:
         # compute environments are put back; before its first CloudFormation request stacks'
         # AWS::Batch::* resources become this server's (neither imports moto before then).
         self._forget_moto_hooks = [services.before_first_request("ecs", self.restore_ecs_clusters),
-                                   services.before_first_request("cloudformation", self.serve_stacks)]
+                                   services.before_first_request("cloudformation", self.serve_stacks),
+                                   services.before_first_request("states", self.run_state_machines),
+                                   services.before_first_request("lambda", self.run_functions)]
         # Before moto's first EventBridge, S3 or Scheduler request: rules reach Batch, S3 puts
         # AWS-shaped events on EventBridge, schedules fire (pipelines/).
         self._forget_moto_hooks += [services.before_first_request(name, self.pipelines.install)
@@ -163,6 +173,9 @@ class Emulator:
             forget()
         cloudformation.uninstall(self.stack_operations)
         self.pipelines.stop()
+        if self._state_machines is not None:
+            stepfunctions.uninstall(self._state_machines)
+        lambdas.uninstall(self.functions)
         self.engine.stop()
         self._stop_events()
         if self.data_dir_lock is not None:
@@ -182,6 +195,25 @@ class Emulator:
     def serve_stacks(self) -> None:
         """moto's CloudFormation creates AWS::Batch::* resources through this server."""
         cloudformation.install(self.stack_operations)
+
+    def run_state_machines(self) -> None:
+        """moto's Step Functions executes state machines, their Batch tasks through this
+        server's operations (stepfunctions.py)."""
+        # Its other integrations sign like job containers (accepted with --verify-signatures).
+        self._state_machines = stepfunctions.install(self.stack_operations, self.store, self._own_url,
+                                                     self.config.default_account, self.job_endpoint.secret_for)
+
+    def _own_url(self) -> str | None:
+        """This server's address from this process (moto's integrations call it)."""
+        if self.server is None:
+            return None
+        host = self.config.host
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        return f"http://[{host}]:{self.server.port}" if ":" in host else f"http://{host}:{self.server.port}"
+
+    def run_functions(self) -> None:
+        """moto's Lambda runs functions in Docker, reaching this server as jobs do (lambdas.py)."""
+        lambdas.install(self.functions)
 
 
 class DataDirInUse(RuntimeError):

@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from batchemu import lambdas
 from batchemu.pipelines import inputs
 from batchemu.wire.errors import ApiError
 
@@ -44,7 +45,7 @@ UNIVERSAL_SUBMIT_JOB = "arn:aws:scheduler:::aws-sdk:batch:submitjob"
 # `deliver(account, region, target_arn, input_text)`, raising DeliveryFailed when the target
 # refuses. Called in the thread that produced the event (a request thread, too), so a target
 # that does slow work (a Lambda run in Docker) must only queue it, as AWS invokes asynchronously.
-EXTRA_TARGETS: dict = {}
+EXTRA_TARGETS: dict = {"lambda": lambdas.invoke_async}  # a rule -> Lambda target (seeds' S3 -> Lambda)
 
 
 class DeliveryFailed(Exception):

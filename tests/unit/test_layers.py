@@ -25,7 +25,8 @@ FLOORS = (
     ("wire", "store", "runners"),             # protocol; SQLite; containers and processes
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint",   # Batch and Logs operations; moto; job endpoint;
-     "ecs_clusters", "cloudformation"),             # compute environments' ECS clusters, CFN resources in moto
+     "ecs_clusters", "cloudformation",              # compute environments' ECS clusters, CFN resources in moto,
+     "stepfunctions", "lambdas"),                   # moto's state machines running Batch tasks here; Lambda in Docker
     ("events", "fault_routes", "ui", "task_metadata",  # events (EventBridge, SSE); fault injection; dashboard
      "pipelines"),                                    # files; ECS task metadata; EventBridge targets, S3
                                                       # events, schedules over moto
