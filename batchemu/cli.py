@@ -69,6 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--events-all-accounts", action="store_true", default=None,
                         help="GET /batchemu/events without ?account= streams every account "
                              "(BATCHEMU_EVENTS_ALL_ACCOUNTS=1)")
+    parser.add_argument("--allow-reset", action="store_true", default=None,
+                        help="let POST /moto-api/reset and /batchemu/reset delete the state kept in "
+                             "--data-dir (always allowed with --ephemeral; BATCHEMU_ALLOW_RESET=1)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)

@@ -57,6 +57,9 @@ class Config:
     credentials_file: str = ""
     # GET /batchemu/events without ?account= streams every account (an operator's view).
     events_all_accounts: bool = False
+    # POST /moto-api/reset and /batchemu/reset may wipe a durable --data-dir (an ephemeral
+    # server always allows them: it has nothing to lose).
+    allow_reset: bool = False
 
     @property
     def db_path(self) -> str:

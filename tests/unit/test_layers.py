@@ -25,11 +25,11 @@ FLOORS = (
     ("wire", "store", "runners"),             # protocol; SQLite; containers and processes
     ("engine",),                              # the job engine: store + runners
     ("batch", "logs", "services", "job_endpoint"),  # Batch and Logs operations; moto; job endpoint
-    ("events",),                              # state-change events (EventBridge, SSE)
+    ("events", "reset_routes"),               # state-change events (EventBridge, SSE); the reset routes
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
     ("emulator",),                            # the composition root
     ("cli", "testing"),                       # entry points
-    ("__main__",),                            # python -m batchemu
+    ("__main__", "pytest_plugin"),            # python -m batchemu; the pytest plugin (pytest11)
 )
 FLOOR = {part: level for level, parts in enumerate(FLOORS) for part in parts}
 
