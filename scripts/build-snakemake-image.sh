@@ -2,11 +2,12 @@
 # Build the job image the Snakemake AWS Batch executor test runs its jobs in, without any
 # registry (tests/clients/test_snakemake.py; scripts/real-clients.sh calls this):
 #
-#   debootstrap --variant=minbase Debian bookworm + python3, python-is-python3, ca-certificates
-#   (cached as a rootfs tarball in ~/.cache/batchemu/)
+#   debootstrap --variant=minbase Debian (bookworm for a Python 3.11 venv, trixie for 3.13) +
+#   python3, python-is-python3, ca-certificates (cached as a rootfs tarball in ~/.cache/batchemu/)
 #   + snakemake and snakemake-storage-plugin-s3, the versions of the host's snakemake venv,
-#     installed by the host's pip into /opt/snakemake (bookworm's python3 is 3.11, like the
-#     venv's, so the same wheels serve both)
+#     installed by that venv's pip into /opt/snakemake (the suite is chosen so Debian's python3
+#     is the venv's version: the same wheels serve both; some of snakemake's dependencies are
+#     sdists only, so pip cannot fetch wheels for another Python)
 #   -> `docker import` as $SNAKEMAKE_IMAGE (default batchemu-test/snakemake:latest)
 #
 # Usage: SNAKEMAKE_PY=<the snakemake venv's python> bash scripts/build-snakemake-image.sh
@@ -15,14 +16,21 @@ set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE="${SNAKEMAKE_IMAGE:-batchemu-test/snakemake:latest}"
-SUITE=bookworm
+case "$("${SNAKEMAKE_PY:?the snakemake venv python}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in
+    3.11) SUITE=bookworm ;;
+    3.13) SUITE=trixie ;;
+    *) echo "build-snakemake-image: the snakemake venv must be Python 3.11 or 3.13 (a Debian release's python3)" >&2; exit 1 ;;
+esac
 PACKAGES=(python3 python-is-python3 ca-certificates)
 CACHE="${BATCHEMU_CACHE:-$HOME/.cache/batchemu}"
 PY="${SNAKEMAKE_PY:?the snakemake venv python}"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 log() { echo "build-snakemake-image: $*" >&2; }
 die() { log "$*"; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "needs root (debootstrap, chroot) and there is no sudo"
+    exec sudo -E bash "${BASH_SOURCE[0]}" "$@"
+fi
 
 sha() { sha256sum | cut -c1-16; }
 # The job must run the snakemake the host runs (its command line is the host's).
@@ -79,17 +87,25 @@ trap 'rm -rf "$WORK"' EXIT
 log "installing $VERSIONS into /opt/snakemake ..."
 "$PY" -m pip install -q --no-compile --target "$WORK/add/opt/snakemake" $VERSIONS >"$CACHE/snakemake-pip.log" 2>&1 ||
     { tail -n 30 "$CACHE/snakemake-pip.log" >&2; die "pip install --target failed"; }
-mkdir -p "$WORK/add/usr/local/bin"
-printf '#!/bin/sh\nexec python3 -m snakemake "$@"\n' >"$WORK/add/usr/local/bin/snakemake"
-chmod 755 "$WORK/add/usr/local/bin/snakemake"
+# pip's console scripts name the host venv's python: one wrapper replaces them.
+rm -rf "$WORK/add/opt/snakemake/bin"
+mkdir -p "$WORK/add/opt/snakemake/bin"
+printf '#!/bin/sh\nexec python3 -m snakemake "$@"\n' >"$WORK/add/opt/snakemake/bin/snakemake"
+chmod 755 "$WORK/add/opt/snakemake/bin/snakemake"
 cp "$ROOTFS_TAR" "$WORK/image.tar"
-tar --numeric-owner --owner=0 --group=0 -C "$WORK/add" -rf "$WORK/image.tar" ./opt ./usr
+# Only new paths (./opt itself is in the rootfs already: a duplicate entry breaks the import).
+tar --numeric-owner --owner=0 --group=0 -C "$WORK/add" -rf "$WORK/image.tar" ./opt/snakemake
+OLD_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV PATH=/opt/snakemake/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV PYTHONPATH=/opt/snakemake' \
     --change 'ENV LANG=C.UTF-8' \
     --change "LABEL batchemu.test.inputs=$INPUTS_KEY" \
     "$WORK/image.tar" "$IMAGE" >/dev/null
+NEW_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
+    docker image rm "$OLD_ID" >/dev/null 2>&1 || true  # the image this one replaces
+fi
 docker run --rm --network none "$IMAGE" python -c 'import snakemake, snakemake_storage_plugin_s3' ||
     die "the image cannot import snakemake"
 log "built $IMAGE ($VERSIONS)"
