@@ -3,11 +3,17 @@
 # registry (tests/clients/test_snakemake.py; scripts/real-clients.sh calls this):
 #
 #   debootstrap --variant=minbase Debian (bookworm for a Python 3.11 venv, trixie for 3.13) +
-#   python3, python-is-python3, ca-certificates (cached as a rootfs tarball in ~/.cache/batchemu/)
+#   python3, python-is-python3, python3-pip, ca-certificates (cached as a rootfs tarball in
+#   ~/.cache/batchemu/)
 #   + snakemake and snakemake-storage-plugin-s3, the versions of the host's snakemake venv,
 #     installed by that venv's pip into /opt/snakemake (the suite is chosen so Debian's python3
 #     is the venv's version: the same wheels serve both; some of snakemake's dependencies are
 #     sdists only, so pip cannot fetch wheels for another Python)
+#   + a wheelhouse of snakemake-storage-plugin-s3 and its dependencies in /opt/wheels, which
+#     the image's pip installs from (PIP_CONFIG_FILE: no index): every job the executor starts
+#     first runs `pip install --target .snakemake/pip-deployments snakemake-storage-plugin-s3`
+#     (snakemake's auto-deploy of the storage plugin), as it would on AWS from PyPI; here job
+#     containers need no index to reach
 #   -> `docker import` as $SNAKEMAKE_IMAGE (default batchemu-test/snakemake:latest)
 #
 # Usage: SNAKEMAKE_PY=<the snakemake venv's python> bash scripts/build-snakemake-image.sh
@@ -21,7 +27,7 @@ case "$("${SNAKEMAKE_PY:?the snakemake venv python}" -c 'import sys; print("%d.%
     3.13) SUITE=trixie ;;
     *) echo "build-snakemake-image: the snakemake venv must be Python 3.11 or 3.13 (a Debian release's python3)" >&2; exit 1 ;;
 esac
-PACKAGES=(python3 python-is-python3 ca-certificates)
+PACKAGES=(python3 python-is-python3 python3-pip ca-certificates)
 CACHE="${BATCHEMU_CACHE:-$HOME/.cache/batchemu}"
 PY="${SNAKEMAKE_PY:?the snakemake venv python}"
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -80,6 +86,7 @@ if [ ! -s "$ROOTFS_TAR" ]; then
     tar --numeric-owner -C "$WORK_ROOT" -cf "$ROOTFS_TAR.part" . && mv "$ROOTFS_TAR.part" "$ROOTFS_TAR"
     rm -rf "$WORK_ROOT"
     trap - EXIT
+    find "$CACHE" -maxdepth 1 -name 'snakemake-rootfs-*.tar' ! -name "$(basename "$ROOTFS_TAR")" -delete
 fi
 
 WORK="$(mktemp -d)"
@@ -87,6 +94,11 @@ trap 'rm -rf "$WORK"' EXIT
 log "installing $VERSIONS into /opt/snakemake ..."
 "$PY" -m pip install -q --no-compile --target "$WORK/add/opt/snakemake" $VERSIONS >"$CACHE/snakemake-pip.log" 2>&1 ||
     { tail -n 30 "$CACHE/snakemake-pip.log" >&2; die "pip install --target failed"; }
+PLUGIN="$(echo "$VERSIONS" | tr ' ' '\n' | grep '^snakemake-storage-plugin-s3==')"
+"$PY" -m pip wheel -q -w "$WORK/add/opt/wheels" "$PLUGIN" >>"$CACHE/snakemake-pip.log" 2>&1 ||
+    { tail -n 30 "$CACHE/snakemake-pip.log" >&2; die "pip wheel failed"; }
+printf '[global]\nno-index = true\nfind-links = /opt/wheels\nbreak-system-packages = true\ndisable-pip-version-check = true\n' \
+    >"$WORK/add/opt/wheels/pip.conf"
 # pip's console scripts name the host venv's python: one wrapper replaces them.
 rm -rf "$WORK/add/opt/snakemake/bin"
 mkdir -p "$WORK/add/opt/snakemake/bin"
@@ -94,11 +106,12 @@ printf '#!/bin/sh\nexec python3 -m snakemake "$@"\n' >"$WORK/add/opt/snakemake/b
 chmod 755 "$WORK/add/opt/snakemake/bin/snakemake"
 cp "$ROOTFS_TAR" "$WORK/image.tar"
 # Only new paths (./opt itself is in the rootfs already: a duplicate entry breaks the import).
-tar --numeric-owner --owner=0 --group=0 -C "$WORK/add" -rf "$WORK/image.tar" ./opt/snakemake
+tar --numeric-owner --owner=0 --group=0 -C "$WORK/add" -rf "$WORK/image.tar" ./opt/snakemake ./opt/wheels
 OLD_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 docker import \
     --change 'ENV PATH=/opt/snakemake/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV PYTHONPATH=/opt/snakemake' \
+    --change 'ENV PIP_CONFIG_FILE=/opt/wheels/pip.conf' \
     --change 'ENV LANG=C.UTF-8' \
     --change "LABEL batchemu.test.inputs=$INPUTS_KEY" \
     "$WORK/image.tar" "$IMAGE" >/dev/null
@@ -106,6 +119,7 @@ NEW_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
     docker image rm "$OLD_ID" >/dev/null 2>&1 || true  # the image this one replaces
 fi
-docker run --rm --network none "$IMAGE" python -c 'import snakemake, snakemake_storage_plugin_s3' ||
-    die "the image cannot import snakemake"
+docker run --rm --network none "$IMAGE" sh -c 'python -c "import snakemake, snakemake_storage_plugin_s3" &&
+    pip download -q --no-deps -d /tmp snakemake-storage-plugin-s3' ||
+    die "the image cannot import snakemake or its pip cannot find the storage plugin"
 log "built $IMAGE ($VERSIONS)"
