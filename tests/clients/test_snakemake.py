@@ -99,10 +99,10 @@ def test_a_workflow_runs_on_batch_with_s3_storage(server, tmp_path):
     assert result.returncode == 0, output[-4000:] + job_logs(server, account)
 
     total = s3.get_object(Bucket="workflow", Key="run/total.txt")["Body"].read().decode()
-    assert total.strip() == "55"  # 1 + 4 + 9 + 16 + 25, computed by three Batch jobs
+    assert total.strip() == "55"  # 1 + 9 + 25 (odd) + 4 + 16 (even), computed by three Batch jobs
     jobs = batch.list_jobs(jobQueue="snakemake", filters=[{"name": "JOB_NAME", "values": ["snakejob-*"]}])
     summaries = jobs["jobSummaryList"]
-    assert sorted(j["jobName"].split("-")[1] for j in summaries) == ["numbers", "squares", "total"]
+    assert sorted(j["jobName"].split("-")[1] for j in summaries) == ["even", "odd", "total"]
     assert {j["status"] for j in summaries} == {"SUCCEEDED"}
     described = batch.describe_jobs(jobs=[j["jobId"] for j in summaries])["jobs"]
     assert all(j["container"]["privileged"] is True for j in described)  # as the executor asked

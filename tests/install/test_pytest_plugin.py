@@ -12,34 +12,24 @@ sets it in CI), like test_coexistence.py. pip's own cache (~/.cache/pip) keeps r
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
 
-from tests.install.test_coexistence import USER_BOTO, VERSIONS, pip
+from tests.install.conftest import versions
 
-ROOT = Path(__file__).resolve().parents[2]
 USER_TESTS = Path(__file__).with_name("plugin_project") / "check_fixtures.py"
 
 pytestmark = pytest.mark.skipif(os.environ.get("BATCHEMU_INSTALL_TEST") != "1",
                                 reason="installs from PyPI into a fresh venv; set BATCHEMU_INSTALL_TEST=1")
 
 
-def test_the_installed_plugin_serves_a_users_tests(tmp_path):
-    env_dir = tmp_path / "project-env"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    pip(python, f"boto3=={USER_BOTO}", f"botocore=={USER_BOTO}", "pytest>=8,<10")
-    before = json.loads(subprocess.check_output([str(python), "-c", VERSIONS], text=True))
-
-    pip(python, str(ROOT))  # as a user would: the package, its declared dependencies, its entry points
-
-    assert json.loads(subprocess.check_output([str(python), "-c", VERSIONS], text=True)) == before
+def test_the_installed_plugin_serves_a_users_tests(user_env, tmp_path):
+    python = user_env.python
+    assert versions(python) == user_env.sdk_before  # the user's SDK stayed (conftest installed batchemu)
     project = tmp_path / "project"  # not the checkout: only the installed package may serve
     project.mkdir()
     shutil.copy(USER_TESTS, project / "test_with_batchemu.py")
