@@ -6,7 +6,8 @@
 # answers (starting one if needed), builds the tiny busybox test image, runs pytest (default
 # options come from pyproject.toml), then the rest of the client matrix
 # (scripts/client-matrix.sh: old boto3 against the new server; install beside the user's SDK).
-# BATCHEMU_CLIENT_MATRIX=0 skips that last step.
+# BATCHEMU_CLIENT_MATRIX=0 skips that last step; BATCHEMU_REAL_CLIENTS=0 skips Airflow's and
+# Snakemake's runs against batchemu (scripts/real-clients.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +42,7 @@ export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
 
 "$PY" -m pytest "$@"
+[ "${BATCHEMU_REAL_CLIENTS:-1}" = 0 ] || PYTHON="$PY" bash scripts/real-clients.sh  # Airflow, Snakemake (tests/clients)
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
     PYTHON="$PY" bash scripts/client-matrix.sh
 fi
