@@ -32,27 +32,38 @@ def server():
         yield server
 
 
-def operator(server, account: str, queue: str, definition: str) -> tuple[dict, str]:
-    """(the driver's JSON answer, everything Airflow logged)."""
+def start_operator(server, account: str, queue: str, definition: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
     env.update(AWS_ENDPOINT_URL=server.url, AWS_ACCESS_KEY_ID=account, AWS_SECRET_ACCESS_KEY="x",
                AWS_DEFAULT_REGION="us-east-1", AIRFLOW_HOME=str(Path(os.environ.get("TMPDIR", "/tmp")) / "batchemu-airflow"))
-    result = subprocess.run([AIRFLOW_PYTHON, str(DRIVER), queue, definition], env=env, capture_output=True,
-                            text=True, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    return json.loads(result.stdout.strip().splitlines()[-1]), output
+    return subprocess.Popen([AIRFLOW_PYTHON, str(DRIVER), queue, definition], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_batch_operator_waits_and_fetches_the_log(server):
-    account = new_account()
-    batch = server.client("batch", access_key=account)
-    make_queue(batch, "airflow", max_vcpus=2)
-    make_definition(batch, "hello", ["sh", "-c", 'echo "hello from $AWS_BATCH_JOB_ID"; echo second line'],
-                    image=IMAGE)
+@pytest.fixture(scope="module")
+def runs(server) -> dict:
+    """Both operators at once, each in an account of its own (the hook polls every 1-10 s, its
+    default, so running them side by side halves the wait): name -> (batch client, the
+    driver's JSON answer, everything Airflow logged)."""
+    scripts = {"hello": ["sh", "-c", 'echo "hello from $AWS_BATCH_JOB_ID"; echo second line'],
+               "fails": ["sh", "-c", "echo about to fail; exit 3"]}
+    started = {}
+    for name, command in scripts.items():
+        account = new_account()
+        batch = server.client("batch", access_key=account)
+        make_queue(batch, "airflow", max_vcpus=2)
+        make_definition(batch, name, command, image=IMAGE)
+        started[name] = (batch, start_operator(server, account, "airflow", name))
+    results = {}
+    for name, (batch, process) in started.items():
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+        results[name] = (batch, json.loads(output.strip().splitlines()[-1]), output)
+    return results
 
-    answer, output = operator(server, account, "airflow", "hello")
 
+def test_batch_operator_waits_and_fetches_the_log(runs):
+    batch, answer, output = runs["hello"]
     job_id = answer.get("job_id")
     assert "raised" not in answer and job_id, output
     (job,) = batch.describe_jobs(jobs=[job_id])["jobs"]
@@ -61,15 +72,9 @@ def test_batch_operator_waits_and_fetches_the_log(server):
     assert f"hello from {job_id}" in output and "second line" in output, output
 
 
-def test_a_failing_job_makes_the_operator_raise(server):
-    account = new_account()
-    batch = server.client("batch", access_key=account)
-    make_queue(batch, "airflow", max_vcpus=2)
-    make_definition(batch, "fails", ["sh", "-c", "echo about to fail; exit 3"], image=IMAGE)
-
-    answer, output = operator(server, account, "airflow", "fails")
-
-    assert answer.get("raised") == "AirflowException", answer
+def test_a_failing_job_makes_the_operator_raise(runs):
+    batch, answer, output = runs["fails"]
+    assert answer.get("raised") == "AirflowException", output
     assert "FAILED" in answer["message"] and answer["job_id"] in answer["message"]
     (job,) = batch.describe_jobs(jobs=[answer["job_id"]])["jobs"]
     assert job["status"] == "FAILED" and job["container"]["exitCode"] == 3
