@@ -11,6 +11,7 @@ repeat runs cheap.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -18,6 +19,9 @@ import time
 import pytest
 
 from tests.install.conftest import USER_BOTO, versions
+
+pytestmark = pytest.mark.skipif(os.environ.get("BATCHEMU_INSTALL_TEST") != "1",
+                                reason="installs from PyPI into a fresh venv; set BATCHEMU_INSTALL_TEST=1")
 
 # Run with the venv's python: a call to a running batchemu.
 CALL = """
