@@ -346,6 +346,7 @@ class Scheduler:
         if self.runner is not None:
             self.runner.reset()
         self.store.clear()
+        self.service_jobs.training.clear()  # the forgotten service jobs' /opt/ml directories
         self._events.clear()
         with self._woken_lock:
             self._woken = _Woken()

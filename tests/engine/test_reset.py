@@ -22,6 +22,8 @@ def test_reset_forgets_every_job_and_resource_and_late_reports():
     h.tick()
     assert h.status(running) == "RUNNING"
     server_id = h.store.meta("server_id", lambda: "kept")
+    workspace = h.scheduler.service_jobs.training.root  # service jobs' /opt/ml directories
+    (workspace / "some-service-job" / "1").mkdir(parents=True)
 
     h.scheduler.reset()
 
@@ -30,6 +32,7 @@ def test_reset_forgets_every_job_and_resource_and_late_reports():
     assert h.call("DescribeComputeEnvironments")["computeEnvironments"] == []
     assert h.call("DescribeJobDefinitions")["jobDefinitions"] == []
     assert h.store.meta("server_id", lambda: "new") == server_id
+    assert workspace.is_dir() and list(workspace.iterdir()) == []
     # The killed container's exit arrives after the reset: nothing to record, nothing raised.
     h.runner.exit(running, 137)
     h.tick()
