@@ -32,16 +32,17 @@ def server():
         yield server
 
 
-def start_operator(server, account: str, queue: str, definition: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+def start_operator(server, account: str, queue: str, definition: str, home: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "AIRFLOW"))}
+    # Each its own AIRFLOW_HOME: Airflow writes its airflow.cfg there on first use.
     env.update(AWS_ENDPOINT_URL=server.url, AWS_ACCESS_KEY_ID=account, AWS_SECRET_ACCESS_KEY="x",
-               AWS_DEFAULT_REGION="us-east-1", AIRFLOW_HOME=str(Path(os.environ.get("TMPDIR", "/tmp")) / "batchemu-airflow"))
+               AWS_DEFAULT_REGION="us-east-1", AIRFLOW_HOME=str(home))
     return subprocess.Popen([AIRFLOW_PYTHON, str(DRIVER), queue, definition], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
-def runs(server) -> dict:
+def runs(server, tmp_path_factory) -> dict:
     """Both operators at once, each in an account of its own (the hook polls every 1-10 s, its
     default, so running them side by side halves the wait): name -> (batch client, the
     driver's JSON answer, everything Airflow logged)."""
@@ -53,7 +54,8 @@ def runs(server) -> dict:
         batch = server.client("batch", access_key=account)
         make_queue(batch, "airflow", max_vcpus=2)
         make_definition(batch, name, command, image=IMAGE)
-        started[name] = (batch, start_operator(server, account, "airflow", name))
+        started[name] = (batch, start_operator(server, account, "airflow", name,
+                                               tmp_path_factory.mktemp(f"airflow-home-{name}")))
     results = {}
     for name, (batch, process) in started.items():
         output, _ = process.communicate(timeout=300)
