@@ -80,6 +80,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "limits, settle times, the stop grace, EventBridge schedules) by N; "
                              "timestamps stay real time "
                              "(default 1; BATCHEMU_TIME_SCALE)")
+    parser.add_argument("--allow-reset", action="store_true", default=None,
+                        help="let POST /moto-api/reset and /batchemu/reset delete the state kept in "
+                             "--data-dir (always allowed with --ephemeral; BATCHEMU_ALLOW_RESET=1)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO; BATCHEMU_LOG_LEVEL)")
     parser.add_argument("--version", action="version", version=f"batchemu {__version__}")
     return parser.parse_args(argv)

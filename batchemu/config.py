@@ -64,6 +64,9 @@ class Config:
     # settle times, the stop grace, EventBridge schedules); timestamps stay real clock time
     # (README "Time scale").
     time_scale: float = 1.0
+    # POST /moto-api/reset and /batchemu/reset may wipe a durable --data-dir (an ephemeral
+    # server always allows them: it has nothing to lose).
+    allow_reset: bool = False
 
     @property
     def db_path(self) -> str:

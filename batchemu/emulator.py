@@ -12,7 +12,8 @@ Config, in dependency order, and owns its life:
     functions start running in Docker, pointed back here (lambdas.py)
     listen() binds the port (the HTTP server), start() starts the engine and serves (in a
     thread, or in the caller's with serve_forever()), stop() stops serving, then the engine
-    and the event hub.
+    and the event hub. reset() empties it (the reset routes): the engine stops the jobs and
+    clears the store, then moto's services are reset.
 
 The port is bound before the engine starts (the job endpoint learns the real port of a
 server asked for port 0, and a server that cannot listen never runs restart recovery), and
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
 
-from batchemu import (cloudformation, events, fault_routes, lambdas, logs, pipelines, services, stepfunctions,
-                      task_metadata, ui)
+from batchemu import (cloudformation, events, fault_routes, lambdas, logs, pipelines, reset_routes, services,
+                      stepfunctions, task_metadata, ui)
 from batchemu.app import create_app
 from batchemu.batch import compute_environments, job_views
 from batchemu.batch.backend import Backend
@@ -118,7 +120,8 @@ class Emulator:
         # Batch routes are the price. Unsigned Batch and Logs requests are refused (the guard).
         batch_frontend = _frontend(batch, guard.require_credentials)
         # Asked in order; the first that answers wins.
-        frontends = [batch_frontend,
+        frontends = [reset_routes.make_frontend(self.reset),
+                     batch_frontend,
                      _frontend(logs_endpoint, guard.require_credentials),
                      events.make_frontend(store, config),
                      fault_routes.make_frontend(self.engine, guard, config),
@@ -129,6 +132,7 @@ class Emulator:
         self.app = create_app([f for f in frontends if f is not None], guard, verifier, batch_spec,
                               direct=batch_frontend, public=_unsigned)
         self.server: Server | None = None
+        self._reset_lock = threading.Lock()
 
     def listen(self, **server_options) -> Server:
         """Bind the port (raises server.ListenError); the job endpoint learns the real port."""
@@ -181,6 +185,23 @@ class Emulator:
         if self.data_dir_lock is not None:
             self.data_dir_lock.close()
             self.data_dir_lock = None
+
+    def reset(self) -> None:
+        """Back to an empty server, in every account: the engine kills and removes every job's
+        container/process and empties the store's tables in one transaction (between two
+        ticks, on its own thread: Engine.reset), then moto's services are reset. The server
+        id and job signing key stay. A durable data dir is reset only with --allow-reset, so
+        no state is ever wiped by surprise: raises reset_routes.ResetRefused otherwise."""
+        config = self.config
+        if not (config.ephemeral or config.allow_reset):
+            raise reset_routes.ResetRefused(
+                f"Refused: a reset would delete the state this server keeps in {config.data_dir}. "
+                "Start batchemu with --allow-reset (BATCHEMU_ALLOW_RESET=1) to allow it, or use "
+                "--ephemeral for a server whose state is thrown away.")
+        with self._reset_lock:
+            self.engine.reset()
+            services.reset_moto()
+            self.pipelines.moto_was_reset()  # kept rules and schedules go with moto's
 
     @property
     def url(self) -> str:

@@ -89,6 +89,16 @@ def moto_loaded() -> bool:
     return _dispatcher is not None
 
 
+def reset_moto() -> None:
+    """Every moto backend back to empty (what moto's own POST /moto-api/reset does); nothing to
+    do when no request ever reached moto."""
+    if _dispatcher is None:
+        return
+    from moto.moto_api._internal.models import moto_api_backend  # lazy for start-up time (moto_dispatcher)
+
+    moto_api_backend.reset()
+
+
 def _fix_moto() -> None:
     """moto 5.2's default EventBridge target input drops `account` and reorders the envelope;
     EventBridge delivers the whole event unchanged (ref §14.1), so put every field back in

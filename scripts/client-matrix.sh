@@ -3,7 +3,8 @@
 # the newest JS SDK v3, see scripts/clients.sh):
 #   1. old clients keep working: the boto3 conformance suite and the model sweep, run with
 #      boto3/botocore $BATCHEMU_OLD_BOTO (default 1.43.11; a venv of its own) against a server started from the main env;
-#   2. batchemu installs beside a project's current SDK (tests/install/test_coexistence.py).
+#   2. batchemu installs beside a project's current SDK (tests/install/test_coexistence.py), and
+#      its pytest plugin serves a user's test file from that venv (tests/install/test_pytest_plugin.py).
 #   bash scripts/client-matrix.sh          (PYTHON: the main env's interpreter)
 set -euo pipefail
 
@@ -35,5 +36,5 @@ BATCHEMU_ENDPOINT="http://127.0.0.1:$PORT" PYTHONPATH="$ROOT" "$OLD/bin/python" 
     conformance/test_boto3_*.py conformance/test_model_sweep.py
 
 # 2. Installs beside the user's SDK.
-echo "client matrix: install beside the newest boto3"
+echo "client matrix: install beside the newest boto3; the pytest plugin from that venv"
 BATCHEMU_INSTALL_TEST=1 "$PY" -m pytest -p no:cacheprovider tests/install

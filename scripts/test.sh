@@ -10,6 +10,8 @@
 # suite against batchemu (scripts/moto-suite.sh; BATCHEMU_MOTO_SUITE_MODE picks the modes).
 # scripts/ensure-chromium.sh installs headless Chromium for the dashboard's browser tests;
 # their screenshots land in $BATCHEMU_ARTEFACTS/ui-screenshots (default build/).
+# BATCHEMU_REAL_CLIENTS=0 skips Airflow's and
+# Snakemake's runs against batchemu (scripts/real-clients.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +49,7 @@ bash scripts/build-lambda-image.sh || echo "test.sh: scripts/build-lambda-image.
 
 "$PY" -m pytest "$@"
 PYTHON="$PY" bash scripts/moto-suite.sh
+[ "${BATCHEMU_REAL_CLIENTS:-1}" = 0 ] || PYTHON="$PY" bash scripts/real-clients.sh  # Airflow, Snakemake (tests/clients)
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
     PYTHON="$PY" bash scripts/client-matrix.sh
 fi

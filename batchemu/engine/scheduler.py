@@ -232,6 +232,24 @@ class Scheduler:
             self._launcher(job).launch(job, now)
         return changed
 
+    # -- reset -----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything (Engine.reset, on the engine thread): the runner kills and removes
+        every container/process it runs for this server, then every table but the server's own
+        settings is emptied in one transaction, then what this scheduler remembers between
+        ticks. Reports the runner sends later about the killed attempts name jobs that no
+        longer exist, and _apply drops them."""
+        if self.runner is not None:
+            self.runner.reset()
+        self.store.clear()
+        self.service_jobs.training.clear()  # the forgotten service jobs' /opt/ml directories
+        self._events.clear()
+        with self._woken_lock:
+            self._woken = _Woken()
+        self._all_pending = True
+        self._orphans_checked_for = None
+
     # -- restart ---------------------------------------------------------------------------
 
     def recover(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -136,6 +137,16 @@ class Workspace:
                 self._root = Path(self._store_path).parent / "service-jobs"
             log.info("service job (SageMaker /opt/ml) directories are kept in %s", self._root)
         return self._root
+
+    def clear(self) -> None:
+        """Remove every job's directories (a reset: Scheduler.reset forgets the jobs that own
+        them). Only the workspace's own children, never a path a request named."""
+        root = self._root
+        if root is None and self._store_path != ":memory:":
+            root = Path(self._store_path).parent / "service-jobs"
+        if root is not None and root.is_dir():
+            for child in root.iterdir():
+                shutil.rmtree(child, ignore_errors=True)
 
     def attempt_dir(self, job: dict, attempt: int | None = None) -> Path:
         return self.root / job["jobId"] / str(attempt or job["_attempt"])

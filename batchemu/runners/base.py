@@ -137,6 +137,12 @@ class Runner(Protocol):
         the engine starts it again): a runner must report every attempt it may have started."""
         ...
 
+    def reset(self) -> None:
+        """Kill and remove every container/process this runner runs or left for this server,
+        now, and forget every attempt (a reset: the store forgets the jobs next). Returns when
+        they are gone; whatever it reports about them afterwards is dropped by the engine."""
+        ...
+
     def gpus(self) -> int:
         """How many GPUs jobs can be given on this host."""
         ...

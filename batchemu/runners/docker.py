@@ -177,6 +177,24 @@ class DockerRunner:
         self._submit_op(self._groups.sweep)  # the networks of removed nodes
         return survivors
 
+    def reset(self) -> None:
+        """Every attempt forgotten first (so the die events of the removals below report
+        nothing), launches in flight told to give up (as by stop()), then every container
+        labelled with this server's id force-removed, here and now."""
+        with self._lock:
+            forgotten = list(self._attempts.values())
+            self._attempts.clear()
+            for rec in forgotten:
+                rec.stop_grace = 0.0
+        for rec in forgotten:
+            self._output.forget((rec.job_id, rec.attempt))
+        for container in self.client.containers.list(
+                all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
+            try:
+                self._remove_now(container.id)
+            except docker.errors.APIError as exc:  # e.g. a removal already in progress
+                log.warning("reset: could not remove container %s: %s", container.id[:12], exc)
+
     def gpus(self) -> int:
         """NVIDIA GPUs visible on this host, if Docker can hand them to containers (the nvidia
         runtime or the nvidia container toolkit hook is installed). Assumes a local daemon."""

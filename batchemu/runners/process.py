@@ -149,6 +149,14 @@ class ProcessRunner:
                 lost.append(Survivor(job_id, attempt, running=False, lost=True))
         return lost
 
+    def reset(self) -> None:
+        """Kill every process group now, on the I/O thread (which owns the children), and wait
+        for it; launches queued before are made and killed, in order."""
+        done = threading.Event()
+        self._command(("reset", done))
+        if self._thread.is_alive():
+            done.wait(60)
+
     def gpus(self) -> int:
         return 0
 
@@ -212,6 +220,11 @@ class ProcessRunner:
                 spec = command[1]
                 self._emit(RunnerEvent(EXITED, spec.job_id, spec.attempt, now_ms(), exit_code=None,
                                        reason="stopped before start", status_reason=FAILED_TO_START))
+            elif command[0] == "reset":
+                for child in list(self._children.values()):
+                    _killpg(child.proc.pid, signal.SIGKILL)
+                    self._guarded(self._reap, child)   # its EXITED report names a forgotten job
+                command[1].set()
             elif command[0] == "close":
                 return False
 

@@ -20,6 +20,7 @@ class ScriptedRunner:
         self.live: dict = {}          # job_id -> attempt still "running"
         self.survivors: list = []     # what reattach() reports
         self.stored_output: dict | None = None   # what the last reattach() was told
+        self.resets = 0                           # how many times reset() was asked for
 
     def set_listener(self, listener) -> None:
         self.listener = listener
@@ -34,6 +35,10 @@ class ScriptedRunner:
     def reattach(self, wanted: dict, stored_output: dict | None = None) -> list:
         self.stored_output = stored_output
         return [s for s in self.survivors if wanted.get(s.job_id) == s.attempt]
+
+    def reset(self) -> None:
+        self.resets += 1
+        self.live.clear()
 
     def gpus(self) -> int:
         return self._gpus

@@ -125,6 +125,17 @@ class Store:
         with self._lock:
             self._conn.close()
 
+    def clear(self, keep: tuple = ("meta",)) -> None:
+        """Delete every row of every table but `keep` (the server's own settings: its id, the
+        job signing key), in one transaction: a reset (Emulator.reset) leaves no half-cleared
+        state. Every table, so tables later migrations add are cleared too."""
+        with self.transaction():
+            tables = [r["name"] for r in self.query(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+            for table in tables:
+                if table not in keep:
+                    self.execute(f'DELETE FROM "{table}"')  # names from sqlite_master, not from a user
+
     def meta(self, key: str, default_factory) -> str:
         """A persistent server setting (e.g. the server id), created on first use."""
         with self.transaction():

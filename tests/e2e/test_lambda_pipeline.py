@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from batchemu.runners.docker import engine_available
@@ -122,17 +123,21 @@ def test_an_exception_in_the_function_is_a_function_error(run):
     assert error["errorType"] == "NoSuchKey"
 
 
-def test_invoke_async_runs_the_function_for_an_event_delivered_in_process(run):
-    """lambdas.invoke_async, what an in-process event source (an EventBridge Lambda target)
-    calls: returns at once; the function runs on a worker and submits its job."""
-    from batchemu import lambdas
-
+def test_an_eventbridge_rule_invokes_the_function(run):
+    """A rule whose target is the function (the seeds' "EventBridge -> Lambda"): PutEvents
+    returns at once; the function runs on a worker with the rule's input and submits its job."""
     example, c, p, account, function, *_ = run
     before = {j["jobId"] for j in c["batch"].list_jobs(
         jobQueue=p.job_queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]}
     event = {"Records": [{"s3": {"bucket": {"name": p.input_bucket}, "object": {"key": p.manifest_key}}}]}
     arn = c["lambda"].get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    lambdas.invoke_async(account, "us-east-1", arn, json.dumps(event))
+    events = boto3.client(
+        "events", endpoint_url=c["batch"].meta.endpoint_url, region_name="us-east-1",
+        aws_access_key_id=account, aws_secret_access_key="test")
+    events.put_rule(Name="to-lambda", EventPattern=json.dumps({"source": ["test.upload"]}))
+    events.put_targets(Rule="to-lambda", Targets=[{"Id": "fn", "Arn": arn, "Input": json.dumps(event)}])
+    answer = events.put_events(Entries=[{"Source": "test.upload", "DetailType": "upload", "Detail": "{}"}])
+    assert answer["FailedEntryCount"] == 0
     deadline = time.monotonic() + 120
     new = set()
     while not new and time.monotonic() < deadline:

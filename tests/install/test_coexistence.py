@@ -15,19 +15,15 @@ import os
 import socket
 import subprocess
 import time
-import venv
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-USER_BOTO = os.environ.get("BATCHEMU_USER_BOTO", "1.44.18")
+from tests.install.conftest import USER_BOTO, versions
 
 pytestmark = pytest.mark.skipif(os.environ.get("BATCHEMU_INSTALL_TEST") != "1",
                                 reason="installs from PyPI into a fresh venv; set BATCHEMU_INSTALL_TEST=1")
 
-# Run with the venv's python: the SDK versions it has, and a call to a running batchemu.
-VERSIONS = "import boto3, botocore, json; print(json.dumps([boto3.__version__, botocore.__version__]))"
+# Run with the venv's python: a call to a running batchemu.
 CALL = """
 import boto3, json, sys, uuid
 b = boto3.client("batch", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -39,31 +35,19 @@ print(json.dumps({"ces": [c["computeEnvironmentName"] for c in b.describe_comput
 """
 
 
-def pip(python: Path, *args: str) -> None:
-    result = subprocess.run([str(python), "-m", "pip", "install", "-q", *args], capture_output=True, text=True,
-                            timeout=900, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
-    assert result.returncode == 0, result.stderr
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_install_beside_the_users_boto3(tmp_path):
-    env_dir = tmp_path / "project-env"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    pip(python, f"boto3=={USER_BOTO}", f"botocore=={USER_BOTO}")
-    before = json.loads(subprocess.check_output([str(python), "-c", VERSIONS], text=True))
-    assert before == [USER_BOTO, USER_BOTO]
+def test_install_beside_the_users_boto3(user_env, tmp_path):
+    assert user_env.sdk_before == [USER_BOTO, USER_BOTO]
+    python = user_env.python
 
-    pip(python, str(ROOT))  # as a user would: the package and its declared dependencies
-
-    assert json.loads(subprocess.check_output([str(python), "-c", VERSIONS], text=True)) == before
+    assert versions(python) == user_env.sdk_before  # batchemu's install (conftest) kept them
     port = free_port()
-    server = subprocess.Popen([str(env_dir / "bin" / "batchemu"), "--port", str(port), "--ephemeral",
+    server = subprocess.Popen([str(user_env.dir / "bin" / "batchemu"), "--port", str(port), "--ephemeral",
                                "--runner", "none"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               cwd=tmp_path)  # not the checkout: the installed package must serve
     try:

@@ -28,12 +28,12 @@ FLOORS = (
      "ecs_clusters", "cloudformation",              # compute environments' ECS clusters, CFN resources in moto,
      "stepfunctions", "lambdas"),                   # moto's state machines running Batch tasks here; Lambda in Docker
     ("events", "fault_routes", "ui", "task_metadata",  # events (EventBridge, SSE); fault injection; dashboard
-     "pipelines"),                                    # files; ECS task metadata; EventBridge targets, S3
-                                                      # events, schedules over moto
+     "pipelines", "reset_routes"),                    # files; ECS task metadata; EventBridge targets, S3
+                                                      # events, schedules over moto; the reset routes
     ("app", "server"),                        # Flask app over the frontends; HTTP/1.1 server
     ("emulator", "fault_client"),             # the composition root; `batchemu fault`'s HTTP client
     ("cli", "testing"),                       # entry points
-    ("__main__",),                            # python -m batchemu
+    ("__main__", "pytest_plugin"),            # python -m batchemu; the pytest plugin (pytest11)
 )
 FLOOR = {part: level for level, parts in enumerate(FLOORS) for part in parts}
 
