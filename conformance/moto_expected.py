@@ -12,9 +12,8 @@ Three lists, each `test id -> reason`:
   "unexpected pass" meanwhile).
 * NEEDS_RESET: tests that create a fixed name ("test") and rely on moto's reset between tests
   (`POST /moto-api/reset`, called by `mock_aws` unless MOTO_CALL_RESET_API=false). AWS refuses a
-  second scheduling policy of the same name (a moto create silently overwrites it), so without
-  reset these fail in both runs; in mode `reset` they pass once plugin15's reset route is merged
-  (until then the reset call answers 404 and resets nothing).
+  second scheduling policy of the same name (a moto create silently overwrites it), so they fail
+  without the reset calls and pass in mode `reset`.
 
 A test id is pytest's: `<file>::<function>[<parameters>]`.
 """
@@ -95,16 +94,15 @@ AWS_DIFFERS = {
     "tests/test_batch/test_batch_task_definition.py::test_register_task_definition_with_platform_capability[FARGATE]":
         "registers a FARGATE definition with the deprecated vcpus/memory (4 MiB); Fargate takes "
         "resourceRequirements only, and 4 MiB is no Fargate size (ref §5.3 [model])",
-    "tests/test_batch/test_batch_task_definition.py::test_register_task_definition_with_retry_strategies":
-        "expects evaluateOnExit actions echoed lower-cased ('RETRY' -> 'retry'); AWS accepts the action "
-        "in any case (ref §9) and nothing shows it rewrites what was registered, so batchemu echoes it "
-        "as given",
+    "tests/test_batch/test_batch_jobs.py::test_submit_job_multinode":
+        "Multi-node parallel jobs are not supported on UNMANAGED compute environments (ref §12, §11: "
+        "the job stays RUNNABLE), and each node writes a log stream of its own (ref §12); the test runs "
+        "one on an UNMANAGED environment and expects one stream holding both nodes' lines, as moto does",
 }
 
-OTHER_PARTS = {
-    # aws15's ECS clusters and CloudFormation resources and tasks16's EKS jobs are merged: their
-    # 12 cases pass. multinode16: multi-node parallel jobs.
-    "tests/test_batch/test_batch_jobs.py::test_submit_job_multinode": "multinode16 multi-node jobs",
+OTHER_PARTS: dict = {
+    # Empty: aws15's ECS clusters and CloudFormation resources, tasks16's EKS jobs and
+    # multinode16's multi-node jobs are merged. test_submit_job_multinode moved to AWS_DIFFERS.
 }
 
 NEEDS_RESET = {
@@ -121,7 +119,6 @@ NEEDS_RESET = {
 def expected_failures(mode: str) -> dict[str, str]:
     """Every test expected to fail in `mode` ("reset" or "no-reset"), with its reason."""
     expected = {**AWS_DIFFERS, **OTHER_PARTS}
-    # In mode reset, NEEDS_RESET stays listed until the reset route is merged (they then show as
-    # unexpected passes: remove them from this mode).
-    expected.update(NEEDS_RESET)
+    if mode != "reset":  # with moto's reset calls (POST /moto-api/reset) they pass
+        expected.update(NEEDS_RESET)
     return expected

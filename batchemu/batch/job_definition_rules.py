@@ -187,7 +187,13 @@ def check_retry_strategy(strategy: dict | None) -> dict | None:
                 # AWS's text first (clients match on it), then which value and why (ref §9).
                 raise ClientException(f"{RESTRICTED}: {where} {value!r} (only a trailing * is "
                                       f"allowed; {_allowed(field)})")
-    return strategy
+    if not rules:
+        return strategy
+    # The action is taken in any case and read back lower-cased (ref §9): Terraform's provider keeps
+    # it lower-cased in its state so a read-back shows no drift, and moto's suite asserts
+    # "retry"/"exit" for "RETRY"/"Exit".
+    return {**strategy, "evaluateOnExit": [{**rule, "action": rule["action"].lower()} if isinstance(
+        rule.get("action"), str) else rule for rule in rules]}
 
 
 def _allowed(field: str) -> str:

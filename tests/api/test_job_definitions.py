@@ -110,7 +110,10 @@ def test_every_given_member_is_kept_as_given(batch):
                  {"consumableResource": "licenses", "quantity": 2}]})
     (jd,) = describe(batch, jobDefinitionName="full")
     assert jd["containerProperties"] == {**container, "environment": []}
-    assert jd["retryStrategy"] == retry  # action case kept: the service accepts any case (ref §9)
+    # The action is accepted in any case and read back lower-cased (ref §9; Terraform's provider
+    # lower-cases it in its state to match the read-back, and moto's suite asserts it).
+    lowered = [{**rule, "action": rule["action"].lower()} for rule in retry["evaluateOnExit"]]
+    assert jd["retryStrategy"] == {**retry, "evaluateOnExit": lowered}
     assert jd["parameters"] == {"msg": "hi"} and jd["tags"] == {"team": "a"}
     assert jd["timeout"] == {"attemptDurationSeconds": 60}
     assert jd["propagateTags"] is True and jd["schedulingPriority"] == 9999
