@@ -1,0 +1,54 @@
+# batchemu as a container: the AWS Batch API on :8000, state on a volume, jobs as sibling
+# containers through the host's Docker socket. Build it with scripts/build-image.sh (which picks
+# the base: python:3.12-slim when a registry answers, else a Debian base built locally);
+# README "Run as a container" shows docker run, docker compose and a CI `services:` entry.
+#
+#   docker run -d --name batchemu --network host \
+#       -v /var/run/docker.sock:/var/run/docker.sock -v batchemu-data:/var/lib/batchemu \
+#       batchemu:local
+#
+# Any Python >= 3.11 base with `venv` works (the builder reads pyproject.toml with tomllib).
+ARG BASE_IMAGE=python:3.12-slim
+
+# -- builder: a venv with batchemu and its dependencies, from wheels (no compiler needed) -----
+FROM ${BASE_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/batchemu
+# Dependencies first, from pyproject.toml alone: this layer survives every edit of the code.
+# build-ca.pem (optional; the glob lets it be absent): the CA bundle of a TLS-intercepting proxy
+# between this build and PyPI, which scripts/build-image.sh copies from the host (PIP_CERT,
+# REQUESTS_CA_BUNDLE, SSL_CERT_FILE) when it has one. Only the builder stage sees it.
+COPY pyproject.toml build-ca.pe[m] /src/
+RUN python3 -c 'import tomllib; d = tomllib.load(open("/src/pyproject.toml", "rb")); print("\n".join(d["build-system"]["requires"] + d["project"]["dependencies"]))' >/src/requirements.txt \
+ && if [ -s /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \
+ && /opt/batchemu/bin/pip install --prefer-binary -r /src/requirements.txt
+COPY README.md /src/README.md
+COPY batchemu /src/batchemu
+# The package itself (its build backend is already in the venv), then pip and the wheel
+# tooling leave: the runtime image installs nothing.
+RUN /opt/batchemu/bin/pip install --no-deps --no-build-isolation /src \
+ && /opt/batchemu/bin/python -c 'import batchemu.cli' \
+ && /opt/batchemu/bin/pip uninstall -y -q pip
+
+# -- runtime: the base plus that venv, one layer --------------------------------------------
+FROM ${BASE_IMAGE}
+COPY --from=builder /opt/batchemu /opt/batchemu
+# Listen on every interface of the container (the port is what -p publishes); keep state on
+# the volume; accept the Host name "batchemu" (the compose service / container name) besides
+# localhost and 127.0.0.1, which are always accepted. Add yours with BATCHEMU_ALLOWED_HOSTS or
+# --allowed-hosts (a flag replaces the variable). Jobs' AWS_ENDPOINT_URL host is accepted too.
+ENV PATH=/opt/batchemu/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    BATCHEMU_HOST=0.0.0.0 \
+    BATCHEMU_PORT=8000 \
+    BATCHEMU_DATA_DIR=/var/lib/batchemu \
+    BATCHEMU_ALLOWED_HOSTS=batchemu
+# (Docker creates the mount point; a RUN mkdir would cost a whole layer copy on vfs engines.)
+VOLUME /var/lib/batchemu
+EXPOSE 8000
+# GET /batchemu/health: 200 once the server answers HTTP (Host: 127.0.0.1 passes the guard).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/batchemu/health' % os.environ.get('BATCHEMU_PORT', '8000'), timeout=4)"]
+LABEL org.opencontainers.image.title="batchemu" \
+      org.opencontainers.image.description="A local AWS Batch: the Batch API, a scheduler and Docker execution on one endpoint"
+ENTRYPOINT ["batchemu"]
