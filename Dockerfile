@@ -14,6 +14,11 @@ ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/batchemu
+# moto[server] brings cfn-lint, which moto uses for CloudFormation's ValidateTemplate only, and
+# with it sympy, networkx and mpmath: ~135 MB, a third of the image. Left out unless
+# --build-arg CFN_LINT=1 (without it ValidateTemplate fails; stacks are created all the same).
+ARG CFN_LINT=0
+ARG CFN_LINT_ONLY="cfn-lint sympy mpmath networkx regex jsonpatch jsonpointer"
 # Dependencies first, from pyproject.toml alone: this layer survives every edit of the code.
 # build-ca.pem (optional; the glob lets it be absent): the CA bundle of a TLS-intercepting proxy
 # between this build and PyPI, which scripts/build-image.sh copies from the host (PIP_CERT,
@@ -21,13 +26,17 @@ RUN python3 -m venv /opt/batchemu
 COPY pyproject.toml build-ca.pe[m] /src/
 RUN python3 -c 'import tomllib; d = tomllib.load(open("/src/pyproject.toml", "rb")); print("\n".join(d["build-system"]["requires"] + d["project"]["dependencies"]))' >/src/requirements.txt \
  && if [ -s /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \
- && /opt/batchemu/bin/pip install --prefer-binary -r /src/requirements.txt
+ && /opt/batchemu/bin/pip install --prefer-binary -r /src/requirements.txt \
+ && if [ "$CFN_LINT" != 1 ]; then /opt/batchemu/bin/pip uninstall -y -q $CFN_LINT_ONLY; fi
 COPY README.md /src/README.md
 COPY batchemu /src/batchemu
-# The package itself (its build backend is already in the venv), then pip and the wheel
-# tooling leave: the runtime image installs nothing.
+# The package itself (its build backend is already in the venv), then the build tools leave
+# (setuptools is no runtime dependency of anything here; `pip check` proves it), pip last: the
+# runtime image installs nothing.
 RUN /opt/batchemu/bin/pip install --no-deps --no-build-isolation /src \
- && /opt/batchemu/bin/python -c 'import batchemu.cli' \
+ && /opt/batchemu/bin/pip uninstall -y -q setuptools \
+ && /opt/batchemu/bin/pip check \
+ && /opt/batchemu/bin/python -c 'import batchemu.emulator, moto.server' \
  && /opt/batchemu/bin/pip uninstall -y -q pip
 
 # -- runtime: the base plus that venv, one layer --------------------------------------------
