@@ -1,0 +1,174 @@
+"""The container image (Dockerfile, built by scripts/build-image.sh as batchemu:local) as users
+run it: the server in a container with the host's Docker socket mounted and its state on a
+named volume, jobs as sibling containers that reach it through AWS_ENDPOINT_URL, driven with
+boto3 from outside. Two networks: the host's (with a restart that must keep every resource),
+and a user-defined network shared with the jobs (docker compose), where jobs reach the server
+by its container name. Every container, volume and network made here is removed."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+
+from batchemu.runners.docker_create import LABEL_JOB
+from tests.docker_support import IMAGE as JOB_IMAGE
+from tests.docker_support import docker_client, unavailable
+from tests.e2e.support import free_port, make_definition, make_queue, new_account, wait_done, wait_until
+
+pytestmark = pytest.mark.docker
+
+SERVER_IMAGE = os.environ.get("BATCHEMU_IMAGE", "batchemu:local")
+SOCKET = "/var/run/docker.sock"
+# The job prints what it got from the server's health route through AWS_ENDPOINT_URL: proof
+# that a sibling container reaches the containerised server at the address it was given.
+PROBE = ['sh', '-c', 'echo "endpoint=$AWS_ENDPOINT_URL"; wget -qO- "$AWS_ENDPOINT_URL/batchemu/health"; '
+                     'echo; echo "hello from a sibling container"']
+
+
+@pytest.fixture(scope="module")
+def docker():
+    client = docker_client(JOB_IMAGE)
+    import docker.errors
+
+    try:
+        client.images.get(SERVER_IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"image {SERVER_IMAGE} is missing (build it: bash scripts/build-image.sh)")
+    if not os.path.exists(SOCKET):
+        unavailable(f"no Docker socket at {SOCKET} to mount into the server's container")
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def made(docker):
+    """What a test creates (containers, volumes, networks), removed afterwards in that order."""
+    things = {"containers": [], "volumes": [], "networks": []}
+    yield things
+    for c in things["containers"]:
+        try:
+            c.remove(force=True)
+        except Exception:
+            pass
+    for v in things["volumes"]:
+        try:
+            v.remove(force=True)
+        except Exception:
+            pass
+    for n in things["networks"]:
+        try:
+            n.remove()
+        except Exception:
+            pass
+
+
+def start_server(docker, made, name, port, volume, **run):
+    container = docker.containers.run(
+        SERVER_IMAGE, ["--runner", "docker", "--stop-grace-seconds", "2"], name=name, detach=True,
+        volumes={SOCKET: {"bind": SOCKET, "mode": "rw"}, volume.name: {"bind": "/var/lib/batchemu", "mode": "rw"}},
+        # The image's own HEALTHCHECK command, asked every second instead of every ten.
+        healthcheck={"interval": 1_000_000_000}, **run)
+    made["containers"].append(container)
+    wait_healthy(container, port)
+    return container
+
+
+def wait_healthy(container, port):
+    def healthy():
+        container.reload()
+        if container.status == "exited":
+            raise AssertionError(f"the server's container exited:\n{container.logs().decode()}")
+        return container.attrs["State"].get("Health", {}).get("Status") == "healthy"
+
+    wait_until(healthy, 90, "the image's HEALTHCHECK to report healthy")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/batchemu/health", timeout=10) as resp:
+        assert resp.status == 200
+
+
+def clients(port, account):
+    kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+              aws_access_key_id=account, aws_secret_access_key="test")
+    return boto3.client("batch", **kw), boto3.client("logs", **kw)
+
+
+def run_probe(batch, logs, queue, definition):
+    job_id = batch.submit_job(jobName="probe", jobQueue=queue, jobDefinition=definition)["jobId"]
+    job = wait_done(batch, job_id, timeout=90)
+    assert job["status"] == "SUCCEEDED", job.get("statusReason")
+    events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"],
+                                 startFromHead=True)["events"]
+    return job, [e["message"] for e in events]
+
+
+def assert_no_job_containers(docker, job_id):
+    # The runner removes an exited job's container once its output is stored (shortly after
+    # the job's SUCCEEDED): the containerised server drives the host's engine the same way.
+    def gone():
+        return not docker.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_JOB}={job_id}"})
+
+    wait_until(gone, 30, f"job {job_id}'s container to be removed")
+
+
+def test_image_runs_a_job_on_the_host_network_and_keeps_its_state_across_a_restart(docker, made):
+    suffix = uuid.uuid4().hex[:8]
+    port = free_port()
+    volume = docker.volumes.create(f"batchemu-imagetest-{suffix}")
+    made["volumes"].append(volume)
+    server = start_server(docker, made, f"batchemu-imagetest-{suffix}", port, volume,
+                          network_mode="host", environment={"BATCHEMU_PORT": str(port)})
+    account = new_account()
+    batch, logs = clients(port, account)
+    make_queue(batch, "image-q", max_vcpus=2)
+    make_definition(batch, "image-probe", PROBE)
+
+    job, lines = run_probe(batch, logs, "image-q", "image-probe")
+    # Jobs share the host's network stack with the server: loopback reaches it.
+    assert f"endpoint=http://127.0.0.1:{port}" in lines
+    assert any('"status":"ok"' in line for line in lines), lines
+    assert "hello from a sibling container" in lines
+    assert_no_job_containers(docker, job["jobId"])
+
+    # Restart the container (SIGTERM, then start again on the same volume): the state is found.
+    server.restart(timeout=20)
+    wait_healthy(server, port)
+    batch, logs = clients(port, account)
+    (kept,) = batch.describe_jobs(jobs=[job["jobId"]])["jobs"]
+    assert kept["status"] == "SUCCEEDED" and kept["createdAt"] == job["createdAt"]
+    (queue,) = batch.describe_job_queues(jobQueues=["image-q"])["jobQueues"]
+    assert queue["state"] == "ENABLED" and queue["status"] == "VALID"
+    assert [d["revision"] for d in batch.describe_job_definitions(
+        jobDefinitionName="image-probe", status="ACTIVE")["jobDefinitions"]] == [1]
+    stream = kept["container"]["logStreamName"]
+    assert "hello from a sibling container" in [e["message"] for e in logs.get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]]
+    # And the restarted server still runs jobs.
+    again, lines = run_probe(batch, logs, "image-q", "image-probe")
+    assert "hello from a sibling container" in lines
+    assert_no_job_containers(docker, again["jobId"])
+
+
+def test_image_on_a_user_defined_network_tells_jobs_its_container_name(docker, made):
+    # docker compose's setup: server and jobs on one user-defined network, the API published
+    # on the host's loopback. No --advertise-url: the server finds its own name.
+    suffix = uuid.uuid4().hex[:8]
+    port = free_port()
+    network = docker.networks.create(f"batchemu-imagetest-{suffix}", driver="bridge")
+    made["networks"].append(network)
+    volume = docker.volumes.create(f"batchemu-imagetest-{suffix}")
+    made["volumes"].append(volume)
+    name = f"batchemu-imagetest-{suffix}"
+    start_server(docker, made, name, port, volume, network=network.name,
+                 environment={"BATCHEMU_JOB_NETWORK": network.name},
+                 ports={"8000/tcp": ("127.0.0.1", port)})
+    batch, logs = clients(port, new_account())
+    make_queue(batch, "net-q", max_vcpus=2)
+    make_definition(batch, "net-probe", PROBE)
+
+    job, lines = run_probe(batch, logs, "net-q", "net-probe")
+    assert f"endpoint=http://{name}:8000" in lines
+    assert any('"status":"ok"' in line for line in lines), lines  # the name passed the Host guard
+    assert_no_job_containers(docker, job["jobId"])
