@@ -28,12 +28,13 @@ RUN python3 -c 'import tomllib; d = tomllib.load(open("/src/pyproject.toml", "rb
  && if [ -s /src/build-ca.pem ]; then export PIP_CERT=/src/build-ca.pem; fi \
  && /opt/batchemu/bin/pip install --prefer-binary -r /src/requirements.txt \
  && if [ "$CFN_LINT" != 1 ]; then /opt/batchemu/bin/pip uninstall -y -q $CFN_LINT_ONLY; fi
-COPY README.md /src/README.md
 COPY batchemu /src/batchemu
 # The package itself (its build backend is already in the venv), then the build tools leave
 # (setuptools is no runtime dependency of anything here; `pip check` proves it), pip last: the
-# runtime image installs nothing.
-RUN /opt/batchemu/bin/pip install --no-deps --no-build-isolation /src \
+# runtime image installs nothing. README.md is only the package's long description, so an empty
+# one stands in: editing the README never rebuilds the image.
+RUN touch /src/README.md \
+ && /opt/batchemu/bin/pip install --no-deps --no-build-isolation /src \
  && /opt/batchemu/bin/pip uninstall -y -q setuptools \
  && /opt/batchemu/bin/pip check \
  && /opt/batchemu/bin/python -c 'import batchemu.emulator, moto.server' \
@@ -41,7 +42,10 @@ RUN /opt/batchemu/bin/pip install --no-deps --no-build-isolation /src \
 
 # -- runtime: the base plus that venv, one layer --------------------------------------------
 FROM ${BASE_IMAGE}
-COPY --from=builder /opt/batchemu /opt/batchemu
+# The settings first and the copy last: every instruction costs a copy of the whole image on a
+# vfs engine (the classic builder commits one container per step), and these steps stay cached
+# while the code changes.
+#
 # Listen on every interface of the container (the port is what -p publishes); keep state on
 # the volume; accept the Host name "batchemu" (the compose service / container name) besides
 # localhost and 127.0.0.1, which are always accepted. Add yours with BATCHEMU_ALLOWED_HOSTS or
@@ -58,6 +62,10 @@ EXPOSE 8000
 # GET /batchemu/health: 200 once the server answers HTTP (Host: 127.0.0.1 passes the guard).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/batchemu/health' % os.environ.get('BATCHEMU_PORT', '8000'), timeout=4)"]
-LABEL org.opencontainers.image.title="batchemu" \
-      org.opencontainers.image.description="A local AWS Batch: the Batch API, a scheduler and Docker execution on one endpoint"
 ENTRYPOINT ["batchemu"]
+# scripts/build-image.sh passes the hash of the inputs, to know when the image is up to date.
+ARG BATCHEMU_INPUTS=unknown
+LABEL org.opencontainers.image.title="batchemu" \
+      org.opencontainers.image.description="A local AWS Batch: the Batch API, a scheduler and Docker execution on one endpoint" \
+      batchemu.image.inputs="${BATCHEMU_INPUTS}"
+COPY --from=builder /opt/batchemu /opt/batchemu

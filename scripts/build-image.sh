@@ -11,7 +11,7 @@
 # (an engine started with --bridge=none has no network for build containers otherwise).
 #
 # Skips the build when batchemu:local carries the label batchemu.image.inputs equal to the hash
-# of what goes into it (Dockerfile, .dockerignore, pyproject.toml, README.md, batchemu/, the
+# of what goes into it (Dockerfile, .dockerignore, pyproject.toml, batchemu/, the
 # base image's id); an edit of the code rebuilds only the last builder step and the final copy
 # (the dependencies' layer comes from Docker's cache). Prints timings and the image size.
 #
@@ -46,7 +46,7 @@ fi
 BASE_ID="$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null)" ||
     die "base image $BASE is not present (pull it or unset BATCHEMU_BASE_IMAGE)"
 
-KEY="$( { echo "$BASE_ID"; cat Dockerfile .dockerignore pyproject.toml README.md;
+KEY="$( { echo "$BASE_ID"; cat Dockerfile .dockerignore pyproject.toml;
           find batchemu -name '*.py' -o -name '*.json' -o -name '*.typed' | LC_ALL=C sort |
           while read -r f; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
 HAVE="$(docker image inspect -f '{{ index .Config.Labels "batchemu.image.inputs" }}' "$IMAGE" 2>/dev/null || true)"
@@ -66,7 +66,7 @@ if ! docker buildx version >/dev/null 2>&1; then BUILD_ENV=(DOCKER_BUILDKIT=0); 
 CTX="$(mktemp -d)"
 trap 'rm -rf "$CTX"' EXIT
 tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' -cf - Dockerfile .dockerignore pyproject.toml \
-    README.md batchemu | tar -C "$CTX" -xf -
+    batchemu | tar -C "$CTX" -xf -
 for ca in "${BATCHEMU_BUILD_CA:-}" "${PIP_CERT:-}" "${REQUESTS_CA_BUNDLE:-}" "${SSL_CERT_FILE:-}"; do
     if [ -n "$ca" ] && [ -s "$ca" ]; then
         cp "$ca" "$CTX/build-ca.pem"
@@ -78,11 +78,13 @@ done
 OLD_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 log "building $IMAGE from $BASE (inputs $KEY) ..."
 BUILD_START=$SECONDS
-if ! out="$(env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} docker build --network host \
-        --build-arg "BASE_IMAGE=$BASE" --label "batchemu.image.inputs=$KEY" \
-        --label "batchemu.image.base=$BASE" -t "$IMAGE" "$CTX" 2>&1)"; then
-    echo "$out" | tail -n 40 >&2
-    die "docker build failed"
+LOG="${XDG_CACHE_HOME:-$HOME/.cache}/batchemu/build-image.log"
+mkdir -p "$(dirname "$LOG")"
+if ! env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} docker build --network host \
+        --build-arg "BASE_IMAGE=$BASE" --build-arg "BATCHEMU_INPUTS=$KEY" \
+        -t "$IMAGE" "$CTX" >"$LOG" 2>&1; then
+    tail -n 40 "$LOG" >&2
+    die "docker build failed (log: $LOG)"
 fi
 NEW_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then

@@ -39,6 +39,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 export BATCHEMU_TEST_IMAGE="${BATCHEMU_TEST_IMAGE:-batchemu-test/busybox:latest}"
 export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
+bash scripts/build-image.sh   # batchemu:local for tests/image (cached: a no-op when unchanged)
 
 "$PY" -m pytest "$@"
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
