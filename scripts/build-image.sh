@@ -41,7 +41,7 @@ elif timeout 300 docker pull -q "$SLIM" >/dev/null 2>&1; then
     BASE="$SLIM"
 else
     log "$SLIM cannot be pulled here; building a Debian base from Debian packages instead"
-    BASE="$(bash "$ROOT/scripts/debian-python-base.sh")"
+    BASE="$(FORCE=0 bash "$ROOT/scripts/debian-python-base.sh")"   # FORCE is for this image only
 fi
 BASE_ID="$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null)" ||
     die "base image $BASE is not present (pull it or unset BATCHEMU_BASE_IMAGE)"
