@@ -1,18 +1,21 @@
 """The container image (Dockerfile, built by scripts/build-image.sh as batchemu:local) as users
 run it: the server in a container with the host's Docker socket mounted and its state on a
 named volume, jobs as sibling containers that reach it through AWS_ENDPOINT_URL, driven with
-boto3 from outside. Two networks: the host's (with a restart that must keep every resource),
-and a user-defined network shared with the jobs (docker compose), where jobs reach the server
-by its container name. Every container, volume and network made here is removed."""
+boto3 from outside. Three layouts: the host's (with a restart that must keep every resource),
+examples/docker-compose.yml's user-defined network shared with the jobs, where jobs reach the
+server by its container name, and README's CI `services:` layout (a network of its own, the port
+published, jobs on the host network). Every container, volume and network made here is removed."""
 
 from __future__ import annotations
 
 import os
 import urllib.request
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
 from batchemu.runners.docker_create import LABEL_JOB
 from tests.docker_support import IMAGE as JOB_IMAGE
@@ -20,6 +23,8 @@ from tests.docker_support import docker_client, unavailable
 from tests.e2e.support import free_port, make_definition, make_queue, new_account, wait_done, wait_until
 
 pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
 
 SERVER_IMAGE = os.environ.get("BATCHEMU_IMAGE", "batchemu:local")
 SOCKET = "/var/run/docker.sock"
@@ -66,10 +71,13 @@ def made(docker):
             pass
 
 
-def start_server(docker, made, name, port, volume, **run):
+def start_server(docker, made, name, port, volume=None, **run):
+    volumes = {SOCKET: {"bind": SOCKET, "mode": "rw"}}
+    if volume is not None:
+        volumes[volume.name] = {"bind": "/var/lib/batchemu", "mode": "rw"}
     container = docker.containers.run(
         SERVER_IMAGE, ["--runner", "docker", "--stop-grace-seconds", "2"], name=name, detach=True,
-        volumes={SOCKET: {"bind": SOCKET, "mode": "rw"}, volume.name: {"bind": "/var/lib/batchemu", "mode": "rw"}},
+        volumes=volumes,
         # The image's own HEALTHCHECK command, asked every second instead of every ten.
         healthcheck={"interval": 1_000_000_000}, **run)
     made["containers"].append(container)
@@ -151,24 +159,57 @@ def test_image_runs_a_job_on_the_host_network_and_keeps_its_state_across_a_resta
     assert_no_job_containers(docker, again["jobId"])
 
 
-def test_image_on_a_user_defined_network_tells_jobs_its_container_name(docker, made):
-    # docker compose's setup: server and jobs on one user-defined network, the API published
-    # on the host's loopback. No --advertise-url: the server finds its own name.
-    suffix = uuid.uuid4().hex[:8]
+def test_image_as_examples_docker_compose_runs_it(docker, made):
+    # examples/docker-compose.yml, started as compose would (no compose CLI here): server and
+    # jobs on one user-defined network, the API published on the host's loopback, state on a
+    # named volume. No --advertise-url: jobs get the server's container name.
+    doc = yaml.safe_load((REPO / "examples" / "docker-compose.yml").read_text())
+    service = doc["services"]["batchemu"]
+    assert service["image"] == "batchemu:local"
+    assert f"{SOCKET}:{SOCKET}" in service["volumes"]
+    (data,) = [v for v in service["volumes"] if v.endswith(":/var/lib/batchemu")]
+    assert data.split(":")[0] in doc["volumes"]
+    (network_key,) = service["networks"]
+    assert service["environment"]["BATCHEMU_JOB_NETWORK"] == doc["networks"][network_key]["name"]
+    (published,) = service["ports"]
+    bind_ip, _, container_port = published.split(":")
+
+    suffix = uuid.uuid4().hex[:8]          # names of our own: other runs may be going on
     port = free_port()
-    network = docker.networks.create(f"batchemu-imagetest-{suffix}", driver="bridge")
+    network = docker.networks.create(f"{doc['networks'][network_key]['name']}-{suffix}", driver="bridge")
     made["networks"].append(network)
     volume = docker.volumes.create(f"batchemu-imagetest-{suffix}")
     made["volumes"].append(volume)
     name = f"batchemu-imagetest-{suffix}"
-    start_server(docker, made, name, port, volume, network=network.name,
-                 environment={"BATCHEMU_JOB_NETWORK": network.name},
-                 ports={"8000/tcp": ("127.0.0.1", port)})
+    environment = dict(service["environment"], BATCHEMU_JOB_NETWORK=network.name)
+    start_server(docker, made, name, port, volume, network=network.name, environment=environment,
+                 ports={f"{container_port}/tcp": (bind_ip, port)})
     batch, logs = clients(port, new_account())
     make_queue(batch, "net-q", max_vcpus=2)
     make_definition(batch, "net-probe", PROBE)
 
     job, lines = run_probe(batch, logs, "net-q", "net-probe")
-    assert f"endpoint=http://{name}:8000" in lines
+    assert f"endpoint=http://{name}:{container_port}" in lines
     assert any('"status":"ok"' in line for line in lines), lines  # the name passed the Host guard
+    assert_no_job_containers(docker, job["jobId"])
+
+
+def test_image_as_a_ci_service_container(docker, made):
+    # README's GitHub Actions `services:` entry: the runner puts service containers on a network
+    # of its own and publishes the port (the same number inside and out); jobs stay on the host
+    # network (the default) and reach the server through the published port on loopback.
+    suffix = uuid.uuid4().hex[:8]
+    port = free_port()
+    network = docker.networks.create(f"batchemu-imagetest-ci-{suffix}", driver="bridge")
+    made["networks"].append(network)
+    start_server(docker, made, f"batchemu-imagetest-{suffix}", port, network=network.name,
+                 environment={"BATCHEMU_PORT": str(port), "BATCHEMU_EPHEMERAL": "1"},
+                 ports={f"{port}/tcp": ("127.0.0.1", port)})
+    batch, logs = clients(port, new_account())
+    make_queue(batch, "ci-q", max_vcpus=2)
+    make_definition(batch, "ci-probe", PROBE)
+
+    job, lines = run_probe(batch, logs, "ci-q", "ci-probe")
+    assert f"endpoint=http://127.0.0.1:{port}" in lines
+    assert any('"status":"ok"' in line for line in lines), lines
     assert_no_job_containers(docker, job["jobId"])
