@@ -11,7 +11,7 @@
 # (an engine started with --bridge=none has no network for build containers otherwise).
 #
 # Skips the build when batchemu:local carries the label batchemu.image.inputs equal to the hash
-# of what goes into it (Dockerfile, .dockerignore, pyproject.toml, batchemu/, the
+# of what goes into it (this script, Dockerfile, .dockerignore, pyproject.toml, batchemu/, the
 # base image's id); an edit of the code rebuilds only the last builder step and the final copy
 # (the dependencies' layer comes from Docker's cache). Prints timings and the image size.
 #
@@ -46,7 +46,7 @@ fi
 BASE_ID="$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null)" ||
     die "base image $BASE is not present (pull it or unset BATCHEMU_BASE_IMAGE)"
 
-KEY="$( { echo "$BASE_ID"; cat Dockerfile .dockerignore pyproject.toml;
+KEY="$( { echo "$BASE_ID"; cat "${BASH_SOURCE[0]}" Dockerfile .dockerignore pyproject.toml;
           find batchemu -name '*.py' -o -name '*.json' -o -name '*.typed' | LC_ALL=C sort |
           while read -r f; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
 HAVE="$(docker image inspect -f '{{ index .Config.Labels "batchemu.image.inputs" }}' "$IMAGE" 2>/dev/null || true)"
