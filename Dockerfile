@@ -12,6 +12,8 @@ ARG BASE_IMAGE=python:3.12-slim
 
 # -- builder: a venv with batchemu and its dependencies, from wheels (no compiler needed) -----
 FROM ${BASE_IMAGE} AS builder
+# Marks this stage's cached steps, so scripts/build-image.sh can drop the stale ones.
+LABEL batchemu.image.stage=builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/batchemu
 # moto[server] brings cfn-lint, which moto uses for CloudFormation's ValidateTemplate only, and

@@ -37,7 +37,7 @@ if [ -n "${BATCHEMU_BASE_IMAGE:-}" ]; then
     BASE="$BATCHEMU_BASE_IMAGE"
 elif docker image inspect "$SLIM" >/dev/null 2>&1; then
     BASE="$SLIM"
-elif timeout 300 docker pull -q "$SLIM" >/dev/null 2>&1; then
+elif timeout 120 docker pull -q "$SLIM" >/dev/null 2>&1; then
     BASE="$SLIM"
 else
     log "$SLIM cannot be pulled here; building a Debian base from Debian packages instead"
@@ -80,7 +80,7 @@ log "building $IMAGE from $BASE (inputs $KEY) ..."
 BUILD_START=$SECONDS
 LOG="${XDG_CACHE_HOME:-$HOME/.cache}/batchemu/build-image.log"
 mkdir -p "$(dirname "$LOG")"
-if ! env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} docker build --network host \
+if ! env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} docker build --network host --force-rm \
         --build-arg "BASE_IMAGE=$BASE" --build-arg "BATCHEMU_INPUTS=$KEY" \
         -t "$IMAGE" "$CTX" >"$LOG" 2>&1; then
     tail -n 40 "$LOG" >&2
@@ -90,6 +90,17 @@ NEW_ID="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
     # The engine may store every layer in full (vfs): drop the image this one replaces.
     docker image rm "$OLD_ID" >/dev/null 2>&1 || true
+fi
+if [ ${#BUILD_ENV[@]} -gt 0 ]; then
+    # The classic builder keeps each code version's last builder step as an untagged image (a
+    # full copy of the builder's files on vfs). Keep the one this build used (the cache for
+    # the next build), drop the others of this Dockerfile's builder stage.
+    LEAF="$(awk '/^Step [0-9]+\/[0-9]+ : FROM /{n++; if (n == 2) {print last; exit}} /^ ---> [0-9a-f]+$/{last=$2}' "$LOG")"
+    if [ -n "$LEAF" ]; then
+        for stale in $(docker images -q --filter dangling=true --filter label=batchemu.image.stage=builder); do
+            case "$LEAF" in "$stale"*) ;; *) docker image rm "$stale" >/dev/null 2>&1 || true ;; esac
+        done
+    fi
 fi
 docker run --rm --network none "$IMAGE" --version >/dev/null || die "the image does not run batchemu --version"
 SIZE="$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
