@@ -18,7 +18,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=igno
 RUN python3 -m venv /opt/batchemu
 # moto[server] brings cfn-lint, which moto uses for CloudFormation's ValidateTemplate only, and
 # with it sympy, networkx and mpmath: ~135 MB, a third of the image. Left out unless
-# --build-arg CFN_LINT=1 (without it ValidateTemplate fails; stacks are created all the same).
+# --build-arg CFN_LINT=1 (without it ValidateTemplate answers a 500, "No module named
+# 'cfnlint'"; stacks are created all the same).
 ARG CFN_LINT=0
 ARG CFN_LINT_ONLY="cfn-lint sympy mpmath networkx regex jsonpatch jsonpointer"
 # Dependencies first, from pyproject.toml alone: this layer survives every edit of the code.

@@ -47,7 +47,7 @@ BASE_ID="$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null)" ||
     die "base image $BASE is not present (pull it or unset BATCHEMU_BASE_IMAGE)"
 
 KEY="$( { echo "$BASE_ID"; cat "${BASH_SOURCE[0]}" Dockerfile .dockerignore pyproject.toml;
-          find batchemu -name '*.py' -o -name '*.json' -o -name '*.typed' | LC_ALL=C sort |
+          find batchemu -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort |
           while read -r f; do echo "$f"; cat "$f"; done; } | sha256sum | cut -c1-16)"
 HAVE="$(docker image inspect -f '{{ index .Config.Labels "batchemu.image.inputs" }}' "$IMAGE" 2>/dev/null || true)"
 if [ "$HAVE" = "$KEY" ] && [ "${FORCE:-0}" != "1" ]; then
