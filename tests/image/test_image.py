@@ -52,8 +52,15 @@ def docker():
 @pytest.fixture()
 def made(docker):
     """What a test creates (containers, volumes, networks), removed afterwards in that order."""
-    things = {"containers": [], "volumes": [], "networks": []}
+    things = {"containers": [], "volumes": [], "networks": [], "jobs": []}
     yield things
+    # Job containers first (a failed test may leave one behind), then the servers.
+    for job_id in things["jobs"]:
+        for c in docker.containers.list(all=True, sparse=True, filters={"label": f"{LABEL_JOB}={job_id}"}):
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
     for c in things["containers"]:
         try:
             c.remove(force=True)
@@ -103,8 +110,9 @@ def clients(port, account):
     return boto3.client("batch", **kw), boto3.client("logs", **kw)
 
 
-def run_probe(batch, logs, queue, definition):
+def run_probe(made, batch, logs, queue, definition):
     job_id = batch.submit_job(jobName="probe", jobQueue=queue, jobDefinition=definition)["jobId"]
+    made["jobs"].append(job_id)
     job = wait_done(batch, job_id, timeout=90)
     assert job["status"] == "SUCCEEDED", job.get("statusReason")
     events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=job["container"]["logStreamName"],
@@ -133,7 +141,7 @@ def test_image_runs_a_job_on_the_host_network_and_keeps_its_state_across_a_resta
     make_queue(batch, "image-q", max_vcpus=2)
     make_definition(batch, "image-probe", PROBE)
 
-    job, lines = run_probe(batch, logs, "image-q", "image-probe")
+    job, lines = run_probe(made, batch, logs, "image-q", "image-probe")
     # Jobs share the host's network stack with the server: loopback reaches it.
     assert f"endpoint=http://127.0.0.1:{port}" in lines
     assert any('"status":"ok"' in line for line in lines), lines
@@ -154,7 +162,7 @@ def test_image_runs_a_job_on_the_host_network_and_keeps_its_state_across_a_resta
     assert "hello from a sibling container" in [e["message"] for e in logs.get_log_events(
         logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]]
     # And the restarted server still runs jobs.
-    again, lines = run_probe(batch, logs, "image-q", "image-probe")
+    again, lines = run_probe(made, batch, logs, "image-q", "image-probe")
     assert "hello from a sibling container" in lines
     assert_no_job_containers(docker, again["jobId"])
 
@@ -188,7 +196,7 @@ def test_image_as_examples_docker_compose_runs_it(docker, made):
     make_queue(batch, "net-q", max_vcpus=2)
     make_definition(batch, "net-probe", PROBE)
 
-    job, lines = run_probe(batch, logs, "net-q", "net-probe")
+    job, lines = run_probe(made, batch, logs, "net-q", "net-probe")
     assert f"endpoint=http://{name}:{container_port}" in lines
     assert any('"status":"ok"' in line for line in lines), lines  # the name passed the Host guard
     assert_no_job_containers(docker, job["jobId"])
@@ -209,7 +217,7 @@ def test_image_as_a_ci_service_container(docker, made):
     make_queue(batch, "ci-q", max_vcpus=2)
     make_definition(batch, "ci-probe", PROBE)
 
-    job, lines = run_probe(batch, logs, "ci-q", "ci-probe")
+    job, lines = run_probe(made, batch, logs, "ci-q", "ci-probe")
     assert f"endpoint=http://127.0.0.1:{port}" in lines
     assert any('"status":"ok"' in line for line in lines), lines
     assert_no_job_containers(docker, job["jobId"])
