@@ -37,7 +37,9 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
         answer = guard.check(req)
         if answer is None:
             answer = guard.preflight(req)  # an allowed page's CORS preflight: answered here
-        if answer is None and verifier is not None:
+        # The health route needs no signature: a container's HEALTHCHECK or an orchestrator's
+        # probe holds no AWS key, and the answer tells nothing but that the server is up.
+        if answer is None and verifier is not None and not _is_health(req):
             try:
                 body = req.get_data(cache=True, parse_form_data=False)
                 uploads = req.method == "POST" and req.mimetype == "multipart/form-data"
@@ -111,3 +113,7 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
 
         app.wsgi_app = batch_wsgi
     return app
+
+
+def _is_health(req) -> bool:
+    return req.path == HEALTH_PATH and req.method in ("GET", "HEAD")

@@ -47,3 +47,15 @@ def test_health_is_read_only(server):
     # Only GET/HEAD are the health route; a POST falls through to the router's JSON 404.
     status, ctype, _ = get(server, "/batchemu/health", method="POST")
     assert status == 404 and ctype.startswith("application/json")
+
+
+def test_health_needs_no_signature_where_signatures_are_verified():
+    # With --verify-signatures the image's HEALTHCHECK (no AWS key) must still see the server
+    # up, while every API call stays refused without a valid signature.
+    with running_server(runner="none", verify_signatures=True, credentials="AKIDHEALTH:secret") as s:
+        status, _, body = get(s, "/batchemu/health")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        status, _, body = get(s, "/v1/describejobqueues", method="POST")
+        assert status == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"
+        status, _, _ = get(s, "/batchemu/health", host="attacker.example")
+        assert status == 403
