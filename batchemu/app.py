@@ -5,6 +5,7 @@ Before any frontend, every request passes the wire guard (Host and Origin: no we
 DNS rebinding) and, with --verify-signatures, the SigV4 check. Routing: an ordered list of
 frontends, each `(request) -> Response | None`: Batch (by route), CloudWatch Logs (by
 X-Amz-Target), the event stream, other AWS services (moto). Nothing answered: JSON 405/404.
+GET /batchemu/health answers 200 for health checks (the container image's HEALTHCHECK).
 No Batch rule lives in this module.
 """
 
@@ -14,12 +15,14 @@ import logging
 
 from flask import Flask, request
 
+from batchemu import __version__
 from batchemu.wire.auth import SignatureError, Verifier
 from batchemu.wire.endpoint import json_error
 from batchemu.wire.guard import Guard, refusal
 from batchemu.wire.spec import ServiceSpec
 
 log = logging.getLogger("batchemu")
+HEALTH_PATH = "/batchemu/health"
 
 
 def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_spec: ServiceSpec,
@@ -36,7 +39,10 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
         answer = guard.check(req)
         if answer is None:
             answer = guard.preflight(req)  # an allowed page's CORS preflight: answered here
-        if answer is None and verifier is not None and not (public is not None and public(req)):
+        # The health route needs no signature: a container's HEALTHCHECK or an orchestrator's
+        # probe holds no AWS key, and the answer tells nothing but that the server is up.
+        if (answer is None and verifier is not None and not _is_health(req)
+                and not (public is not None and public(req))):
             try:
                 body = req.get_data(cache=True, parse_form_data=False)
                 uploads = req.method == "POST" and req.mimetype == "multipart/form-data"
@@ -53,6 +59,13 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
     def cors(response):
         guard.add_cors_headers(request, response)
         return response
+
+    @app.route(HEALTH_PATH, methods=["GET", "HEAD"], provide_automatic_options=False)
+    def health():
+        # A liveness answer for the image's HEALTHCHECK and orchestrators' probes: this server
+        # accepts and answers HTTP. Behind the guard like every route (Host: localhost passes),
+        # needs no credentials, reads no state, so a probe every few seconds costs nothing.
+        return {"status": "ok", "version": __version__}
 
     # OPTIONS too: Flask's automatic answer is a text/html 200 claiming every method is allowed.
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -103,3 +116,7 @@ def create_app(frontends: list, guard: Guard, verifier: Verifier | None, batch_s
 
         app.wsgi_app = batch_wsgi
     return app
+
+
+def _is_health(req) -> bool:
+    return req.path == HEALTH_PATH and req.method in ("GET", "HEAD")

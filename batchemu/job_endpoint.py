@@ -26,10 +26,15 @@ _LOOPBACK_HOSTS = ("", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1")
 _SECRET = "batchemu"  # the jobs' secret while signatures are not verified
 METADATA_PATH = "/batchemu/ecs-metadata"
 # <job id>.<attempt>.<32 hex HMAC>[.<container name>]; a job id is a UUID, an array child's
-# "<uuid>:<index>", a multi-node job's node "<uuid>#<index>" ("#" sent as %23 in the URL); a container of a multi-container ECS task adds its name (ECS names have no
-# "."; engine.launch appends it, each container reading its own container document).
+# "<uuid>:<index>", a multi-node job's node "<uuid>#<index>" ("#" sent as %23 in the URL); a
+# container of a multi-container ECS task adds its name (ECS names have no "."; engine.launch
+# appends it, each container reading its own container document).
 TOKEN = re.compile(r"(?P<job>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:[:#][0-9]{1,5})?)"
                    r"\.(?P<attempt>[1-9][0-9]{0,3})\.(?P<mac>[0-9a-f]{32})(?:\.(?P<container>[A-Za-z0-9_-]{1,255}))?")
+# Docker bind-mounts /etc/hostname, /etc/hosts and /etc/resolv.conf into every container from
+# /var/lib/docker/containers/<id>/: the one trace of its own id a process sees on both cgroup
+# versions (the hostname is only the id's prefix, and users may change it).
+_CONTAINER_ID = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
 
 
 class JobEndpoint:
@@ -84,7 +89,10 @@ class JobEndpoint:
                 # The Docker runner maps host.docker.internal to the host gateway there.
                 host = "host.docker.internal"
             else:
-                host = network_gateway(network) or "host.docker.internal"
+                # A server that itself runs in a container on that network (the image under
+                # docker compose, say) is reached by its container name through Docker's DNS;
+                # a server on the host through the network's gateway.
+                host = own_container_name(network) or network_gateway(network) or "host.docker.internal"
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
@@ -168,3 +176,40 @@ def network_gateway(name: str) -> str | None:
     except Exception as exc:  # no engine, no such network: jobs get the fallback name
         log.warning("cannot find the gateway of Docker network %s: %s", name, exc)
     return None
+
+
+def own_container_id(mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The id of the Docker container this process runs in, or None (on a host, or not Docker)."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as f:
+            found = _CONTAINER_ID.search(f.read())
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
+def own_container_name(network: str) -> str | None:
+    """This server's container name when it runs in a Docker container attached to `network`
+    (by name or id), so jobs on that network reach it by name; None otherwise."""
+    container_id = own_container_id()
+    if container_id is None:
+        return None
+    try:
+        # lazy for start-up time: the Docker SDK costs ~100 ms; only a user-defined network asks
+        import docker
+
+        client = docker.from_env(timeout=5)
+        try:
+            attrs = client.containers.get(container_id).attrs
+        finally:
+            client.close()
+    except Exception as exc:  # no socket mounted, no permission: the gateway is the fallback
+        log.warning("cannot inspect this server's own container %s: %s", container_id[:12], exc)
+        return None
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    if not any(network == name or (net or {}).get("NetworkID", "").startswith(network)
+               for name, net in networks.items()):
+        log.warning("this server's container is not on the job network %r; jobs there reach it "
+                    "only through a published port (or set --advertise-url)", network)
+        return None
+    return attrs.get("Name", "").lstrip("/") or None

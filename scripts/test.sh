@@ -46,6 +46,7 @@ export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
 bash scripts/ensure-chromium.sh; export BATCHEMU_REQUIRE_BROWSER=1  # the dashboard's browser tests (tests/ui) never skip here
 bash scripts/build-lambda-image.sh || echo "test.sh: scripts/build-lambda-image.sh failed; the Lambda tests will fail and say why" >&2
+bash scripts/build-image.sh   # batchemu:local for tests/image (cached: a no-op when unchanged)
 
 "$PY" -m pytest "$@"
 PYTHON="$PY" bash scripts/moto-suite.sh

@@ -47,6 +47,7 @@ def test_bridge_network_uses_host_docker_internal_which_the_runner_maps():
 
 
 def test_user_defined_network_uses_its_gateway(monkeypatch):
+    monkeypatch.setattr(job_endpoint, "own_container_name", lambda name: None)  # a server on a host
     monkeypatch.setattr(job_endpoint, "network_gateway", lambda name: {"jobs": "172.30.0.1"}.get(name))
     assert env(job_network="jobs", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://172.30.0.1:8000"
 
@@ -100,3 +101,22 @@ def test_array_child_ids_fit_the_token_pattern():
     token = JobEndpoint(Config(port=1), metadata_key=b"k").metadata_token(child, 1)
     assert job_endpoint.TOKEN.fullmatch(token)["job"] == child["jobId"]
     assert not job_endpoint.TOKEN.fullmatch(token.replace(".1.", ".0."))  # attempts start at 1
+def test_a_containerised_server_on_the_job_network_is_reached_by_its_name(monkeypatch):
+    # The image under docker compose: the server's own container is on the jobs' network.
+    monkeypatch.setattr(job_endpoint, "own_container_name", lambda name: {"jobs": "batchemu-1"}.get(name))
+    monkeypatch.setattr(job_endpoint, "network_gateway", lambda name: "172.30.0.1")
+    assert env(job_network="jobs", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://batchemu-1:8000"
+    assert env(job_network="other", host="0.0.0.0", port=8000)["AWS_ENDPOINT_URL"] == "http://172.30.0.1:8000"
+
+
+def test_own_container_id_comes_from_the_files_docker_mounts(tmp_path):
+    cid = "58a83d9223b18a5a17bd84757e24a94983145b1b7fcd7116a9970e9f448615dc"
+    inside = tmp_path / "inside"
+    inside.write_text(
+        "620 600 0:50 / / rw,relatime - overlay overlay rw\n"
+        f"650 620 254:0 /var/lib/docker/containers/{cid}/hostname /etc/hostname rw - ext4 /dev/vda rw\n")
+    host = tmp_path / "host"
+    host.write_text("22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n")
+    assert job_endpoint.own_container_id(str(inside)) == cid
+    assert job_endpoint.own_container_id(str(host)) is None
+    assert job_endpoint.own_container_id(str(tmp_path / "missing")) is None
