@@ -24,6 +24,7 @@ import time
 import uuid
 
 from batchemu.context import RequestContext
+from batchemu.wire import members
 from batchemu.wire.errors import ApiError
 
 NAME_LIMIT = 128  # Batch names (ref §15); CloudFormation's generated names are truncated to it
@@ -88,55 +89,15 @@ def _failure(message: str) -> Exception:
 
 # -- template properties -> operation parameters -----------------------------------------------
 
-def to_params(value, shape, path: str = ""):
-    """A template value as the member of botocore `shape` it fills: structure keys matched to
-    member names case-insensitively, map keys kept, scalars converted as the shape says."""
-    kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            raise _failure(f"{path or 'Properties'}: expected an object")
-        members = {name.lower(): name for name in shape.members}
-        out = {}
-        for key, item in value.items():
-            member = members.get(key.lower())
-            if member is None:
-                raise _failure(f"Encountered unsupported property {path}{key}")
-            out[member] = to_params(item, shape.members[member], f"{path}{key}.")
-        return out
-    if kind == "list":
-        if not isinstance(value, list):
-            raise _failure(f"{path.rstrip('.')}: expected a list")
-        return [to_params(item, shape.member, f"{path.rstrip('.')}[{i}].") for i, item in enumerate(value)]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise _failure(f"{path.rstrip('.')}: expected an object")
-        return {str(k): to_params(v, shape.value, f"{path}{k}.") for k, v in value.items()}
-    return _scalar(value, kind, path.rstrip("."))
-
-
-def _scalar(value, kind: str, where: str):
+def to_params(value, shape):
+    """Template properties as the parameters of botocore `shape` (wire.members, strict: an
+    unknown property or a value of the wrong kind fails the resource, as CloudFormation's
+    schema check does)."""
     try:
-        if kind in ("integer", "long"):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if kind in ("float", "double"):
-            return float(value)
-        if kind == "boolean":
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("true", "false"):
-                return str(value).lower() == "true"
-            raise ValueError
-    except (TypeError, ValueError):
-        raise _failure(f"{where}: {value!r} is not a valid {kind}") from None
-    if kind == "string":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float, str)):
-            return str(value)
-        raise _failure(f"{where}: expected a string")
-    return value
+        return members.to_members(value, shape, strict=True)
+    except members.Mismatch as exc:
+        text = str(exc)
+        raise _failure(f"Encountered {text}" if text.startswith("unsupported property") else text) from None
 
 
 def _generated(name: str) -> str:

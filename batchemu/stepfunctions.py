@@ -43,7 +43,7 @@ import time
 import uuid
 
 from batchemu.vocabulary.job_states import TERMINAL
-from batchemu.wire import render
+from batchemu.wire import members, render
 from batchemu.wire.errors import ApiError
 
 log = logging.getLogger("batchemu.stepfunctions")
@@ -264,7 +264,7 @@ def _define_batch_task():
                 raise ApiError(f"{self.resource.api_action} is not a Step Functions Batch integration",
                                "ClientException", 400)
             shape = _runtime().ops.shape("SubmitJob")
-            params = to_members(normalised_parameters, shape)
+            params = members.to_members(normalised_parameters, shape)  # PascalCase -> members
             answer = self._call(resource_runtime_part, "SubmitJob", params)
             env.stack.append(to_pascal(answer, _runtime().ops.spec.operation("SubmitJob").output_shape))
 
@@ -336,29 +336,6 @@ def _job_detail_shape():
 
 
 # -- parameters and results ------------------------------------------------------------------
-
-def to_members(value, shape, path: str = ""):
-    """Step Functions' PascalCase parameters as the members of botocore `shape`: structure keys
-    matched case-insensitively (unknown keys kept, for the validator to name), map keys kept,
-    numbers and booleans where a string is wanted (a map's values: `"Key2": 100`) as text."""
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        members = {name.lower(): name for name in shape.members}
-        out = {}
-        for key, item in value.items():
-            member = members.get(str(key).lower())
-            out[member or key] = to_members(item, shape.members[member]) if member else item
-        return out
-    if kind == "list" and isinstance(value, list):
-        return [to_members(item, shape.member) for item in value]
-    if kind == "map" and isinstance(value, dict):
-        return {str(k): to_members(v, shape.value) for k, v in value.items()}
-    if kind == "string" and isinstance(value, bool):
-        return "true" if value else "false"
-    if kind == "string" and isinstance(value, (int, float)):
-        return str(value)
-    return value
-
 
 def plain(result: dict, shape) -> dict:
     """An operation's result as plain JSON values: kept views (wire.render.Rendered, JSON

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from batchemu import lambdas
 from batchemu.pipelines import inputs
+from batchemu.wire import members
 from batchemu.wire.errors import ApiError
 
 log = logging.getLogger("batchemu.pipelines")
@@ -179,7 +180,7 @@ class Deliveries:
             given = inputs.as_json(text)
             if not isinstance(given, dict):
                 raise DeliveryFailed("INVALID_JSON", "the target's Input is not a JSON object", retriable=False)
-            self.submit_job(d.account, d.region, by_shape(given, self.ops.shape("SubmitJob")))
+            self.submit_job(d.account, d.region, members.to_members(given, self.ops.shape("SubmitJob")))
         elif service == "sqs" and len(parts) == 6:
             group = (d.target.get("SqsParameters") or {}).get("MessageGroupId")
             send_sqs(parts[3], parts[4], parts[5], text, group_id=group)
@@ -204,7 +205,7 @@ class Deliveries:
             for key, value in given.items():
                 member = {"parameters": "parameters", "containeroverrides": "containerOverrides"}.get(key.lower())
                 if member:
-                    params[member] = by_shape(value, self.ops.shape("SubmitJob", member))
+                    params[member] = members.to_members(value, self.ops.shape("SubmitJob", member))
         self.submit_job(d.account, d.region, params)
 
     def submit_job(self, account: str, region: str, params: dict) -> dict:
@@ -292,25 +293,6 @@ class Deliveries:
                     return
                 due = heapq.heappop(self._retries).delivery
             self.attempt(due)
-
-
-def by_shape(value, shape):
-    """`value` with its structure keys spelled as `shape`'s members (EventBridge inputs and
-    Scheduler's universal target write SDK parameters PascalCase: `ContainerOverrides`,
-    `Environment`); unknown keys are kept for the validator to name."""
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        members = {name.lower(): name for name in shape.members}
-        out = {}
-        for key, item in value.items():
-            member = members.get(str(key).lower())
-            out[member or key] = by_shape(item, shape.members[member]) if member else item
-        return out
-    if kind == "list" and isinstance(value, list):
-        return [by_shape(item, shape.member) for item in value]
-    if kind == "map" and isinstance(value, dict):
-        return {k: by_shape(v, shape.value) for k, v in value.items()}
-    return value
 
 
 def send_sqs(region: str, account: str, queue: str, body: str, attributes: dict | None = None,

@@ -1,7 +1,8 @@
 """Step Functions' PascalCase Batch parameters -> the SubmitJob members, and DescribeJobs'
 answers -> Step Functions' casing (batchemu/stepfunctions.py), against the botocore model."""
 
-from batchemu.stepfunctions import to_members, to_pascal
+from batchemu.stepfunctions import to_pascal
+from batchemu.wire.members import to_members
 from batchemu.wire import spec as wire_spec
 
 BATCH = wire_spec.load("batch")
