@@ -203,6 +203,27 @@ class _Resource:
         if changed:
             self.call(self.account, self.region, "TagResource", {"resourceArn": self.arn, "tags": changed})
 
+    @classmethod
+    def created(cls, account: str, region: str, operation: str, arn_member: str, name: str, properties: dict):
+        """The resource `operation` creates from `properties` (named `name`), once settled."""
+        params = cls.params(operation, {**properties, cls.NAME: name})
+        resource = cls(account, region, cls.call(account, region, operation, params)[arn_member], properties)
+        resource.wait(*cls.DESCRIBE)
+        return resource
+
+    def delete_settled(self, update: str, delete: str, key: str) -> None:
+        """CloudFormation's delete of an environment or queue: DISABLED first (AWS refuses to
+        delete an ENABLED one, ref §3.4, §4.4), then deleted, each step settled."""
+        found = self.call(self.account, self.region, self.DESCRIBE[0], {self.DESCRIBE[1]: [self.arn]})
+        docs = found[self.DESCRIBE[2]]
+        if not docs or docs[0]["status"] in ("DELETING", "DELETED"):
+            return  # already gone: CloudFormation's delete succeeds
+        if docs[0]["state"] == "ENABLED":
+            self.call(self.account, self.region, update, {key: self.arn, "state": "DISABLED"})
+            self.wait(*self.DESCRIBE)
+        self.call(self.account, self.region, delete, {key: self.arn})
+        self.wait(*self.DESCRIBE, gone=True)
+
     def wait(self, describe: str, list_member: str, result_member: str, gone: bool = False) -> None:
         """Until the resource has settled (VALID or INVALID), or with `gone` is deleted."""
         deadline = time.monotonic() + _ops().wait_seconds
@@ -224,10 +245,8 @@ class ComputeEnvironment(_Resource):
 
     @classmethod
     def create(cls, account, region, name, properties):
-        params = cls.params("CreateComputeEnvironment", {**properties, cls.NAME: name})
-        arn = cls.call(account, region, "CreateComputeEnvironment", params)["computeEnvironmentArn"]
-        resource = cls(account, region, arn, properties)
-        resource.wait(*cls.DESCRIBE)
+        resource = cls.created(account, region, "CreateComputeEnvironment", "computeEnvironmentArn", name,
+                               properties)
         if properties.get("UpdatePolicy"):  # Create has no updatePolicy (ref §3.5): Update sets it
             resource.update_with({"UpdatePolicy": properties["UpdatePolicy"]})
         return resource
@@ -258,14 +277,7 @@ class ComputeEnvironment(_Resource):
         self.wait(*self.DESCRIBE)
 
     def delete(self, account_id=None, region_name=None) -> None:
-        found = self.call(self.account, self.region, self.DESCRIBE[0], {self.DESCRIBE[1]: [self.arn]})
-        docs = found[self.DESCRIBE[2]]
-        if not docs or docs[0]["status"] in ("DELETING", "DELETED"):
-            return  # already gone: CloudFormation's delete succeeds
-        if docs[0]["state"] == "ENABLED":
-            self.update_with({"State": "DISABLED"})
-        self.call(self.account, self.region, "DeleteComputeEnvironment", {"computeEnvironment": self.arn})
-        self.wait(*self.DESCRIBE, gone=True)
+        self.delete_settled("UpdateComputeEnvironment", "DeleteComputeEnvironment", "computeEnvironment")
 
 
 class JobQueue(_Resource):
@@ -277,11 +289,7 @@ class JobQueue(_Resource):
 
     @classmethod
     def create(cls, account, region, name, properties):
-        params = cls.params("CreateJobQueue", {**properties, cls.NAME: name})
-        arn = cls.call(account, region, "CreateJobQueue", params)["jobQueueArn"]
-        resource = cls(account, region, arn, properties)
-        resource.wait(*cls.DESCRIBE)
-        return resource
+        return cls.created(account, region, "CreateJobQueue", "jobQueueArn", name, properties)
 
     def update(self, properties: dict) -> None:
         change = {k: properties[k] for k in self.UPDATABLE
@@ -294,14 +302,7 @@ class JobQueue(_Resource):
         self.retag(properties)
 
     def delete(self, account_id=None, region_name=None) -> None:
-        docs = self.call(self.account, self.region, self.DESCRIBE[0], {self.DESCRIBE[1]: [self.arn]})["jobQueues"]
-        if not docs or docs[0]["status"] in ("DELETING", "DELETED"):
-            return
-        if docs[0]["state"] == "ENABLED":
-            self.call(self.account, self.region, "UpdateJobQueue", {"jobQueue": self.arn, "state": "DISABLED"})
-            self.wait(*self.DESCRIBE)
-        self.call(self.account, self.region, "DeleteJobQueue", {"jobQueue": self.arn})
-        self.wait(*self.DESCRIBE, gone=True)
+        self.delete_settled("UpdateJobQueue", "DeleteJobQueue", "jobQueue")
 
 
 class JobDefinition(_Resource):

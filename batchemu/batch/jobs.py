@@ -240,20 +240,18 @@ def list_jobs(backend: Backend, ctx: RequestContext, params: dict) -> dict:
 
 
 def cancel_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
-    doc = _own_job(backend, ctx, params["jobId"])
-    if doc is None:
-        return {}  # an unknown id: 200 {} (aws/aws-cli#2551, see _own_job)
-    actions.cancel(Jobs(backend.store), doc, params["reason"], ctx.now_ms)
-    backend.changed()
-    return {}
+    return _stop(backend, ctx, params, actions.cancel)
 
 
 def terminate_job(backend: Backend, ctx: RequestContext, params: dict) -> dict:
+    return _stop(backend, ctx, params, actions.terminate)
+
+
+def _stop(backend: Backend, ctx: RequestContext, params: dict, action) -> dict:
     doc = _own_job(backend, ctx, params["jobId"])
-    if doc is None:
-        return {}  # an unknown id: 200 {} (aws/aws-cli#2551, see _own_job)
-    actions.terminate(Jobs(backend.store), doc, params["reason"], ctx.now_ms)
-    backend.changed()
+    if doc is not None:  # an unknown id: 200 {} (aws/aws-cli#2551, see _own_job)
+        action(Jobs(backend.store), doc, params["reason"], ctx.now_ms)
+        backend.changed()
     return {}
 
 

@@ -56,10 +56,15 @@ class ContainerJobs:
         tasks[str(attempt)] = task
         container = _drop_none(dict(job["container"], taskArn=task["taskArn"],
                                     containerInstanceArn=task.get("containerInstanceArn")))
-        with self.store.transaction():  # STARTING and the NON_REPLENISHABLE consumption, or neither
-            new = states.transition(self.jobs, job, states.STARTING, now, _attempt=attempt, _tasks=tasks,
-                                    _ce=ce["computeEnvironmentArn"], _ceName=ce["computeEnvironmentName"],
-                                    container=container, statusReason=None, _blocked=None, scheduledAt=now)
+        return self.to_starting(job, now, _attempt=attempt, _tasks=tasks, _ce=ce["computeEnvironmentArn"],
+                                _ceName=ce["computeEnvironmentName"], container=container, statusReason=None,
+                                _blocked=None, scheduledAt=now)
+
+    def to_starting(self, job: dict, now: int, **changes) -> dict | None:
+        """STARTING with `changes` and the job's NON_REPLENISHABLE consumption, or neither (a lost
+        compare-and-set gives its simulated instance back)."""
+        with self.store.transaction():
+            new = states.transition(self.jobs, job, states.STARTING, now, **changes)
             if new is not None:
                 consumables.consume(self.store, new)
         if new is None and self.faults:
@@ -70,16 +75,7 @@ class ContainerJobs:
 
     def launch(self, job: dict, now: int) -> None:
         """Hand a STARTING job's attempt to the runner."""
-        spec = launch_spec(job, job["_ceName"], self.extra_env(job))
-        pull_failure = self.faults.pull_failure(job["_account"], spec.image) if self.faults else None
-        if pull_failure:  # injected (engine.faults): the pull fails as Docker's would
-            self.attempts.finish(job, now, None, pull_failure, FAILED_TO_START)
-            return
-        try:
-            self.runner.start(spec)
-        except Exception as exc:  # the runner could not even accept it
-            log.exception("runner refused %s", job["jobId"])
-            self.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
+        start_container(self, job, now)
 
     def to_running(self, job: dict, at: int) -> dict | None:
         task = job["_tasks"][str(job["_attempt"])]
@@ -114,3 +110,20 @@ class ContainerJobs:
 
 def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
+
+
+def start_container(launcher, job: dict, now: int) -> None:
+    """Hand one container attempt of `job` (a job, or a multi-node job's node) to
+    `launcher.runner`, or end it through `launcher.attempts` as a start that failed: an injected
+    pull failure (engine.faults) fails as Docker's pull would, a runner that refuses it as a
+    container that could not start."""
+    spec = launch_spec(job, job["_ceName"], launcher.extra_env(job))
+    pull_failure = launcher.faults.pull_failure(job["_account"], spec.image) if launcher.faults else None
+    if pull_failure:
+        launcher.attempts.finish(job, now, None, pull_failure, FAILED_TO_START)
+        return
+    try:
+        launcher.runner.start(spec)
+    except Exception as exc:  # the runner could not even accept it
+        log.exception("runner refused %s", job["jobId"])
+        launcher.attempts.finish(job, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)

@@ -24,9 +24,10 @@ import threading
 import uuid
 
 from batchemu.engine import attempts, consumables, states
-from batchemu.engine.launch import launch_spec, log_names
+from batchemu.engine.container_jobs import start_container
+from batchemu.engine.launch import log_names
 from batchemu.store.nodes import Nodes
-from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
+from batchemu.vocabulary.reasons import CONTAINER_EXITED, LOST_ON_RESTART, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -157,16 +158,7 @@ class NodeLauncher:
         self.faults = faults  # engine.faults.Faults: injected pull failures reach nodes too
 
     def launch(self, node: dict, now: int) -> None:
-        spec = launch_spec(node, node["_ceName"], self.extra_env(node))
-        pull_failure = self.faults.pull_failure(node["_account"], spec.image) if self.faults else None
-        if pull_failure:  # injected (engine.faults): the pull fails as Docker's would
-            self.attempts.finish(node, now, None, pull_failure, FAILED_TO_START)
-            return
-        try:
-            self.runner.start(spec)
-        except Exception as exc:  # the runner could not even accept it
-            log.exception("runner refused %s", node["jobId"])
-            self.attempts.finish(node, now, None, f"CannotStartContainerError: {exc}", FAILED_TO_START)
+        start_container(self, node, now)
 
     def to_running(self, node: dict, at: int) -> dict | None:
         task = node["_tasks"][str(node["_attempt"])]

@@ -18,12 +18,13 @@ import dataclasses
 import logging
 import uuid
 
-from batchemu.engine import attempts, consumables, states
+from batchemu.engine import attempts, states
+from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.launch import DEFAULT_LOG_GROUP, launch_spec
 from batchemu.runners.base import Mount
 from batchemu.runners.task_spec import (ALL_ZERO, FIRST_ESSENTIAL, INIT, MAIN, TaskMember, TaskSpec, TaskVolume,
                                         VolumeMount)
-from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
+from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
 
@@ -38,20 +39,9 @@ def kind(job: dict) -> str | None:
     return (job.get("_task") or {}).get("kind")
 
 
-class TaskJobs:
-    label = "job"
-    timeout_field = "timeout"
-    lost_on_restart = LOST_ON_RESTART
-
-    def __init__(self, store, jobs, runner, logs, stop_grace_seconds: float, extra_env, on_retry,
-                 time_scale: float = 1.0, faults=None):
-        self.store = store
-        self.jobs = jobs
-        self.runner = runner
-        self.extra_env = extra_env
-        self.on_retry = on_retry
-        self.attempts = attempts.Attempts(self, runner, logs, stop_grace_seconds, time_scale)
-        self.faults = faults  # engine.faults.Faults: simulated instances, injected pull failures
+class TaskJobs(ContainerJobs):
+    """A container job's lifecycle (the same store, attempts and retry rules) whose attempt is a
+    task of several containers: every Launcher step is its own."""
 
     def begin(self, job: dict, ce: dict, now: int) -> dict | None:
         """RUNNABLE -> STARTING on `ce`: the attempt's task ARN (ECS) or pod and node names
@@ -88,13 +78,7 @@ class TaskJobs:
                 "taskArn": record["taskArn"], "containerInstanceArn": record.get("containerInstanceArn")}))
         else:
             changes["eksProperties"] = _with_pod(job, podName=record["podName"], nodeName=record["nodeName"])
-        with self.store.transaction():
-            new = states.transition(self.jobs, job, states.STARTING, now, **changes)
-            if new is not None:
-                consumables.consume(self.store, new)
-        if new is None and self.faults:
-            self.faults.instances.release(job["jobId"])
-        return new
+        return self.to_starting(job, now, **changes)
 
     # -- engine.attempts.Launcher ----------------------------------------------------------
 

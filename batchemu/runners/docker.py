@@ -30,7 +30,7 @@ from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, R
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
-from batchemu.runners import docker_nodes
+from batchemu.runners import docker_nodes, docker_stop
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
@@ -306,21 +306,7 @@ class DockerRunner:
     # ---- stopping ----------------------------------------------------------------------
 
     def _terminate(self, container_id: str, grace: float) -> None:
-        """`docker stop` without blocking a worker for the grace period: the stop signal now,
-        SIGKILL from the timer thread when the grace period is over (§10)."""
-        try:
-            signal = self.client.api.inspect_container(container_id)["Config"].get("StopSignal") or "SIGTERM"
-            self.client.api.kill(container_id, signal="SIGKILL" if grace <= 0 else signal)
-        except docker.errors.APIError:
-            return                   # gone or not running any more: the die path reports it
-        if grace > 0:
-            self._timers.call_later(grace, lambda: self._submit_op(self._kill, container_id))
-
-    def _kill(self, container_id: str) -> None:
-        try:
-            self.client.api.kill(container_id, signal="SIGKILL")
-        except docker.errors.APIError:
-            pass                     # exited within the grace period
+        docker_stop.stop(self.client, self._timers, self._submit_op, container_id, grace)
 
     def _remove(self, container_id: str, group_network: str | None = None) -> None:
         self._submit_op(self._remove_now, container_id, group_network)

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
-from batchemu.runners import task_rules, task_spec
+from batchemu.runners import docker_stop, task_rules, task_spec
 from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, RunnerEvent
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
@@ -331,19 +331,7 @@ class DockerTasks:
                 self._terminate(member.container_id, seconds)
 
     def _terminate(self, container_id: str, grace: float) -> None:
-        try:
-            signal = self.client.api.inspect_container(container_id)["Config"].get("StopSignal") or "SIGTERM"
-            self.client.api.kill(container_id, signal="SIGKILL" if grace <= 0 else signal)
-        except docker.errors.APIError:
-            return
-        if grace > 0:
-            self._timers.call_later(grace, lambda: self._submit(self._kill, container_id))
-
-    def _kill(self, container_id: str) -> None:
-        try:
-            self.client.api.kill(container_id, signal="SIGKILL")
-        except docker.errors.APIError:
-            pass
+        docker_stop.stop(self.client, self._timers, self._submit, container_id, grace)
 
     # ---- the end ------------------------------------------------------------------------
 
