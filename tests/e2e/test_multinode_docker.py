@@ -152,8 +152,12 @@ def test_on_a_user_defined_job_network_nodes_are_on_it_too_and_reach_the_server_
 
 def test_a_node_reads_its_own_task_metadata(server):
     """Each node is an ECS task on AWS: its ECS_CONTAINER_METADATA_URI_V4 (a node id holds "#",
-    sent as %23) answers with the node's own task document."""
-    account, batch = setup(server, "sleep 1", 'wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo; echo $AWS_EXECUTION_ENV')
+    sent as %23) answers with the node's own task document. The workers send what they read to
+    the main node, so the job cannot end before they have."""
+    read = ('wget -qO /tmp/m "$ECS_CONTAINER_METADATA_URI_V4/task"; echo >> /tmp/m; echo $AWS_EXECUTION_ENV >> /tmp/m; '
+            'cat /tmp/m; for i in $(seq 1 100); do nc $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS 5000 < /tmp/m '
+            '&& exit 0; sleep 0.1; done; exit 1')
+    account, batch = setup(server, MAIN, read)
     job_id = batch.submit_job(jobName="mnp", jobQueue="q", jobDefinition="mnp")["jobId"]
     assert wait_done(batch, job_id, timeout=60)["status"] == "SUCCEEDED"
     worker = wait_done(batch, f"{job_id}#1", timeout=30)
