@@ -153,8 +153,9 @@ KC
         --service-cluster-ip-range=10.96.0.0/24 --service-account-key-file="$R/certs/sa.pub" \
         --service-account-signing-key-file="$R/certs/sa.key" --service-account-issuer=https://batchemu-k8s.invalid \
         --disable-admission-plugins=ServiceAccount --allow-privileged=true --kubelet-preferred-address-types=InternalIP
+    echo "$token" >"$R/certs/token"
     mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
-    wait_for 90 "the apiserver" kubectl --kubeconfig "$KUBECONFIG_PATH" get --raw /readyz
+    wait_for 90 "the apiserver" api GET /readyz
     start kube-scheduler ns "$K1" "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_PATH" --leader-elect=false \
         --bind-address=10.231.0.1 --port=0 --secure-port=0
     start kube-controller-manager ns "$K1" "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_PATH" \
@@ -201,12 +202,18 @@ node_up() {
         --max-pods=20
 }
 
+# api METHOD PATH [JSON]: one call to the apiserver (curl; no kubectl needed)
+api() {
+    curl -fsSk -X "$1" -H "Authorization: Bearer $(cat "$RUN/certs/token")" \
+        -H 'Content-Type: application/json' ${3:+--data "$3"} "https://10.231.0.1:16443$2"
+}
+
 nodes_ready() {
-    local ready
-    ready="$(kubectl --kubeconfig "$KUBECONFIG_PATH" get nodes -o \
-        jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' \
-        | grep -c '=True' || true)"
-    [ "$ready" -ge "${#NODES[@]}" ]
+    api GET /api/v1/nodes | python3 -c '
+import json, sys
+nodes = json.load(sys.stdin)["items"]
+ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+sys.exit(0 if len(ready) >= int(sys.argv[1]) else 1)' "${#NODES[@]}"
 }
 
 up() {
@@ -215,7 +222,6 @@ up() {
         [ -x "$BIN/$c" ] || { log "no $BIN/$c: run '$0 build' first"; exit 1; }
     done
     if [ -e "/var/run/netns/$NETNS_BR" ]; then log "already up (run '$0 down' first)"; exit 1; fi
-    command -v kubectl >/dev/null || { log "kubectl is needed"; exit 1; }
     docker image inspect "$IMAGE" >/dev/null 2>&1 || bash "$(dirname "$0")/build-test-image.sh"
     mkdir -p "$RUN/pids"
     local t0=$SECONDS
@@ -224,17 +230,12 @@ up() {
     local n
     for n in "${NODES[@]}"; do node_up "$n"; done
     wait_for 180 "both nodes Ready" nodes_ready
-    kubectl --kubeconfig "$KUBECONFIG_PATH" create namespace batchemu >/dev/null
+    api POST /api/v1/namespaces '{"metadata":{"name":"batchemu"}}' >/dev/null
     log "up in $((SECONDS - t0)) s; KUBECONFIG=$KUBECONFIG_PATH; pods reach the host at $HOST_IP"
 }
 
 down() {
     local f pid
-    if [ -e "$KUBECONFIG_PATH" ] && [ -e "$RUN/pids/kube-apiserver.pid" ]; then
-        # Pods first, so their containers go with the private dockerds cleanly.
-        timeout 20 kubectl --kubeconfig "$KUBECONFIG_PATH" delete pods --all --all-namespaces \
-            --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
-    fi
     # Kubelets first (they would restart pods), then the control plane, then the dockerds.
     for f in kubelet1 kubelet2 kube-controller-manager kube-scheduler kube-apiserver etcd dockerd1 dockerd2; do
         [ -f "$RUN/pids/$f.pid" ] || continue
@@ -265,7 +266,11 @@ down() {
         done
     done
     # The dockerds' vfs layers and the etcd data: a fresh cluster each `up`.
-    for d in "$RUN"/node*/docker/exec; do [ -d "$d" ] && umount -R "$d" 2>/dev/null || true; done
+    # Mounts the dockerds left (shm, netns files) under $RUN, deepest first, before rm -rf.
+    if [ -d "$RUN" ]; then
+        awk -v run="$RUN" '$2 == run || index($2, run "/") == 1 {print $2}' /proc/mounts | sort -r \
+            | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    fi
     rm -rf "$RUN"
     log "down"
 }

@@ -31,6 +31,7 @@ from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Listener, Ru
 log = logging.getLogger(__name__)
 
 FAILED_TO_START = "Task failed to start"   # §6.5, as the Docker runner
+DEADLINE_NOW = [{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 1}]
 
 
 def now_ms() -> int:
@@ -202,8 +203,10 @@ class KubernetesRunner:
         if grace <= 0:
             self._delete(name, 0)
             return
-        try:   # activeDeadlineSeconds may only be set or lowered: 1 has passed for a running pod
-            self.api.patch_namespaced_pod(name, self.namespace, {"spec": {"activeDeadlineSeconds": 1}})
+        # activeDeadlineSeconds may only be set or lowered: 1 has passed for a running pod. A
+        # JSON patch (a list), the one content type every client version sends for a list.
+        try:
+            self.api.patch_namespaced_pod(name, self.namespace, DEADLINE_NOW)
         except Exception as exc:
             log.info("kubernetes runner: cutting the deadline of %s failed (%s); deleting it", name,
                      _api_message(exc))

@@ -206,7 +206,7 @@ def test_stop_cuts_the_deadline_and_deadline_exceeded_keeps_the_exit(runner, api
     runner.on_pod("MODIFIED", with_status(pod, "Running", RUN))
     runner.stop(SPEC.job_id, 2, 30)
     settle(runner)
-    assert ("patch", name, {"spec": {"activeDeadlineSeconds": 1}}) in api.calls
+    assert ("patch", name, [{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 1}]) in api.calls
     runner.on_pod("MODIFIED", with_status(pod, "Failed", term(143, "Error"), reason="DeadlineExceeded"))
     assert events.wait_kind(EXITED, SPEC.job_id, 2).exit_code == 143
 
