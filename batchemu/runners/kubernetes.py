@@ -64,6 +64,8 @@ class _Attempt:
     job_id: str
     attempt: int
     pod: str | None = None           # its pod's name, once created
+    created_ms: int = 0              # when it was handed to us (pod times have whole seconds)
+    listed_after: float = 0.0        # monotonic time its pod existed by (a list after it shows it)
     node: str | None = None
     stopping: bool = False
     exit_code: int | None = None     # the last terminated state seen (a deleted pod keeps none)
@@ -110,7 +112,7 @@ class KubernetesRunner:
     def start(self, spec: LaunchSpec, node: dict | None = None) -> None:
         """Queue the pod's creation. `node` (labels/env of one node of a multi-node job) lets a
         multi-node launcher start one pod per node through the same path."""
-        rec = _Attempt(spec.job_id, spec.attempt)
+        rec = _Attempt(spec.job_id, spec.attempt, created_ms=now_ms())
         with self._lock:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._submit(self._create, rec, spec, node)
@@ -195,6 +197,7 @@ class KubernetesRunner:
             return
         with self._lock:
             rec.pod = manifest["metadata"]["name"]
+            rec.listed_after = time.monotonic()
             stopping = rec.stopping
         if stopping:                 # stop() raced with the create
             self._delete(rec.pod, 0)
@@ -231,10 +234,11 @@ class KubernetesRunner:
         expired version, a dropped connection), so no pod change is missed for long."""
         while not self._closing.is_set():
             try:
+                asked = time.monotonic()
                 listing = self._list()
                 for pod in listing["items"]:
                     self.on_pod("MODIFIED", pod)
-                self._check_vanished({p["metadata"]["name"] for p in listing["items"]})
+                self._check_vanished({p["metadata"]["name"] for p in listing["items"]}, asked)
                 version = listing["metadata"].get("resourceVersion")
                 watch = self._watch_factory() if self._watch_factory else _new_watch()
                 for event in watch.stream(self.api.list_namespaced_pod, self.namespace,
@@ -268,7 +272,8 @@ class KubernetesRunner:
                 state = self._vanished_state(rec, state)
             self._queue_finish(rec, state, readable=False)
         elif state.kind == "running":
-            self._send_running(rec, state.started_ms or now_ms())
+            # Pod times have whole seconds: never before the attempt was handed over.
+            self._send_running(rec, max(state.started_ms or now_ms(), rec.created_ms))
         elif state.kind in ("exited", "failed_to_start"):
             self._queue_finish(rec, state, readable=True)
 
@@ -282,11 +287,12 @@ class KubernetesRunner:
             return pods.PodState("exited", exit_code=rec.exit_code)
         return pods.PodState("exited", exit_code=None, reason=pods.HOST_TERMINATED.format(rec.node or "unknown"))
 
-    def _check_vanished(self, listed: set) -> None:
-        """After a (re)list: a created pod missing from it went away while we weren't watching."""
+    def _check_vanished(self, listed: set, asked: float) -> None:
+        """After a (re)list: a pod created before the list was asked for and missing from it
+        went away while we weren't watching."""
         with self._lock:
             gone = [rec for rec in self._attempts.values() if rec.pod and rec.pod not in listed
-                    and not rec.finishing]
+                    and rec.listed_after < asked and not rec.finishing]
         for rec in gone:
             self._queue_finish(rec, self._vanished_state(rec, pods.PodState("pending")), readable=False)
 
@@ -306,12 +312,13 @@ class KubernetesRunner:
                                     reason=state.reason, status_reason=FAILED_TO_START)
             else:
                 if state.started_ms:
-                    self._send_running(rec, state.started_ms)
+                    self._send_running(rec, max(state.started_ms, rec.created_ms))
                 if readable:
                     lines = self._read_new(rec)
                     if lines:
                         self._emit(RunnerEvent(LOG, rec.job_id, rec.attempt, lines[-1][0], lines=tuple(lines)))
-                event = RunnerEvent(EXITED, rec.job_id, rec.attempt, state.finished_ms or now_ms(),
+                event = RunnerEvent(EXITED, rec.job_id, rec.attempt,
+                                    max(state.finished_ms or now_ms(), rec.created_ms),
                                     exit_code=state.exit_code, reason=state.reason, oom=state.oom)
             self._send_exit(rec, event)
         self._forget(rec)

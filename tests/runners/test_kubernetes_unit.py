@@ -6,6 +6,7 @@ on_pod, as its watch thread does. The real-cluster tests are in test_kubernetes_
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import time
@@ -76,12 +77,22 @@ def with_status(pod, phase, state=None, reason=None, node="dsim-k1"):
     return pod
 
 
-RUN = {"running": {"startedAt": "2026-12-07T10:00:01Z"}}
+# Pod times an hour ahead: the runner never reports a time before it was handed the attempt.
+_BASE = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(hours=1)
+
+
+def at(seconds: float) -> str:
+    moment = _BASE + datetime.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+
+
+STARTED = at(1)
+RUN = {"running": {"startedAt": STARTED}}
 
 
 def term(code, reason="Completed"):
-    return {"terminated": {"exitCode": code, "reason": reason, "startedAt": "2026-12-07T10:00:01Z",
-                           "finishedAt": "2026-12-07T10:00:03.250Z"}}
+    return {"terminated": {"exitCode": code, "reason": reason, "startedAt": STARTED,
+                           "finishedAt": at(3.25)}}
 
 
 @pytest.fixture()
@@ -165,12 +176,12 @@ def test_running_then_exit_code_logs_and_pod_deleted(runner, api):
     runner.on_pod("MODIFIED", with_status(pod, "Pending"))
     assert not events.events
     runner.on_pod("MODIFIED", with_status(pod, "Running", RUN))
-    assert events.wait_kind(RUNNING, SPEC.job_id, 2).at_ms == pods.parse_time("2026-12-07T10:00:01Z")
-    api.logs[name] = "2026-12-07T10:00:02.000000001Z hello\n2026-12-07T10:00:02.5Z world\n"
+    assert events.wait_kind(RUNNING, SPEC.job_id, 2).at_ms == pods.parse_time(STARTED)
+    api.logs[name] = f"{at(2)} hello\n{at(2.5)} world\n"
     runner.on_pod("MODIFIED", with_status(pod, "Failed", term(3, "Error")))
     exited = events.wait_kind(EXITED, SPEC.job_id, 2)
     assert (exited.exit_code, exited.reason, exited.oom) == (3, None, False)
-    assert exited.at_ms == pods.parse_time("2026-12-07T10:00:03.250Z")
+    assert exited.at_ms == pods.parse_time(at(3.25))
     log_event = [e for e in events.events if e.kind == LOG][0]
     assert [text for _, text in log_event.lines] == ["hello", "world"]
     assert events.events.index(log_event) < events.events.index(exited)   # output before the exit
@@ -276,7 +287,7 @@ def test_reattach_adopts_collects_and_deletes(api):
         runner.close()
     by_job = {s.job_id: s for s in found}
     assert set(by_job) == {"run", "done"}                       # pend never ran: started again
-    assert by_job["run"].running and by_job["run"].started_ms == pods.parse_time("2026-12-07T10:00:01Z")
+    assert by_job["run"].running and by_job["run"].started_ms == pods.parse_time(STARTED)
     assert not by_job["done"].running and by_job["done"].exit_code == 137 and by_job["done"].oom
     assert [t for _, t in events.wait_kind(LOG, "done", 3).lines] == ["new", "newer"]
     assert set(api.pods) == {running, foreign}                  # done, old and pend deleted
