@@ -184,6 +184,10 @@ def pod_state(pod: dict) -> PodState:
             oom = terminated.get("reason") == "OOMKilled"
             return PodState("exited", started, max(finished or 0, started or 0) or None,
                             terminated.get("exitCode"), OOM_REASON if oom else None, oom, deadline)
+        if state.get("running"):
+            # Failed (a deadline, an eviction) while its container is still being stopped: the
+            # exit code follows in the next status.
+            return PodState("running", started_ms=parse_time(state["running"].get("startedAt")))
         if deadline or status.get("reason") == "Evicted":
             # Killed before its container ever ran (e.g. stopped while still being created).
             return PodState("failed_to_start", reason=f"CannotStartContainerError: {status.get('reason')}: "

@@ -306,6 +306,9 @@ class KubernetesRunner:
     def _finish(self, rec: _Attempt, state: pods.PodState, readable: bool) -> None:
         """The output not reported yet (while the pod can still be read), then EXITED, then the
         pod goes."""
+        if state.kind == "failed_to_start" and rec.running_sent:
+            # It had run (e.g. stopped, then deleted before its exit code was seen).
+            state = pods.PodState("exited", exit_code=rec.exit_code)
         with self._emit_lock:
             if state.kind == "failed_to_start":
                 event = RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), exit_code=None,

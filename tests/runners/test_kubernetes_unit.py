@@ -218,6 +218,10 @@ def test_stop_cuts_the_deadline_and_deadline_exceeded_keeps_the_exit(runner, api
     runner.stop(SPEC.job_id, 2, 30)
     settle(runner)
     assert ("patch", name, [{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 1}]) in api.calls
+    # The kubelet first reports Failed/DeadlineExceeded while the container is still stopping.
+    runner.on_pod("MODIFIED", with_status(pod, "Failed", RUN, reason="DeadlineExceeded"))
+    settle(runner)
+    assert not [e for e in events.events if e.kind == EXITED]
     runner.on_pod("MODIFIED", with_status(pod, "Failed", term(143, "Error"), reason="DeadlineExceeded"))
     assert events.wait_kind(EXITED, SPEC.job_id, 2).exit_code == 143
 
