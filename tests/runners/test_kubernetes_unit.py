@@ -318,3 +318,48 @@ def test_parse_time_forms():
     assert pods.parse_time("2026-12-07T10:00:01.123456789Z") == 1796637601123
     assert pods.parse_time("2026-12-07T10:00:01+01:00") == 1796637601000 - 3600_000
     assert pods.parse_time("garbage") is None
+
+
+# ---- configuration -----------------------------------------------------------------------
+
+def test_make_runner_names_a_bad_kubeconfig(tmp_path):
+    from batchemu.config import Config
+    from batchemu.runners.select import make_runner
+
+    with pytest.raises(SystemExit, match="--runner kubernetes: cannot load the cluster configuration"):
+        make_runner(Config(runner="kubernetes", kubeconfig=str(tmp_path / "missing"), ephemeral=True), "s")
+
+
+def test_make_runner_reads_namespace_from_context(tmp_path):
+    from batchemu.config import Config
+    from batchemu.runners.select import make_runner
+
+    path = tmp_path / "kubeconfig"
+    path.write_text("""apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: a, context: {cluster: c, user: u, namespace: ns-a}}, {name: b, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+current-context: a
+""")
+    runner = make_runner(Config(runner="kubernetes", kubeconfig=str(path), ephemeral=True), "s")
+    try:
+        assert runner.name == "kubernetes" and runner.namespace == "ns-a"
+    finally:
+        runner.close()
+    runner = make_runner(Config(runner="kubernetes", kubeconfig=str(path), kube_context="b",
+                                kube_namespace="", ephemeral=True), "s")
+    try:
+        assert runner.namespace == "default"
+    finally:
+        runner.close()
+
+
+def test_job_endpoint_for_pods_is_the_bound_address():
+    from batchemu.config import Config
+    from batchemu.job_endpoint import JobEndpoint
+
+    endpoint = JobEndpoint(Config(runner="kubernetes", host="10.231.0.254", port=8123))
+    assert endpoint.url() == "http://10.231.0.254:8123"
+    advertised = JobEndpoint(Config(runner="kubernetes", advertise_url="http://h:1/", port=8123))
+    assert advertised.url() == "http://h:1"
