@@ -86,7 +86,7 @@ build() {
 NETNS_BR=bek8s-br
 CGROUPS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd)
 
-ns() { nsenter --net="/var/run/netns/$1" "${@:2}"; }   # not `ip netns exec`: it remounts /sys
+# Components enter the netns with `nsenter --net=` (not `ip netns exec`: it remounts /sys and hides cgroups).
 
 # start NAME CMD...: run in the background, detached, niced, logging to $RUN/NAME.log
 start() {
@@ -144,10 +144,10 @@ users: [{name: admin, user: {token: $token}}]
 current-context: batchemu-k8s
 KC
     chmod 600 "$KUBECONFIG_PATH.tmp"
-    start etcd ns "$K1" etcd --name bek8s --data-dir "$R/etcd" --listen-client-urls http://10.231.0.1:12379 \
+    start etcd nsenter --net="/var/run/netns/$K1" etcd --name bek8s --data-dir "$R/etcd" --listen-client-urls http://10.231.0.1:12379 \
         --advertise-client-urls http://10.231.0.1:12379 --listen-peer-urls http://127.0.0.1:12380 \
         --initial-advertise-peer-urls http://127.0.0.1:12380 --initial-cluster bek8s=http://127.0.0.1:12380
-    start kube-apiserver ns "$K1" "$BIN/kube-apiserver" --etcd-servers=http://10.231.0.1:12379 \
+    start kube-apiserver nsenter --net="/var/run/netns/$K1" "$BIN/kube-apiserver" --etcd-servers=http://10.231.0.1:12379 \
         --bind-address=10.231.0.1 --advertise-address=10.231.0.1 --secure-port=16443 --cert-dir="$R/certs" \
         --token-auth-file="$R/certs/tokens.csv" --authorization-mode=AlwaysAllow \
         --service-cluster-ip-range=10.96.0.0/24 --service-account-key-file="$R/certs/sa.pub" \
@@ -156,9 +156,9 @@ KC
     echo "$token" >"$R/certs/token"
     mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
     wait_for 90 "the apiserver" api GET /readyz
-    start kube-scheduler ns "$K1" "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_PATH" --leader-elect=false \
+    start kube-scheduler nsenter --net="/var/run/netns/$K1" "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_PATH" --leader-elect=false \
         --bind-address=10.231.0.1 --port=0 --secure-port=0
-    start kube-controller-manager ns "$K1" "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_PATH" \
+    start kube-controller-manager nsenter --net="/var/run/netns/$K1" "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_PATH" \
         --leader-elect=false --bind-address=10.231.0.1 --port=0 --secure-port=0 \
         --service-account-private-key-file="$R/certs/sa.key" \
         --controllers='*,-nodeipam,-service,-route,-cloud-node-lifecycle'
@@ -170,7 +170,7 @@ node_up() {
     mkdir -p "$R"/{docker/data,docker/exec,kubelet/pki,dockershim,logs/pods,logs/containers}
     # A private dockerd in the node's netns: hostNetwork pods get the node's address, and the
     # shared /var/run/docker.sock is never touched.
-    start "dockerd$n" ns "bek8s-k$n" dockerd --data-root "$R/docker/data" --exec-root "$R/docker/exec" \
+    start "dockerd$n" nsenter --net="/var/run/netns/bek8s-k$n" dockerd --data-root "$R/docker/data" --exec-root "$R/docker/exec" \
         --pidfile "$R/docker/docker.pid" -H "unix://$sock" --storage-driver=vfs --iptables=false \
         --ip-masq=false --bridge=none --cgroup-parent="/bek8s-d$n"
     D=(docker -H "unix://$sock")
