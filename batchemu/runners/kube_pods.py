@@ -185,9 +185,11 @@ def pod_state(pod: dict) -> PodState:
             return PodState("exited", started, max(finished or 0, started or 0) or None,
                             terminated.get("exitCode"), OOM_REASON if oom else None, oom, deadline)
         if state.get("running"):
-            # Failed (a deadline, an eviction) while its container is still being stopped: the
-            # exit code follows in the next status.
-            return PodState("running", started_ms=parse_time(state["running"].get("startedAt")))
+            # Failed (a deadline, an eviction) while its container ran: the kubelet stops it, and
+            # a 1.20 kubelet never updates the container's state of a finished pod, so the
+            # exit code is unknown (newer kubelets report the pod finished only once it stopped).
+            return PodState("exited", started_ms=parse_time(state["running"].get("startedAt")),
+                            exit_code=None, deadline=deadline)
         if deadline or status.get("reason") == "Evicted":
             # Killed before its container ever ran (e.g. stopped while still being created).
             return PodState("failed_to_start", reason=f"CannotStartContainerError: {status.get('reason')}: "

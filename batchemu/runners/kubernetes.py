@@ -21,8 +21,10 @@ import logging
 import os
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import urllib3
 from kubernetes import client, config, watch
 
 from batchemu.runners import kube_pods as pods
@@ -55,6 +57,11 @@ def connect(kubeconfig: str = "", context: str = "", namespace: str = ""):
             contexts, active = config.list_kube_config_contexts(path)
             chosen = next((c for c in contexts if c["name"] == context), active) if context else active
             namespace = ((chosen or {}).get("context") or {}).get("namespace") or ""
+    if not api_client.configuration.verify_ssl:
+        # insecure-skip-tls-verify: said once here, not by urllib3 on every request.
+        log.warning("kubernetes runner: the cluster's TLS certificate is not verified (kubeconfig "
+                    "insecure-skip-tls-verify)")
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     return client.CoreV1Api(api_client), namespace or "default"
 
 

@@ -218,12 +218,21 @@ def test_stop_cuts_the_deadline_and_deadline_exceeded_keeps_the_exit(runner, api
     runner.stop(SPEC.job_id, 2, 30)
     settle(runner)
     assert ("patch", name, [{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 1}]) in api.calls
-    # The kubelet first reports Failed/DeadlineExceeded while the container is still stopping.
-    runner.on_pod("MODIFIED", with_status(pod, "Failed", RUN, reason="DeadlineExceeded"))
-    settle(runner)
-    assert not [e for e in events.events if e.kind == EXITED]
     runner.on_pod("MODIFIED", with_status(pod, "Failed", term(143, "Error"), reason="DeadlineExceeded"))
     assert events.wait_kind(EXITED, SPEC.job_id, 2).exit_code == 143
+
+
+def test_deadline_exceeded_with_a_stale_running_container(runner, api):
+    """A 1.20 kubelet marks the pod Failed/DeadlineExceeded and never updates its container's
+    (running) state: the attempt ends with no exit code, its output read."""
+    events = EventLog()
+    pod = started(runner, api, events)
+    api.logs[pod["metadata"]["name"]] = f"{at(2)} started\n"
+    runner.on_pod("MODIFIED", with_status(pod, "Running", RUN))
+    runner.on_pod("MODIFIED", with_status(pod, "Failed", RUN, reason="DeadlineExceeded"))
+    exited = events.wait_kind(EXITED, SPEC.job_id, 2)
+    assert exited.exit_code is None and exited.reason is None
+    assert [t for _, t in events.wait_kind(LOG, SPEC.job_id, 2).lines] == ["started"]
 
 
 def test_stop_before_running_deletes_at_once(runner, api):
