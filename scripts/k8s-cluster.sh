@@ -95,6 +95,18 @@ start() {
     echo $! >"$RUN/pids/$name.pid"
 }
 
+# start_supervised NAME CMD...: the same, restarted when it dies. kube-apiserver 1.20 built
+# with Debian's Go 1.19 was seen to crash once (SIGSEGV in a map iteration) at start-up here.
+start_supervised() {
+    local name="$1"; shift
+    # shellcheck disable=SC2016
+    setsid nohup nice -n 10 bash -c 'trap "kill \$child 2>/dev/null; exit 0" TERM
+        while :; do "$@" & child=$!; wait $child
+            echo "k8s-cluster: $0 exited ($?); restarting it" >&2; sleep 1; done' "$name" "$@" \
+        >"$RUN/$name.log" 2>&1 < /dev/null &
+    echo $! >"$RUN/pids/$name.pid"
+}
+
 wait_for() {   # wait_for SECONDS WHAT CMD...
     local limit="$1" what="$2"; shift 2
     local t0=$SECONDS
@@ -147,7 +159,7 @@ KC
     start etcd nsenter --net="/var/run/netns/$K1" etcd --name bek8s --data-dir "$R/etcd" --listen-client-urls http://10.231.0.1:12379 \
         --advertise-client-urls http://10.231.0.1:12379 --listen-peer-urls http://127.0.0.1:12380 \
         --initial-advertise-peer-urls http://127.0.0.1:12380 --initial-cluster bek8s=http://127.0.0.1:12380
-    start kube-apiserver nsenter --net="/var/run/netns/$K1" "$BIN/kube-apiserver" --etcd-servers=http://10.231.0.1:12379 \
+    start_supervised kube-apiserver nsenter --net="/var/run/netns/$K1" "$BIN/kube-apiserver" --etcd-servers=http://10.231.0.1:12379 \
         --bind-address=10.231.0.1 --advertise-address=10.231.0.1 --secure-port=16443 --cert-dir="$R/certs" \
         --token-auth-file="$R/certs/tokens.csv" --authorization-mode=AlwaysAllow \
         --service-cluster-ip-range=10.96.0.0/24 --service-account-key-file="$R/certs/sa.pub" \
@@ -156,9 +168,9 @@ KC
     echo "$token" >"$R/certs/token"
     mv "$KUBECONFIG_PATH.tmp" "$KUBECONFIG_PATH"
     wait_for 90 "the apiserver" api GET /readyz
-    start kube-scheduler nsenter --net="/var/run/netns/$K1" "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_PATH" --leader-elect=false \
+    start_supervised kube-scheduler nsenter --net="/var/run/netns/$K1" "$BIN/kube-scheduler" --kubeconfig="$KUBECONFIG_PATH" --leader-elect=false \
         --bind-address=10.231.0.1 --port=0 --secure-port=0
-    start kube-controller-manager nsenter --net="/var/run/netns/$K1" "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_PATH" \
+    start_supervised kube-controller-manager nsenter --net="/var/run/netns/$K1" "$BIN/kube-controller-manager" --kubeconfig="$KUBECONFIG_PATH" \
         --leader-elect=false --bind-address=10.231.0.1 --port=0 --secure-port=0 \
         --service-account-private-key-file="$R/certs/sa.key" \
         --controllers='*,-nodeipam,-service,-route,-cloud-node-lifecycle'
@@ -241,10 +253,12 @@ down() {
         [ -f "$RUN/pids/$f.pid" ] || continue
         pid="$(cat "$RUN/pids/$f.pid")"
         if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
+            # Its process group (setsid made it the leader): a supervisor's child, dockerd's
+            # containerd go with it.
+            kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
             local i
             for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-            kill -9 "$pid" 2>/dev/null || true
+            kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
         fi
         rm -f "$RUN/pids/$f.pid"
     done
