@@ -29,12 +29,14 @@ HOST_IP=10.231.0.254
 IMAGE="${BATCHEMU_TEST_IMAGE:-batchemu-test/busybox:latest}"
 NODES=(1 2)
 COMPONENTS=(kube-apiserver kube-scheduler kube-controller-manager kubelet)
+RECIPE=2   # bump when the patches or the build change: cached binaries are rebuilt
 
 log() { echo "k8s-cluster: $*" >&2; }
 
 build() {
     local have=1 c
     for c in "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || have=0; done
+    [ "$(cat "$BIN/RECIPE" 2>/dev/null)" = "$RECIPE" ] || have=0
     if [ "$have" = 1 ]; then log "binaries cached in $BIN"; return 0; fi
     mkdir -p "$CACHE"
     export DEBIAN_FRONTEND=noninteractive
@@ -65,6 +67,15 @@ build() {
     sed -i 's/b := KernelTunableModify/b := KernelTunableWarn/' pkg/kubelet/cm/container_manager_linux.go
     sed -i 's/defaultSandboxOOMAdj int = -998/defaultSandboxOOMAdj int = 0/' pkg/kubelet/dockershim/docker_sandbox.go
     sed -i 's/guaranteedOOMScoreAdj int = -997/guaranteedOOMScoreAdj int = 0/' pkg/kubelet/qos/policy.go
+    # Go >= 1.18 changed reflect.mapiterinit, which the vendored modern-go/reflect2 v1.0.1
+    # links to by name: the apiserver then crashes encoding maps to JSON (SIGSEGV, "apiserver
+    # panic'd on GET /api/v1/nodes"). The fix of reflect2 v1.0.2, applied to the vendored copy.
+    local r2=vendor/github.com/modern-go/reflect2
+    perl -0pi -e 's/func mapiterinit\(rtype unsafe.Pointer, m unsafe.Pointer\) \*hiter/func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer, it *hiter)/; s/type hiter struct \{.*?\n\}/type hiter struct {\n\tkey         unsafe.Pointer\n\tvalue       unsafe.Pointer\n\tt           unsafe.Pointer\n\th           unsafe.Pointer\n\tbuckets     unsafe.Pointer\n\tbptr        unsafe.Pointer\n\toverflow    *[]unsafe.Pointer\n\toldoverflow *[]unsafe.Pointer\n\tstartBucket uintptr\n\toffset      uint8\n\twrapped     bool\n\tB           uint8\n\ti           uint8\n\tbucket      uintptr\n\tcheckBucket uintptr\n}/s' "$r2/unsafe_link.go"
+    perl -0pi -e 's/\treturn &UnsafeMapIterator\{\n\t\thiter:      mapiterinit\(type2.rtype, \*\(\*unsafe.Pointer\)\(obj\)\),/\tvar it hiter\n\tmapiterinit(type2.rtype, *(*unsafe.Pointer)(obj), &it)\n\treturn &UnsafeMapIterator{\n\t\thiter:      &it,/' "$r2/unsafe_map.go"
+    grep -q 'm unsafe.Pointer, it \*hiter)' "$r2/unsafe_link.go"
+    grep -q 'checkBucket uintptr' "$r2/unsafe_link.go"
+    grep -q 'mapiterinit(type2.rtype, \*(\*unsafe.Pointer)(obj), &it)' "$r2/unsafe_map.go"
     grep -q 'b := KernelTunableWarn' pkg/kubelet/cm/container_manager_linux.go
     grep -q 'defaultSandboxOOMAdj int = 0' pkg/kubelet/dockershim/docker_sandbox.go
     grep -q 'guaranteedOOMScoreAdj int = 0' pkg/kubelet/qos/policy.go
@@ -76,6 +87,7 @@ build() {
         >"$CACHE/make.log" 2>&1 || { tail -n 30 "$CACHE/make.log" >&2; exit 1; }
     mkdir -p "$BIN.tmp"
     for c in "${COMPONENTS[@]}"; do cp "_output/local/bin/linux/amd64/$c" "$BIN.tmp/$c"; done
+    echo "$RECIPE" >"$BIN.tmp/RECIPE"
     rm -rf "$BIN" && mv "$BIN.tmp" "$BIN"
     log "built in $((SECONDS - t0)) s into $BIN"
     # The tree (2.7 GB) and go cache are only needed for a rebuild.
