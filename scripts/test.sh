@@ -41,6 +41,8 @@ export BATCHEMU_REQUIRE_DOCKER=1
 bash scripts/build-test-image.sh
 
 "$PY" -m pytest "$@"
+# The kubernetes runner against a real two-node cluster (built from Debian's source, cached).
+PYTHON="$PY" bash scripts/k8s-tests.sh
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then
     PYTHON="$PY" bash scripts/client-matrix.sh
 fi
