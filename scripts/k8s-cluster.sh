@@ -96,7 +96,7 @@ build() {
 
 
 NETNS_BR=bek8s-br
-CGROUPS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd)
+CGROUPS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd unified)
 
 # Components enter the netns with `nsenter --net=` (not `ip netns exec`: it remounts /sys and hides cgroups).
 
