@@ -37,19 +37,21 @@ build() {
     local have=1 c
     for c in "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || have=0; done
     [ "$(cat "$BIN/RECIPE" 2>/dev/null)" = "$RECIPE" ] || have=0
-    if [ "$have" = 1 ]; then log "binaries cached in $BIN"; return 0; fi
     mkdir -p "$CACHE"
     export DEBIAN_FRONTEND=noninteractive
+    # The tools, even with cached binaries: `up` needs etcd, openssl and curl too.
+    if ! command -v go >/dev/null || ! command -v etcd >/dev/null || ! command -v rsync >/dev/null \
+        || ! command -v openssl >/dev/null || ! command -v curl >/dev/null || ! command -v perl >/dev/null \
+        || ! command -v jq >/dev/null; then
+        apt-get install -y -q golang-go etcd-server rsync jq openssl curl perl >>"$CACHE/apt.log" 2>&1 || {
+            apt-get update -q >>"$CACHE/apt.log" 2>&1
+            apt-get install -y -q golang-go etcd-server rsync jq openssl curl perl >>"$CACHE/apt.log" 2>&1; }
+    fi
+    if [ "$have" = 1 ]; then log "binaries cached in $BIN"; return 0; fi
     if ! grep -rqs 'deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
         printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
             > /etc/apt/sources.list.d/batchemu-deb-src.sources
-        apt-get update -q >"$CACHE/apt.log" 2>&1
-    fi
-    if ! command -v go >/dev/null || ! command -v etcd >/dev/null || ! command -v rsync >/dev/null \
-        || ! command -v jq >/dev/null; then
-        apt-get install -y -q golang-go etcd-server rsync jq >>"$CACHE/apt.log" 2>&1 || {
-            apt-get update -q >>"$CACHE/apt.log" 2>&1
-            apt-get install -y -q golang-go etcd-server rsync jq >>"$CACHE/apt.log" 2>&1; }
+        apt-get update -q >>"$CACHE/apt.log" 2>&1
     fi
     local src="$CACHE/src"
     mkdir -p "$src"
@@ -300,6 +302,11 @@ down() {
     rm -rf "$RUN"
     log "down"
 }
+
+if [ "$(id -u)" -ne 0 ] && [ "${1:-}" != env ]; then
+    # netns, cgroups and mounts need root; keep the caller's cache (HOME) and environment.
+    exec sudo --preserve-env HOME="$HOME" PATH="$PATH" bash "$0" "$@"
+fi
 
 case "${1:-}" in
     build) build ;;
