@@ -1,7 +1,7 @@
 """The Kubernetes runner against a real two-node cluster (scripts/k8s-cluster.sh up): an array
 job of 20 children runs on both nodes under the compute environment's maxvCpus, a timeout ends
-a pod, and a server killed with SIGKILL while pods run comes back to every job in its right
-final state with no pod left behind. Each test works in a namespace of its own.
+a pod, a server killed with SIGKILL while pods run comes back to every job in its right
+final state with no pod left behind, and OOMKilled / a missing image end jobs as on AWS. Each test works in a namespace of its own.
 
 Skips without a cluster (BATCHEMU_TEST_KUBECONFIG, default /tmp/batchemu-k8s/kubeconfig); fails
 instead when BATCHEMU_REQUIRE_KUBERNETES=1 (scripts/test.sh sets it when it brought one up)."""
@@ -217,3 +217,23 @@ def test_kill_9_and_restart(core, namespace, server, tmp_path):
     assert len(long["attempts"]) == 1
     assert wait_done(batch, later_id, timeout=60)["status"] == "SUCCEEDED"
     wait_until(lambda: not pods_in(core, namespace), 30, "no pod left behind")
+
+
+def test_out_of_memory_and_missing_image(core, namespace, server):
+    srv = server("--pull-policy", "never")
+    account = new_account()
+    batch = srv.client(account)
+    make_queue(batch, "q", max_vcpus=2)
+    make_definition(batch, "hog", ["sh", "-c", "x=a; while true; do x=\"$x$x\"; done"], memory="32")
+    make_definition(batch, "missing", ["true"], memory="32", image="batchemu-test/no-such-image:1")
+    hog = batch.submit_job(jobName="hog", jobQueue="q", jobDefinition="hog")["jobId"]
+    missing = batch.submit_job(jobName="missing", jobQueue="q", jobDefinition="missing")["jobId"]
+    job = wait_done(batch, hog, timeout=90)
+    assert job["status"] == "FAILED"
+    assert job["container"]["exitCode"] == 137
+    assert job["container"]["reason"] == "OutOfMemoryError: Container killed due to memory usage"
+    job = wait_done(batch, missing, timeout=90)
+    assert job["status"] == "FAILED" and job["statusReason"] == "Task failed to start"
+    assert job["container"]["reason"].startswith("CannotPullContainerError: "), job["container"]
+    assert "exitCode" not in job["container"]
+    wait_until(lambda: not pods_in(core, namespace), 30, "every pod to be deleted")
