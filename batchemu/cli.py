@@ -1,7 +1,7 @@
 """The `batchemu` command: serve the API (default), or inject a fault into a running server.
 
     batchemu [--host H] [--port N] [--data-dir DIR] [--ephemeral] [--settle-seconds S]
-             [--runner auto|docker|process|none] [--job-network NET] [--pull-policy P] ...
+             [--runner auto|docker|process|kubernetes|none] [--job-network NET] [--pull-policy P] ...
     batchemu fault reclaim-spot|lose-instance|fail-pulls|clear-pulls|list --endpoint URL ...
 
 The data dir is locked before the store opens and the port bound before the engine starts, so
@@ -39,9 +39,22 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="how long CREATING/UPDATING/DELETING last (default 0; BATCHEMU_SETTLE_SECONDS)")
     parser.add_argument("--region", dest="default_region",
                         help="region for unsigned requests (default us-east-1; BATCHEMU_DEFAULT_REGION)")
-    parser.add_argument("--runner", choices=("auto", "docker", "process", "none"),
+    parser.add_argument("--runner", choices=("auto", "docker", "process", "kubernetes", "none"),
                         help="how jobs run (default auto: docker when an engine answers, else "
-                             "process; BATCHEMU_RUNNER)")
+                             "process; kubernetes: one pod per attempt in a cluster; BATCHEMU_RUNNER)")
+    parser.add_argument("--kubeconfig",
+                        help="--runner kubernetes: kubeconfig file (default $KUBECONFIG, ~/.kube/config, "
+                             "or the in-cluster service account; BATCHEMU_KUBECONFIG)")
+    parser.add_argument("--kube-context",
+                        help="--runner kubernetes: kubeconfig context (default the current one; "
+                             "BATCHEMU_KUBE_CONTEXT)")
+    parser.add_argument("--kube-namespace",
+                        help="--runner kubernetes: namespace of the job pods (default the context's, "
+                             "else default; BATCHEMU_KUBE_NAMESPACE)")
+    parser.add_argument("--no-kube-host-network", dest="kube_host_network", action="store_const",
+                        const=False, default=None,
+                        help="--runner kubernetes: give pods the cluster's pod network instead of the "
+                             "node's (the default, as Batch on EKS; BATCHEMU_KUBE_HOST_NETWORK=0)")
     parser.add_argument("--job-network",
                         help="Docker network for job containers (default host; BATCHEMU_JOB_NETWORK)")
     parser.add_argument("--pull-policy", choices=("missing", "always", "never"),

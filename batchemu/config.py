@@ -30,8 +30,16 @@ class Config:
     # How long CREATING/UPDATING/DELETING last before VALID/DELETED (ref §1.7, §3.3).
     # 0 settles at once, which every known client accepts because they poll for VALID.
     settle_seconds: float = 0.0
-    # "auto" (docker when an engine answers, else process), "docker", "process" or "none".
+    # "auto" (docker when an engine answers, else process), "docker", "process", "kubernetes"
+    # (one pod per attempt in a cluster: README "Kubernetes") or "none".
     runner: str = "auto"
+    # --runner kubernetes: the kubeconfig file ("" = $KUBECONFIG, ~/.kube/config, or in-cluster),
+    # its context ("" = the current one) and the namespace of the pods ("" = the context's, else
+    # "default"); pods on the node's network (Batch on EKS's default; needed where there is no CNI).
+    kubeconfig: str = ""
+    kube_context: str = ""
+    kube_namespace: str = ""
+    kube_host_network: bool = True
     # Docker network for job containers ("host", "none", "bridge" or a user-defined name).
     job_network: str = "host"
     # Image pull policy: "missing" (pull when not present), "always" or "never".

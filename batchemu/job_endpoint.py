@@ -77,7 +77,15 @@ class JobEndpoint:
         if not self.port:
             return None
         network = config.job_network
-        if config.runner == "process" or network in ("host", "none") or network.startswith("container:"):
+        if config.runner == "kubernetes":
+            # Pods run on the cluster's nodes: only a routable address of this host reaches it.
+            if config.host in _LOOPBACK_HOSTS:
+                log.warning("pods cannot reach a server listening on %s; set --advertise-url to an "
+                            "address of this host the cluster's nodes can reach", config.host or "*")
+                host = "127.0.0.1"
+            else:
+                host = config.host
+        elif config.runner == "process" or network in ("host", "none") or network.startswith("container:"):
             # On the host's network stack (or none at all: an unreachable loopback URL still
             # keeps SDKs away from real AWS).
             host = "127.0.0.1" if config.host in _LOOPBACK_HOSTS else config.host
@@ -150,7 +158,7 @@ class JobEndpoint:
     def _host_stack(self) -> bool:
         """Do Docker job containers use the host's network stack (or none), with no URL set?"""
         config = self.config
-        return (not config.advertise_url and self.runner_name != "process"
+        return (not config.advertise_url and self.runner_name not in ("process", "kubernetes")
                 and config.job_network in ("host", "none"))
 
 

@@ -1,6 +1,6 @@
 """Choose the runner from the configuration: docker (when an engine answers), process (no
-isolation, for machines without Docker; never with --deny-host-access) or none (jobs wait in
-RUNNABLE)."""
+isolation, for machines without Docker; never with --deny-host-access), kubernetes (pods in a
+cluster) or none (jobs wait in RUNNABLE)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def make_runner(config, server_id: str):
     choice = config.runner
     if choice == "none":
         return None
+    if choice == "kubernetes":
+        return _kubernetes(config, server_id)
     if choice in ("auto", "docker"):
         # lazy for start-up time: the Docker SDK costs ~100 ms
         from batchemu.runners import docker as docker_runner
@@ -40,3 +42,18 @@ def make_runner(config, server_id: str):
     from batchemu.runners.process import ProcessRunner  # lazy for start-up time, like the Docker runner
     state = Path(config.data_dir) / "processes" if not config.ephemeral else None
     return ProcessRunner(state)
+
+
+def _kubernetes(config, server_id: str):
+    try:
+        # lazy for start-up time, and the kubernetes client is an optional extra (batchemu[kubernetes])
+        from batchemu.runners import kubernetes as kube
+        api, namespace = kube.connect(config.kubeconfig, config.kube_context, config.kube_namespace)
+    except ImportError:
+        raise SystemExit("batchemu: --runner kubernetes needs the Kubernetes client: "
+                         "pip install 'batchemu[kubernetes]'")
+    except Exception as exc:
+        raise SystemExit(f"batchemu: --runner kubernetes: cannot load the cluster configuration: {exc}")
+    return kube.KubernetesRunner(server_id, api, namespace, pull_policy=config.pull_policy,
+                                 host_network=config.kube_host_network,
+                                 stop_grace_seconds=config.stop_grace_seconds / config.time_scale)
