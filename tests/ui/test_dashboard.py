@@ -35,6 +35,20 @@ def by_id(driver, element_id):
     return driver.find_element("id", element_id)
 
 
+def click(driver, element_id: str, what: str) -> None:
+    """Click #element_id once it is there. The page re-renders from the live event stream, so an
+    element found a moment ago can be replaced before the click lands: then find it again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt():
+        try:
+            by_id(driver, element_id).click()
+            return True
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+    wait_until(attempt, what=what, driver=driver)
+
+
 def text_of(driver, element_id) -> str:
     found = driver.find_elements("id", element_id)
     return found[0].text if found else ""
@@ -139,7 +153,7 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         sleeper = batch.submit_job(jobName="sleeper", jobQueue="work", jobDefinition="sleepy")["jobId"]
         go(browser, f"#/job/{sleeper}")
         wait_until(lambda: "RUNNING" in text_of(browser, "job-status"), what="the sleeper RUNNING", driver=browser)
-        by_id(browser, "terminate-job").click()
+        click(browser, "terminate-job", "the terminate button")
         confirm(browser, "stopped from the dashboard test")
         wait_until(lambda: "FAILED" in text_of(browser, "job-status"), what="the terminated job as FAILED", driver=browser)
         terminated = describe(batch, sleeper)
@@ -150,7 +164,7 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
         wait_until(lambda: "parked-job" in text_of(browser, "jobs-table"), what="the parked job", driver=browser)
         screenshot(browser, "05-jobs")
         browser.find_element("link text", "parked-job").click()
-        wait_until(lambda: by_id(browser, "cancel-job"), what="the cancel button", driver=browser).click()
+        click(browser, "cancel-job", "the cancel button")
         confirm(browser, "no longer needed (dashboard test)")
         wait_until(lambda: "FAILED" in text_of(browser, "job-status"), what="the cancelled job as FAILED", driver=browser)
         wait_until(lambda: "(not reached)" in browser.find_element("css selector", '#status-timeline li[data-status="RUNNING"]').text,
@@ -176,19 +190,18 @@ def test_dashboard_follows_a_job_live_cancels_another_and_disables_a_queue(brows
 
         # Disable a queue from the overview; "Keep as is" first changes nothing.
         go(browser, "#/overview")
-        toggle = wait_until(lambda: by_id(browser, "toggle-job-queue-parked"), what="the queue's button", driver=browser)
-        toggle.click()
+        click(browser, "toggle-job-queue-parked", "the queue's button")
         wait_until(lambda: by_id(browser, "confirm").is_displayed(), what="the dialog", driver=browser)
         by_id(browser, "confirm-no").click()
         assert batch.describe_job_queues(jobQueues=["parked"])["jobQueues"][0]["state"] == "ENABLED"
-        by_id(browser, "toggle-job-queue-parked").click()
+        click(browser, "toggle-job-queue-parked", "the queue's button")
         confirm(browser)
         wait_until(lambda: batch.describe_job_queues(jobQueues=["parked"])["jobQueues"][0]["state"] == "DISABLED",
                    what="the queue disabled")
         wait_until(lambda: "Enable" in by_id(browser, "toggle-job-queue-parked").text, what="the button to say Enable",
                    driver=browser)
         # And a compute environment: the work CE, enabled above, is disabled from the page.
-        by_id(browser, f"toggle-compute-environment-{work_ce}").click()
+        click(browser, f"toggle-compute-environment-{work_ce}", "the compute environment's button")
         confirm(browser)
         wait_until(lambda: batch.describe_compute_environments(computeEnvironments=[work_ce])["computeEnvironments"][0]
                    ["state"] == "DISABLED", what="the compute environment disabled")
