@@ -135,14 +135,15 @@ def test_a_lost_instance_ends_the_jobs_attempt_and_a_host_ec2_rule_retries_it(se
     assert status == 200, answer
     reason = f"Host EC2 (instance {answer['instanceId']}) terminated."
     assert sorted(e["jobId"] for e in answer["jobs"]) == sorted([job_id, f"{job_id}#1"])
-    lost = wait_done(batch, f"{job_id}#1", timeout=30)
-    assert lost["status"] == "FAILED" and lost["statusReason"] == reason
-    # The whole attempt failed with the host's reason and was retried (a new attempt runs).
-    wait_for(batch, job_id, lambda j: len(j["attempts"]) == 1, 30)
-    job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    # The whole attempt failed with the host's reason and was retried: a new attempt runs, its
+    # nodes started again; the lost node's own first attempt shows the host's end, no exit code.
+    job = wait_for(batch, job_id, lambda j: j["status"] == "RUNNING" and len(j["attempts"]) == 1, 60)
     assert job["attempts"][0]["statusReason"] == reason
     assert "exitCode" not in job["attempts"][0]["container"]
-    wait_for(batch, job_id, lambda j: j["status"] == "RUNNING" and len(j["attempts"]) == 1, 60)
+    lost = wait_for(batch, f"{job_id}#1", lambda j: len(j["attempts"]) == 1, 30)
+    assert lost["attempts"][0]["statusReason"] == reason
+    assert [c.get("exitCode") for c in lost["attempts"][0]["taskProperties"][0]["containers"]] == [None]
+    wait_for(batch, f"{job_id}#0", lambda j: j["status"] == "RUNNING" and len(j["attempts"]) == 1, 30)
 
     # Losing the main node's instance now (by the job's id) ends the second attempt: no retry left.
     status, _, answer = raw.request("POST", "/batchemu/faults/lose-instance", {"jobId": job_id},
