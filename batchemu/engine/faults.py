@@ -6,7 +6,8 @@ against, as instructions to the engine.
   terminated.` and no exit code (ref §6.5), Fargate Spot with ECS's interruption reason and
   the exit code of its stopped container;
 - lose a simulated instance (engine.instances) of an EC2/SPOT/UNMANAGED compute environment:
-  every attempt on it ends with the same host-terminated reason, at once;
+  every attempt on it ends with the same host-terminated reason, at once; a multi-node job's node
+  on it ends so, and so does its job's attempt (its other nodes are stopped with it);
 - make pulls of a named image fail with CannotPullContainerError (Docker's wording).
 
 A request thread only posts an instruction (`post`) and waits for its answer; the scheduler's

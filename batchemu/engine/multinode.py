@@ -9,10 +9,13 @@ can run multi-node jobs (`eligible`), so every node fits at once or the job stay
 Two engine.attempts Launchers, one lifecycle: the job's attempt (`JobLauncher`) is the main
 node's: it starts with the main node, runs when the main node runs and ends when the main node
 ends, with the job's retryStrategy and timeout (ref §9, §10, §12). Each node's attempt
-(`NodeLauncher`) is one container on a network of the attempt's own (LaunchSpec.group_network);
+(`NodeLauncher`) is one container on a network of the attempt's own (LaunchSpec.group_network),
+or its range's multi-container task for an ecsProperties/eksProperties range (engine.task_nodes);
 the main node starts first, and the others start once it runs and its address is known (they
 get it as AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS, engine.launch). When the main node
-exits the other nodes are stopped; a node's own failure changes nothing else (ref §12).
+exits the other nodes are stopped; a node's own failure changes nothing else (ref §12). Each
+node runs on a simulated instance of its own (engine.instances), so a lost instance
+(engine.faults) ends its node and the job's attempt.
 
 Decides no placement (engine.placement) and words no API view (batch.job_views).
 """
@@ -157,7 +160,7 @@ class NodeLauncher:
         self.jobs = owner.nodes
         self.runner = runner
         self.extra_env = extra_env
-        self.faults = faults  # engine.faults.Faults: injected pull failures reach nodes too
+        self.faults = faults  # engine.faults.Faults: injected pull failures and lost instances reach nodes too
 
     def launch(self, node: dict, now: int) -> None:
         start_container(self, node, now)
