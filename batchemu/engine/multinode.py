@@ -305,6 +305,8 @@ class MultiNode:
                 changes = {"_attempt": attempt, "_ceName": ce["computeEnvironmentName"], "_groupNetwork": network,
                            "_mainAddress": None, "_address": None, "_stop": None, "statusReason": None,
                            "startedAt": None, "stoppedAt": None}
+                if node["status"] in _BUSY:
+                    changes.update(self._unreported(node, now))
                 if task_jobs.kind(node):
                     changes.update(self.task_node_launcher.reset(node))
                 else:
@@ -317,6 +319,16 @@ class MultiNode:
         for node_id, old_attempt in stale:
             self.runner.stop(node_id, old_attempt, self.node_attempts.stop_grace)
         return new
+
+    def _unreported(self, node: dict, now: int) -> dict:
+        """The last attempt of a node still busy when its job's next attempt starts (its end not
+        reported yet: a task stopping takes a moment): recorded as it was stopped, with its
+        stop's reason (a lost host's) and no exit code, so the node lists every attempt."""
+        launcher = self.launcher_of(node)
+        stop = node.get("_stop") or {}
+        record = launcher.record(node, None, None, stop.get("reason") or CONTAINER_EXITED, now)
+        field = launcher.attempts_field(node) if hasattr(launcher, "attempts_field") else "attempts"
+        return {field: list(node.get(field) or []) + [record]}
 
     def _move(self, node: dict, to: str, now: int, changes: dict) -> None:
         if node["status"] == to:  # a fresh node is born RUNNABLE

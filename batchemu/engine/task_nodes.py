@@ -14,7 +14,7 @@ Owns no placement, no node creation (engine.multinode) and no Docker.
 
 from __future__ import annotations
 
-from batchemu.engine import states
+from batchemu.engine import task_jobs
 from batchemu.engine.task_jobs import TaskJobs
 from batchemu.vocabulary.reasons import LOST_ON_RESTART
 
@@ -39,6 +39,12 @@ class TaskNodeLauncher(TaskJobs):
         self.attempts = None
 
     def to_running(self, node: dict, at: int) -> dict | None:
+        if node.get("_address") and task_jobs.kind(node) == task_jobs.ECS:
+            # ref §12: a node shows its private address; a task's containers share the node's.
+            interfaces = [{"privateIpv4Address": node["_address"]}]
+            task = node["ecsProperties"]["taskProperties"][0]
+            node = dict(node, ecsProperties=dict(node["ecsProperties"], taskProperties=[dict(task, containers=[
+                dict(c, networkInterfaces=interfaces) for c in task["containers"]])]))
         new = super().to_running(node, at)
         if new is not None and new["nodeDetails"]["isMainNode"]:
             self.owner.main_running(new, at)
@@ -48,4 +54,7 @@ class TaskNodeLauncher(TaskJobs):
         """What the node's last attempt added that its next one must not show."""
         changes = self.retried(node)
         changes.pop("_ce", None)
+        if "ecsProperties" in changes:   # the address to_running showed
+            task = changes["ecsProperties"]["taskProperties"][0]
+            task["containers"] = [{k: v for k, v in c.items() if k != "networkInterfaces"} for c in task["containers"]]
         return changes

@@ -228,7 +228,10 @@ class DockerTasks:
             also_on = self.groups.prepare(dataclasses.replace(
                 holder, group_network=task.spec.group_network,
                 environment={"AWS_ENDPOINT_URL": endpoint} if endpoint else {}), kw)
-        kw["labels"] = dict(kw.get("labels") or {}, **self._labels(task, ""))
+        # The task's labels only (not a single-container attempt's, which a restart's re-attach
+        # would take for a live attempt), and the group network's (docker_nodes.place_on).
+        network_label = {k: v for k, v in (kw.get("labels") or {}).items() if k == docker_nodes.LABEL_NETWORK}
+        kw["labels"] = {**self._labels(task, ""), **network_label}
         container = self.client.containers.create(**kw)
         task.holder_id = container.id   # before start: a holder that fails to start is removed too
         if also_on:

@@ -79,8 +79,9 @@ def test_ecs_task_nodes_talk_over_tcp_and_show_their_containers_exit_codes(serve
     main_containers = {c["name"]: c for c in main["ecsProperties"]["taskProperties"][0]["containers"]}
     assert stream_lines(server, acct, main_containers["work"]["logStreamName"]) == ["hello-from-1"]
     assert stream_lines(server, acct, main_containers["side"]["logStreamName"]) == ["side 0/2 main=0 addr=unset"]
-    side = stream_lines(server, acct, containers[1]["logStreamName"])[0]
-    assert side.startswith("side 1/2 main=0 addr=") and side != "side 1/2 main=0 addr=unset"
+    # The worker's containers were told the main node's address, the one its task shows (ref §12).
+    address = main_containers["work"]["networkInterfaces"][0]["privateIpv4Address"]
+    assert stream_lines(server, acct, containers[1]["logStreamName"]) == [f"side 1/2 main=0 addr={address}"]
 
 
 def test_eks_pod_nodes_run_their_init_container_first_and_succeed(server):
