@@ -143,8 +143,13 @@ def _node_fields(backend: Backend, queue: dict, definition: dict, params: dict, 
     (`_nodeRanges`) and the whole gang's need (gang placement)."""
     props, ranges, need = multinode_spec.resolve(definition, params.get("nodeOverrides"), parameters)
     for i, node_range in enumerate(props["nodeRangeProperties"]):
-        _check_host_access(backend, queue, definition, node_range["container"],
-                           f"nodeProperties.nodeRangeProperties[{i}].container")
+        if node_range.get("container") is not None:
+            _check_host_access(backend, queue, definition, node_range["container"],
+                               f"nodeProperties.nodeRangeProperties[{i}].container")
+    found = [f for f in host_access.in_definition({"nodeProperties": props})
+             if ".container." not in f and not f.endswith(".container")]  # task and pod ranges
+    if found and backend.config.deny_host_access:
+        host_access.refuse(found, f"Job definition {definition['jobDefinitionArn']}: ")
     return {"nodeProperties": props, "_nodeRanges": ranges, "_need": need}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from batchemu.batch import job_spec
+from batchemu.batch import job_spec, task_properties
 from batchemu.batch.errors import ClientException
 from batchemu.batch.job_definition_rules import parse_target_nodes
 
@@ -32,11 +32,6 @@ def resolve(definition: dict, overrides: dict | None, parameters: dict) -> tuple
     props = json.loads(json.dumps(definition["nodeProperties"]))
     overrides = overrides or {}
     ranges = props["nodeRangeProperties"]
-    for i, node_range in enumerate(ranges):
-        if node_range.get("container") is None:
-            block = "ecsProperties" if node_range.get("ecsProperties") is not None else "eksProperties"
-            raise ClientException(f"nodeProperties.nodeRangeProperties[{i}] uses {block}: batchemu runs "
-                                  "multi-node node ranges with container properties only")
     count = _node_count(props, overrides.get("numNodes"))
     spans = [parse_target_nodes(r["targetNodes"], count, f"nodeProperties.nodeRangeProperties[{i}].targetNodes")
              for i, r in enumerate(ranges)]
@@ -46,17 +41,36 @@ def resolve(definition: dict, overrides: dict | None, parameters: dict) -> tuple
         raise ClientException(f"nodeOverrides.numNodes {count} leaves nodes without a node range: "
                               f"{', '.join(map(str, missing[:10]))}")
     per_range = _overrides_per_range(overrides.get("nodePropertyOverrides") or [], spans, count)
+    engine_ranges = []
     for i, node_range in enumerate(ranges):
         override = per_range.get(i) or {}
-        container_overrides = override.get("containerOverrides") or {}
-        job_spec.check_overrides(container_overrides, node_range["container"])
-        node_range["container"] = job_spec.resolve_container(node_range["container"], container_overrides,
-                                                             parameters)
+        where = f"nodeOverrides.nodePropertyOverrides (targetNodes {node_range['targetNodes']})"
+        task = None
+        if node_range.get("container") is not None:
+            _only(override, "containerOverrides", where)
+            container_overrides = override.get("containerOverrides") or {}
+            job_spec.check_overrides(container_overrides, node_range["container"])
+            node_range["container"] = job_spec.resolve_container(node_range["container"], container_overrides,
+                                                                 parameters)
+            need = job_spec.needs(node_range["container"])
+        elif node_range.get("ecsProperties") is not None:
+            # A range of ECS task containers: resolved, and its ecsPropertiesOverride merged, as
+            # SubmitJob does for an ecsProperties job (batch.task_properties).
+            _only(override, "ecsPropertiesOverride", where)
+            node_range["ecsProperties"], limits, need = task_properties.ecs_job(
+                node_range, override.get("ecsPropertiesOverride"), parameters)
+            task = {"kind": "ecs", "limits": limits}
+        else:
+            _only(override, "eksPropertiesOverride", where)
+            node_range["eksProperties"], limits, need, sizes = task_properties.eks_job(
+                node_range, override.get("eksPropertiesOverride"), parameters)
+            task = {"kind": "eks", "limits": limits, "sizes": sizes}
         if override.get("instanceTypes"):
             node_range["instanceTypes"] = list(override["instanceTypes"])
+        first, last = spans[i]
+        engine_ranges.append(dict({"first": first, "last": last, "range": i, "need": need},
+                                  **({"task": task} if task else {})))
     props["numNodes"] = count
-    engine_ranges = [{"first": first, "last": last, "range": i, "need": job_spec.needs(ranges[i]["container"])}
-                     for i, (first, last) in enumerate(spans)]
     total = {"vcpus": 0.0, "memory": 0, "gpus": 0}
     for node in range(count):  # each node counts its most specific range (ref §12)
         need = min((r for r in engine_ranges if r["first"] <= node <= r["last"]),
@@ -64,6 +78,21 @@ def resolve(definition: dict, overrides: dict | None, parameters: dict) -> tuple
         for key in total:
             total[key] += need[key]
     return props, engine_ranges, total
+
+
+_OVERRIDES = ("containerOverrides", "ecsPropertiesOverride", "eksPropertiesOverride")
+_BLOCKS = {"containerOverrides": "container", "ecsPropertiesOverride": "ecsProperties",
+           "eksPropertiesOverride": "eksProperties"}
+
+
+def _only(override: dict, allowed: str, where: str) -> None:
+    """A node range's override may only override what the range has: containerOverrides a
+    container range, ecsPropertiesOverride an ecsProperties range, eksPropertiesOverride an
+    eksProperties one (model: NodePropertyOverride)."""
+    for key in _OVERRIDES:
+        if key != allowed and override.get(key):
+            raise ClientException(f"{where}: {key} can't override a node range with {_BLOCKS[allowed]}; "
+                                  f"use {allowed}")
 
 
 def _node_count(props: dict, override) -> int:
@@ -103,9 +132,6 @@ def _overrides_per_range(overrides: list, spans: list, count: int) -> dict:
         if span not in spans:
             unmatched.append(str(target))
             continue
-        if override.get("ecsPropertiesOverride") or override.get("eksPropertiesOverride"):
-            raise ClientException(f"nodeOverrides.nodePropertyOverrides[{i}]: only containerOverrides "
-                                  "apply to container node ranges")
         out[spans.index(span)] = override
     if unmatched:
         raise ClientException("NodeOverride targets should match job definition. Non matching targets - "

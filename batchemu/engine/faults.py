@@ -6,7 +6,8 @@ against, as instructions to the engine.
   terminated.` and no exit code (ref §6.5), Fargate Spot with ECS's interruption reason and
   the exit code of its stopped container;
 - lose a simulated instance (engine.instances) of an EC2/SPOT/UNMANAGED compute environment:
-  every attempt on it ends with the same host-terminated reason, at once;
+  every attempt on it ends with the same host-terminated reason, at once; a multi-node job's node
+  on it ends so, and so does its job's attempt (its other nodes are stopped with it);
 - make pulls of a named image fail with CannotPullContainerError (Docker's wording).
 
 A request thread only posts an instruction (`post`) and waits for its answer; the scheduler's
@@ -27,6 +28,7 @@ from batchemu.context import RequestContext
 from batchemu.engine import attempts
 from batchemu.engine.instances import FARGATE_TYPES, Instances
 from batchemu.engine.world import World
+from batchemu.store.nodes import Nodes
 from batchemu.vocabulary import arns
 from batchemu.vocabulary.job_states import RUNNING, STARTING
 
@@ -63,6 +65,7 @@ class Faults:
     def __init__(self, store, jobs):
         self.store = store
         self.jobs = jobs
+        self.nodes = Nodes(store)   # multi-node jobs' nodes: rows of the same table, their own kind
         self.instances = Instances(jobs)
         store.job_observers.append(self.instances.observe)
         self._lock = threading.Lock()
@@ -153,7 +156,10 @@ class Faults:
                        jobId=None) -> dict:
         busy = self._busy(ctx)
         if jobId is not None:
-            instanceId = _instance_of(self._busy_job(ctx, jobId))
+            job = self._busy_job(ctx, jobId)
+            if job.get("nodeProperties") and job.get("nodeDetails") is None:   # a multi-node job: its main node's host
+                job = self.nodes.get(f"{job['jobId']}#{job['nodeProperties']['mainNode']}") or job
+            instanceId = _instance_of(job)
             if instanceId is None:
                 raise FaultError(f"job {jobId} runs on Fargate, which has no instances to lose; use "
                                  "reclaim-spot (FARGATE_SPOT) or TerminateJob")
@@ -174,8 +180,16 @@ class Faults:
         if not targets:
             raise FaultError(f"instanceId {instanceId} is not an instance running a job of this account")
         ended = []
+        reason = HOST_TERMINATED.format(instanceId)
         for job in targets:  # the host is gone: no grace
-            ended += self._end(job, HOST_TERMINATED.format(instanceId), 0, instanceId, host_gone=True)
+            ended += self._end(job, reason, 0, instanceId, host_gone=True)
+            if job.get("nodeDetails") is not None:
+                # A node's host went: the whole job's attempt ends with that reason (its other
+                # nodes are stopped with it) and its retryStrategy decides (ref §9, §12: the
+                # job's attempt is one gang; a node's own end decides nothing).
+                parent = self.jobs.get(job["_parent"])
+                if parent is not None and parent["status"] in BUSY and parent["_attempt"] == job["_attempt"]:
+                    ended += self._end(parent, reason, 0, None, host_gone=True)
         self.instances.forget(instanceId)
         return {"instanceId": instanceId, "jobs": ended}
 
@@ -185,7 +199,8 @@ class Faults:
         stop = {"kind": attempts.HOST_LOST, "reason": reason, "hostGone": host_gone}
         if grace is not None:
             stop["grace"] = grace
-        if not attempts.request_stop(self.jobs, job, stop, BUSY):
+        store = self.nodes if job.get("nodeDetails") is not None else self.jobs
+        if not attempts.request_stop(store, job, stop, BUSY):
             return []  # already being stopped (terminated, timed out): that end stands
         entry = {"jobId": job["jobId"], "computeEnvironment": job.get("_ce"), "statusReason": reason}
         if instance_id:

@@ -38,6 +38,7 @@ class Instance:
     def __init__(self, instance_id: str, arn: str, ce_arn: str, vcpus: float, order: int):
         self.id, self.arn, self.ce_arn, self.vcpus, self.order = instance_id, arn, ce_arn, vcpus, order
         self.jobs: dict[str, float] = {}  # job id -> vCPUs it holds
+        self.alone = False                # a multi-node job's node's: nothing else goes there
 
     def free(self) -> float:
         return self.vcpus - sum(self.jobs.values())
@@ -52,8 +53,9 @@ class Instances:
         self._order = itertools.count()
         self._loaded = False
 
-    def place(self, job: dict, ce: dict) -> dict:
-        """{"instanceId", "containerInstanceArn"} of the instance `job` now runs on; {} on Fargate."""
+    def place(self, job: dict, ce: dict, alone: bool = False) -> dict:
+        """{"instanceId", "containerInstanceArn"} of the instance `job` now runs on; {} on Fargate.
+        `alone`: an instance of its own, that nothing else is placed on (a multi-node job's node)."""
         if is_fargate(ce):
             return {}
         need = float(job["_need"]["vcpus"])
@@ -61,8 +63,13 @@ class Instances:
             self._load()
             self._release(job["jobId"])
             ce_arn = ce["computeEnvironmentArn"]
-            fits = [i for i in self._by_id.values() if i.ce_arn == ce_arn and i.free() + 1e-9 >= need]
-            instance = min(fits, key=lambda i: i.order) if fits else self._new(job, ce, max(need, INSTANCE_VCPUS))
+            fits = [i for i in self._by_id.values() if i.ce_arn == ce_arn and i.free() + 1e-9 >= need
+                    and not i.alone]
+            if alone:
+                instance = self._new(job, ce, max(need, INSTANCE_VCPUS))
+                instance.alone = True
+            else:
+                instance = min(fits, key=lambda i: i.order) if fits else self._new(job, ce, max(need, INSTANCE_VCPUS))
             instance.jobs[job["jobId"]] = need
             self._of_job[job["jobId"]] = instance
             return {"instanceId": instance.id, "containerInstanceArn": instance.arn}

@@ -9,10 +9,13 @@ can run multi-node jobs (`eligible`), so every node fits at once or the job stay
 Two engine.attempts Launchers, one lifecycle: the job's attempt (`JobLauncher`) is the main
 node's: it starts with the main node, runs when the main node runs and ends when the main node
 ends, with the job's retryStrategy and timeout (ref §9, §10, §12). Each node's attempt
-(`NodeLauncher`) is one container on a network of the attempt's own (LaunchSpec.group_network);
+(`NodeLauncher`) is one container on a network of the attempt's own (LaunchSpec.group_network),
+or its range's multi-container task for an ecsProperties/eksProperties range (engine.task_nodes);
 the main node starts first, and the others start once it runs and its address is known (they
 get it as AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS, engine.launch). When the main node
-exits the other nodes are stopped; a node's own failure changes nothing else (ref §12).
+exits the other nodes are stopped; a node's own failure changes nothing else (ref §12). Each
+node runs on a simulated instance of its own (engine.instances), so a lost instance
+(engine.faults) ends its node and the job's attempt.
 
 Decides no placement (engine.placement) and words no API view (batch.job_views).
 """
@@ -23,9 +26,10 @@ import logging
 import threading
 import uuid
 
-from batchemu.engine import attempts, consumables, states
+from batchemu.engine import attempts, consumables, states, task_jobs
 from batchemu.engine.container_jobs import start_container
 from batchemu.engine.launch import log_names
+from batchemu.engine.task_nodes import TaskNodeLauncher
 from batchemu.store.nodes import Nodes
 from batchemu.vocabulary.reasons import CONTAINER_EXITED, LOST_ON_RESTART, OUT_OF_MEMORY
 
@@ -72,16 +76,17 @@ def _drop_none(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def new_task(node: dict, ce: dict) -> dict:
+def new_task(node: dict, ce: dict, instance: dict | None = None) -> dict:
     """A node attempt's ECS-like task on `ce`: its task and container-instance ARNs and its log
-    group and stream (ref §6.10: each node is a task of its own, with a stream of its own)."""
+    group and stream (ref §6.10: each node is a task of its own, with a stream of its own), on
+    `instance` (engine.instances) when there is one."""
     task_id = uuid.uuid4().hex
     cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
     prefix = f"arn:aws:ecs:{node['_region']}:{node['_account']}"
     group, stream = log_names(node, task_id)
     return {"taskArn": f"{prefix}:task/{cluster}/{task_id}",
             "containerInstanceArn": f"{prefix}:container-instance/{cluster}/{uuid.uuid4().hex}",
-            "logGroup": group, "logStreamName": stream}
+            "logGroup": group, "logStreamName": stream, **(instance or {})}
 
 
 class GangStopper:
@@ -155,7 +160,7 @@ class NodeLauncher:
         self.jobs = owner.nodes
         self.runner = runner
         self.extra_env = extra_env
-        self.faults = faults  # engine.faults.Faults: injected pull failures reach nodes too
+        self.faults = faults  # engine.faults.Faults: injected pull failures and lost instances reach nodes too
 
     def launch(self, node: dict, now: int) -> None:
         start_container(self, node, now)
@@ -234,11 +239,16 @@ class MultiNode:
         self.on_retry = on_retry  # the scheduler's: a retried job's queue may be gone by now
         self.job_launcher = JobLauncher(self)
         self.node_launcher = NodeLauncher(self, runner, extra_env, faults)
+        # Nodes of ecsProperties/eksProperties ranges: a task of several containers each.
+        self.task_node_launcher = TaskNodeLauncher(self, runner, extra_env, faults)
+        self.faults = faults
         stopper = GangStopper(runner, self.nodes) if runner is not None else None
         # The job's lifecycle (the scheduler's `_launcher(job).attempts`), and its nodes'.
         self.attempts = attempts.Attempts(self.job_launcher, stopper, logs, stop_grace_seconds, time_scale)
         self.node_attempts = NodeAttempts(self, self.node_launcher, runner, logs, stop_grace_seconds, time_scale)
         self.node_launcher.attempts = self.node_attempts
+        self.task_node_launcher.attempts = NodeAttempts(self, self.task_node_launcher, runner, logs,
+                                                        stop_grace_seconds, time_scale)
         self._ended = set()  # multi-node jobs that ended since the last settle() (any thread)
         self._ended_lock = threading.Lock()
         store.job_observers.append(self._observe)
@@ -260,6 +270,10 @@ class MultiNode:
                 if node["status"] == states.RUNNABLE:
                     states.transition(self.nodes, node, states.FAILED, now,
                                       statusReason=(job or {}).get("statusReason") or CONTAINER_EXITED)
+
+    def launcher_of(self, node: dict):
+        """The Launcher of one node: one container, or its range's task (engine.task_nodes)."""
+        return self.task_node_launcher if task_jobs.kind(node) else self.node_launcher
 
     def main_node(self, job: dict) -> dict | None:
         return self.nodes.get(f"{job['jobId']}#{job['nodeProperties']['mainNode']}")
@@ -290,16 +304,31 @@ class MultiNode:
                     stale.append((node["jobId"], node["_attempt"]))
                 changes = {"_attempt": attempt, "_ceName": ce["computeEnvironmentName"], "_groupNetwork": network,
                            "_mainAddress": None, "_address": None, "_stop": None, "statusReason": None,
-                           "startedAt": None, "stoppedAt": None,
-                           "container": {k: v for k, v in node["container"].items() if k not in _ATTEMPT_KEYS}}
+                           "startedAt": None, "stoppedAt": None}
+                if node["status"] in _BUSY:
+                    changes.update(self._unreported(node, now))
+                if task_jobs.kind(node):
+                    changes.update(self.task_node_launcher.reset(node))
+                else:
+                    changes["container"] = {k: v for k, v in node["container"].items() if k not in _ATTEMPT_KEYS}
                 if index == props["mainNode"]:
-                    changes.update(self._task(node, ce, attempt, changes["container"], now))
+                    changes.update(self._task(dict(node, **changes), ce, attempt, now))
                     self._move(node, states.STARTING, now, changes)
                 else:
                     self._move(node, states.RUNNABLE, now, changes)
         for node_id, old_attempt in stale:
             self.runner.stop(node_id, old_attempt, self.node_attempts.stop_grace)
         return new
+
+    def _unreported(self, node: dict, now: int) -> dict:
+        """The last attempt of a node still busy when its job's next attempt starts (its end not
+        reported yet: a task stopping takes a moment): recorded as it was stopped, with its
+        stop's reason (a lost host's) and no exit code, so the node lists every attempt."""
+        launcher = self.launcher_of(node)
+        stop = node.get("_stop") or {}
+        record = launcher.record(node, None, None, stop.get("reason") or CONTAINER_EXITED, now)
+        field = launcher.attempts_field(node) if hasattr(launcher, "attempts_field") else "attempts"
+        return {field: list(node.get(field) or []) + [record]}
 
     def _move(self, node: dict, to: str, now: int, changes: dict) -> None:
         if node["status"] == to:  # a fresh node is born RUNNABLE
@@ -310,26 +339,41 @@ class MultiNode:
         if not ok:  # inside the store's transaction nobody else writes: a bug if it happens
             raise RuntimeError(f"node {node['jobId']} changed while its job was starting")
 
-    @staticmethod
-    def _task(node: dict, ce: dict, attempt: int, container: dict, now: int) -> dict:
-        """A node's attempt's task (its ARNs and log stream) and when it was scheduled."""
-        task = new_task(node, ce)
+    def _task(self, node: dict, ce: dict, attempt: int, now: int) -> dict:
+        """A node's attempt's task (its ARNs and log streams, the simulated instance it runs on)
+        and when it was scheduled."""
+        if task_jobs.kind(node):   # its range's task: as an ecsProperties/eksProperties job's
+            return dict(self.task_node_launcher.attempt_changes(node, ce, attempt, now), scheduledAt=now)
+        # An instance of its own (engine.instances, `alone`): AWS runs one node per instance, and a
+        # lost instance (engine.faults) takes that node.
+        instance = self.faults.instances.place(node, ce, alone=True) if self.faults else None
+        task = new_task(node, ce, instance)
         tasks = dict(node.get("_tasks") or {})
         tasks[str(attempt)] = task
         return {"_tasks": tasks, "scheduledAt": now,
-                "container": dict(container, taskArn=task["taskArn"],
+                "container": dict(node["container"], taskArn=task["taskArn"],
                                   containerInstanceArn=task["containerInstanceArn"])}
 
     def _node(self, job: dict, index: int, now: int) -> dict:
         """Node `index` of `job` as first written: RUNNABLE, its range's container."""
         chosen = node_range(job, index)
-        container = dict(chosen["properties"]["container"])
         props = job["nodeProperties"]
-        return {
+        range_props = chosen["properties"]
+        if chosen.get("task"):   # an ecsProperties/eksProperties range: run as engine.task_nodes
+            container = {}
+            if chosen["task"]["kind"] == task_jobs.ECS:
+                shape = {"ecsProperties": range_props["ecsProperties"]}
+            else:
+                shape = {"eksProperties": range_props["eksProperties"], "eksAttempts": []}
+            shape["_task"] = chosen["task"]
+        else:
+            container = dict(range_props["container"])
+            shape = {"container": container}
+        return {**shape,
             "jobId": f"{job['jobId']}#{index}", "jobArn": f"{job['jobArn']}#{index}",
             "jobName": job["jobName"], "jobQueue": job["jobQueue"], "status": states.RUNNABLE,
             "createdAt": now, "jobDefinition": job["jobDefinition"], "parameters": job.get("parameters"),
-            "container": container, "dependsOn": [], "attempts": [], "tags": None,
+            "dependsOn": [], "attempts": [], "tags": None,
             "propagateTags": job.get("propagateTags"), "platformCapabilities": job.get("platformCapabilities"),
             "schedulingPriority": job.get("schedulingPriority"), "shareIdentifier": job.get("shareIdentifier"),
             "nodeDetails": {"nodeIndex": index, "isMainNode": index == props["mainNode"]},
@@ -343,7 +387,7 @@ class MultiNode:
         """Hand a STARTING job's main node to the runner (the others follow once it runs)."""
         main = self.main_node(job)
         if main is not None and main["status"] == states.STARTING and main["_attempt"] == job["_attempt"]:
-            self.node_launcher.launch(main, now)
+            self.launcher_of(main).launch(main, now)
 
     def main_running(self, main: dict, at: int) -> None:
         """The main node runs: so does the job (ref §12), and the other nodes start, told its address."""
@@ -360,13 +404,13 @@ class MultiNode:
             for node in self.nodes.of(job["jobId"]):
                 if node["status"] != states.RUNNABLE or node["_attempt"] != main["_attempt"]:
                     continue
-                changes = self._task(node, ce, node["_attempt"], node["container"], at)
+                changes = self._task(node, ce, node["_attempt"], at)
                 new = states.transition(self.nodes, node, states.STARTING, at,
                                         _mainAddress=main.get("_address") or "", **changes)
                 if new is not None:
                     begun.append(new)
         for node in begun:
-            self.node_launcher.launch(node, at)
+            self.launcher_of(node).launch(node, at)
 
     # -- runner reports and ends ------------------------------------------------------------
 

@@ -137,7 +137,7 @@ class Scheduler:
         """The Launcher of a job's kind: a multi-node job or one of its nodes (engine.multinode),
         a multi-container task (engine.task_jobs) or one container."""
         if multinode.is_node(job):
-            return self.multinode.node_launcher
+            return self.multinode.launcher_of(job)
         if multinode.is_multinode(job):
             return self.multinode
         return self.tasks if task_jobs.kind(job) else self.containers

@@ -42,11 +42,16 @@ def kind(job: dict) -> str | None:
 class TaskJobs(ContainerJobs):
     """A container job's lifecycle (the same store, attempts and retry rules) whose attempt is a
     task of several containers: every Launcher step is its own."""
+    alone = False   # True for a multi-node job's node: a simulated instance of its own (engine.instances)
 
     def begin(self, job: dict, ce: dict, now: int) -> dict | None:
         """RUNNABLE -> STARTING on `ce`: the attempt's task ARN (ECS) or pod and node names
         (EKS), and a log stream per container."""
-        attempt = job["_attempt"] + 1
+        return self.to_starting(job, now, **self.attempt_changes(job, ce, job["_attempt"] + 1, now))
+
+    def attempt_changes(self, job: dict, ce: dict, attempt: int, now: int) -> dict:
+        """The changes of a job starting attempt `attempt` on `ce` (also a multi-node job's task
+        node's: engine.task_nodes)."""
         task_id = uuid.uuid4().hex
         cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
         prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
@@ -55,7 +60,7 @@ class TaskJobs(ContainerJobs):
         pod_name = f"aws-batch.{uuid.uuid4()}"
         # The simulated instance it lands on (engine.instances), as for a single container: the
         # instance's container-instance ARN, and a fault (Spot reclaim, lost host) reaches it.
-        instance = self.faults.instances.place(job, ce) if self.faults else {
+        instance = self.faults.instances.place(job, ce, alone=self.alone) if self.faults else {
             "containerInstanceArn": f"{prefix}:container-instance/{cluster}/"
                                     f"{(ce.get('uuid') or task_id).replace('-', '')}"}
         record = {"taskArn": f"{prefix}:task/{cluster}/{task_id}", **instance,
@@ -78,7 +83,7 @@ class TaskJobs(ContainerJobs):
                 "taskArn": record["taskArn"], "containerInstanceArn": record.get("containerInstanceArn")}))
         else:
             changes["eksProperties"] = _with_pod(job, podName=record["podName"], nodeName=record["nodeName"])
-        return self.to_starting(job, now, **changes)
+        return changes
 
     # -- engine.attempts.Launcher ----------------------------------------------------------
 
@@ -196,7 +201,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
                                                        for d in c.get("dependsOn") or []),
                                       volume_mounts=mounts, stop_timeout=c.get("stopTimeout")))
         return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                        tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"))
+                        tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"), job.get("_groupNetwork"))
     pod = _pod(job)
     record = job["_tasks"][str(job["_attempt"])]
     volumes, hosts = [], {}
@@ -236,7 +241,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
             members.append(TaskMember(c["name"], spec, stage=stage, volume_mounts=mounts,
                                       entrypoint=tuple(c["command"]) if c.get("command") else None))
     return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                    tuple(volumes), ALL_ZERO, labels, job.get("_network"))
+                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), job.get("_groupNetwork"))
 
 
 def _member_launch(job: dict, container: dict, need: dict | None, ce_name: str, extra_env: dict, more_env: dict):

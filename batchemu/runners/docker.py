@@ -114,7 +114,7 @@ class DockerRunner:
         self._output = OutputFollower(self.client, self._report_output, output_interval)
         # Multi-container attempts (ECS tasks, EKS pods): docker_task, fed by the same events.
         self._tasks = DockerTasks(self.client, server_id, self._emit, task_holder_image, pull_policy,
-                                  network, deny_host_access, output_interval)
+                                  network, deny_host_access, output_interval, self._groups)
         # Subscribed before anything is started, so no die event can be missed.
         self._events = EngineEvents(self.client, server_id,
                                     on_event=lambda event: self._guarded(self._on_event, event),

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import docker.errors
 
-from batchemu.runners import docker_stop, task_rules, task_spec
+from batchemu.runners import docker_nodes, docker_stop, task_rules, task_spec
 from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, RunnerEvent
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
@@ -55,6 +55,7 @@ class _Task:
     members: dict
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     holder_id: str | None = None
+    address: str | None = None        # the holder's on spec.group_network (a multi-node job's node)
     volumes: dict = dataclasses.field(default_factory=dict)   # TaskVolume.name -> Docker volume name
     stopping: bool = False
     stop_grace: float | None = None   # stop() asked for, with this grace
@@ -71,7 +72,7 @@ class DockerTasks:
     """The task side of runners.docker.DockerRunner (which owns it and routes to it)."""
 
     def __init__(self, client, server_id: str, emit, holder_image: str, pull_policy: str,
-                 default_network: str, deny_host_access: bool, output_interval: float = 0.5):
+                 default_network: str, deny_host_access: bool, output_interval: float = 0.5, groups=None):
         self.client = client
         self.server_id = server_id
         self._emit = emit
@@ -79,6 +80,7 @@ class DockerTasks:
         self.pull_policy = pull_policy
         self.default_network = default_network
         self.deny_host_access = deny_host_access
+        self.groups = groups   # runners.docker_nodes.GroupNetworks: multi-node jobs' networks
         self._tasks: dict[tuple, _Task] = {}
         self._lock = threading.Lock()
         # Pulls can take minutes: launches get their own pool, so no task's next step (a
@@ -200,7 +202,7 @@ class DockerTasks:
                 LABEL_TASK_ATTEMPT: str(task.spec.attempt), LABEL_TASK_MEMBER: member}
 
     def _make_volume(self, task: _Task, volume) -> str:
-        name = f"batchemu-{task.spec.job_id.replace(':', '-')}-{task.spec.attempt}-{volume.name}"[:200]
+        name = f"batchemu-{_safe(task.spec.job_id)}-{task.spec.attempt}-{_safe(volume.name)}"[:200]
         options = {}
         if volume.memory:   # emptyDir medium Memory: a tmpfs every member mounts
             options = {"type": "tmpfs", "device": "tmpfs"}
@@ -217,10 +219,27 @@ class DockerTasks:
                             image=self.holder_image, command=["sleep", "2147483647"], environment={},
                             network=task.spec.network)
         kw = create_kwargs(holder, self.server_id, self.default_network)
-        kw["labels"] = self._labels(task, "")
+        also_on = None
+        if task.spec.group_network:
+            # A multi-node job's node: the namespace is on the job's own network (and the
+            # runner's, as a single-container node is: runners.docker_nodes), every member
+            # reaches the other nodes from it, and its address there is the node's.
+            endpoint = next((m.spec.environment.get("AWS_ENDPOINT_URL") for m in task.spec.members), None)
+            also_on = self.groups.prepare(dataclasses.replace(
+                holder, group_network=task.spec.group_network,
+                environment={"AWS_ENDPOINT_URL": endpoint} if endpoint else {}), kw)
+        # The task's labels only (not a single-container attempt's, which a restart's re-attach
+        # would take for a live attempt), and the group network's (docker_nodes.place_on).
+        network_label = {k: v for k, v in (kw.get("labels") or {}).items() if k == docker_nodes.LABEL_NETWORK}
+        kw["labels"] = {**self._labels(task, ""), **network_label}
         container = self.client.containers.create(**kw)
         task.holder_id = container.id   # before start: a holder that fails to start is removed too
+        if also_on:
+            self.client.api.connect_container_to_network(container.id, also_on)
         container.start()
+        if task.spec.group_network:
+            attrs = self.client.api.inspect_container(container.id)
+            task.address = docker_nodes.address(attrs, task.spec.group_network)
 
     # ---- the task's steps (under task.lock) -------------------------------------------
 
@@ -279,7 +298,8 @@ class DockerTasks:
                 started = parse_docker_time(container.attrs["State"].get("StartedAt"))
             except docker.errors.APIError:
                 pass
-            self._emit(RunnerEvent(RUNNING, task.spec.job_id, task.spec.attempt, started or _now_ms()))
+            self._emit(RunnerEvent(RUNNING, task.spec.job_id, task.spec.attempt, started or _now_ms(),
+                                   address=task.address))
         self._output.follow(task.key + (member.spec.name,), member.container_id)
 
     def _member_died(self, task: _Task, name: str, container_id: str | None) -> None:
@@ -374,6 +394,8 @@ class DockerTasks:
                 self._remove(member.container_id)
         if task.holder_id:
             self._remove(task.holder_id)
+        if task.spec.group_network and self.groups is not None:
+            self.groups.release(task.spec.group_network)   # removed with its last container
         for name in task.volumes.values():
             self._submit(self._remove_volume, name)
 
@@ -418,7 +440,10 @@ class DockerTasks:
 
 
 def _base_name(task: _Task) -> str:
-    return f"{_safe(task.spec.name)[:80]}-{task.spec.attempt}-{task.spec.job_id[:8]}"
+    # A multi-node job's nodes (`<jobId>#<n>`) share their id's start: the node index keeps
+    # their containers' names apart.
+    node = task.spec.job_id.partition("#")[2]
+    return f"{_safe(task.spec.name)[:80]}-{task.spec.attempt}-{task.spec.job_id[:8]}" + (f"-n{node}" if node else "")
 
 
 def _safe(text: str) -> str:

@@ -63,6 +63,8 @@ class TaskSpec:
     result: str = FIRST_ESSENTIAL
     labels: dict = dataclasses.field(default_factory=dict)
     network: str | None = None         # the network of the task's namespace; None: the runner's
+    group_network: str | None = None   # a multi-node job's own network: the namespace joins it too
+                                       # and RUNNING reports its address there (engine.task_nodes)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """SubmitJob of multi-node parallel job definitions through real boto3 (ref §12, §6.1, §6.8):
 nodeOverrides checked against the definition and merged into the job's nodeProperties, what a
-multi-node job can't be (an array job; given containerOverrides), ranges batchemu can't run,
-and the node listing selector. This server has no runner, so jobs wait in RUNNABLE."""
+multi-node job can't be (an array job; given containerOverrides), ecsProperties ranges and
+their overrides, and the node listing selector. This server has no runner, so jobs wait in RUNNABLE."""
 
 import pytest
 from botocore.exceptions import ClientError
@@ -87,13 +87,38 @@ def test_node_overrides_need_a_multinode_definition(setup):
     assert "nodeOverrides can only be used with a multinode job definition" in message(exc)
 
 
-def test_an_ecs_properties_node_range_is_refused_at_submit(setup):
+def test_an_ecs_properties_node_range_takes_its_ecs_properties_override(setup):
+    setup.register_job_definition(jobDefinitionName="ecs-nodes", type="multinode", parameters={"word": "hi"},
+                                  nodeProperties={
+        "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [{"targetNodes": "0:", "ecsProperties": {
+            "taskProperties": [{"containers": [dict(NODE, name="c"), dict(NODE, name="side", essential=False)]}]}}]})
+    job_id = submit(setup, jobDefinition="ecs-nodes", nodeOverrides={"nodePropertyOverrides": [
+        {"targetNodes": "0:", "ecsPropertiesOverride": {"taskProperties": [{"containers": [
+            {"name": "side", "command": ["echo", "Ref::word"]}]}]}}]})["jobId"]
+    job = setup.describe_jobs(jobs=[job_id])["jobs"][0]
+    containers = job["nodeProperties"]["nodeRangeProperties"][0]["ecsProperties"]["taskProperties"][0]["containers"]
+    assert [(c["name"], c["command"], c["essential"]) for c in containers] == [
+        ("c", ["sh", "-c", "echo hi"], True), ("side", ["echo", "hi"], False)]
+
+
+def test_a_node_range_override_must_match_the_ranges_kind(setup):
     setup.register_job_definition(jobDefinitionName="ecs-nodes", type="multinode", nodeProperties={
         "numNodes": 2, "mainNode": 0, "nodeRangeProperties": [{"targetNodes": "0:", "ecsProperties": {
             "taskProperties": [{"containers": [dict(NODE, name="c")]}]}}]})
     with pytest.raises(ClientError) as exc:
-        submit(setup, jobDefinition="ecs-nodes")
-    assert "nodeProperties.nodeRangeProperties[0] uses ecsProperties" in message(exc)
+        submit(setup, jobDefinition="ecs-nodes", nodeOverrides={"nodePropertyOverrides": [
+            {"targetNodes": "0:", "containerOverrides": {"command": ["true"]}}]})
+    assert "containerOverrides can't override a node range with ecsProperties; use ecsPropertiesOverride" \
+        in message(exc)
+    with pytest.raises(ClientError) as exc:
+        submit(setup, nodeOverrides={"nodePropertyOverrides": [
+            {"targetNodes": "1:", "eksPropertiesOverride": {"podProperties": {}}}]})
+    assert "eksPropertiesOverride can't override a node range with container; use containerOverrides" in message(exc)
+    with pytest.raises(ClientError) as exc:
+        submit(setup, jobDefinition="ecs-nodes", nodeOverrides={"nodePropertyOverrides": [
+            {"targetNodes": "0:", "ecsPropertiesOverride": {"taskProperties": [{"containers": [
+                {"name": "nope", "command": ["true"]}]}]}}]})
+    assert "'nope' doesn't name a container of the job definition" in message(exc)
 
 
 def test_list_jobs_by_multi_node_job_id_lists_no_nodes_before_the_job_starts(setup):

@@ -240,3 +240,38 @@ def test_an_injected_pull_failure_of_the_main_nodes_image_fails_the_attempt_with
     assert job["status"] == "FAILED" and h.runner.started == []
     assert job["attempts"][0]["container"]["reason"].startswith("CannotPullContainerError: ")
     assert h.status(f"{job_id}#1") == "FAILED"  # never started: it ends with its job
+
+
+def test_a_lost_node_instance_ends_the_node_and_the_jobs_attempt_and_a_host_ec2_rule_retries_it():
+    from batchemu.context import RequestContext
+    h = Harness()
+    h.compute_environment(max_vcpus=4)
+    h.queue()
+    job_id = h.submit(definition=multinode(h, num=2, retryStrategy={"attempts": 2, "evaluateOnExit": [
+        {"onStatusReason": "Host EC2*", "action": "RETRY"}, {"onReason": "*", "action": "EXIT"}]}))
+    h.tick()
+    h.runner.run(f"{job_id}#0", address="10.0.0.2")
+    h.tick()
+    h.runner.run(f"{job_id}#1")
+    h.tick()
+    nodes = [h.job(f"{job_id}#{i}") for i in range(2)]
+    # one node per simulated instance (AWS places them so)
+    assert nodes[0]["container"]["containerInstanceArn"] != nodes[1]["container"]["containerInstanceArn"]
+
+    future = h.scheduler.faults.post(RequestContext(ACCOUNT, REGION), "lose-instance", jobId=f"{job_id}#1")
+    h.tick()
+    answer = future.result(0)
+    reason = f"Host EC2 (instance {answer['instanceId']}) terminated."
+    assert sorted(e["jobId"] for e in answer["jobs"]) == sorted([job_id, f"{job_id}#1"])
+    h.tick()
+    # no grace for a lost host: the lost node, and every node of the job's attempt
+    assert {(j, g) for j, _, g in h.runner.stopped} == {(f"{job_id}#0", 0), (f"{job_id}#1", 0)}
+    h.runner.exit(f"{job_id}#1", 137)
+    h.runner.exit(f"{job_id}#0", 137)
+    h.tick()
+    lost = h.job(f"{job_id}#1")
+    assert lost["attempts"][0]["statusReason"] == reason and "exitCode" not in lost["attempts"][0]["container"]
+    job = h.job(job_id)
+    assert job["status"] in ("RUNNABLE", "STARTING")   # retried by the Host EC2* rule
+    (attempt,) = job["attempts"]
+    assert attempt["statusReason"] == reason and "exitCode" not in attempt["container"]
