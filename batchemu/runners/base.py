@@ -117,6 +117,23 @@ def deliver(listener: Listener | None, event: RunnerEvent, runner_name: str) -> 
         log.exception("runner listener failed on %s", event.kind)
 
 
+def guarded(who: str, fn, *args) -> None:
+    """A pool or thread body of a runner: `fn(*args)`, its exception logged (never lost in a
+    Future, never ending the thread)."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("%s: %s failed", who, getattr(fn, "__name__", fn))
+
+
+def submit_guarded(pool, who: str, fn, *args) -> None:
+    """`fn(*args)` on `pool`, guarded; nothing once the pool is closing (it takes no more work)."""
+    try:
+        pool.submit(guarded, who, fn, *args)
+    except RuntimeError:
+        pass
+
+
 class Runner(Protocol):
     """Output goes out as LOG events while an attempt runs, so the store always has what an
     attempt wrote so far (give or take a moment): readers of job output never ask a runner."""

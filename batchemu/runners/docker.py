@@ -24,7 +24,7 @@ import docker
 import docker.errors
 
 from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor,
-                                   deliver)
+                                   deliver, guarded, submit_guarded)
 # The labels, create_kwargs and the parsers are part of this module's public face (tests and
 # the e2e suite import them from here); they live with the step they belong to.
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
@@ -449,18 +449,11 @@ class DockerRunner:
         deliver(self._listener, event, "docker")
 
     def _submit_op(self, fn, *args) -> None:
-        try:
-            self._ops.submit(self._guarded, fn, *args)
-        except RuntimeError:
-            pass                     # closing: the pool takes no more work
+        submit_guarded(self._ops, "docker runner", fn, *args)
 
     @staticmethod
     def _guarded(fn, *args) -> None:
-        """Pool and thread bodies: log, never lose an exception silently in a Future."""
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("docker runner: %s failed", getattr(fn, "__name__", fn))
+        guarded("docker runner", fn, *args)
 
 
 def _int(text) -> int | None:

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import docker.errors
 
 from batchemu.runners import docker_nodes, docker_stop, task_rules, task_spec
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, RunnerEvent
+from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, RunnerEvent, submit_guarded
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
 from batchemu.runners.docker_output import OutputFollower
@@ -96,10 +96,7 @@ class DockerTasks:
         task = _Task(spec, {m.name: Member(m) for m in spec.members})
         with self._lock:
             self._tasks[task.key] = task
-        try:
-            self._launching.submit(self._guarded, self._launch, task)
-        except RuntimeError:
-            pass                     # closing
+        submit_guarded(self._launching, "docker task runner", self._launch, task)
 
     def stop(self, job_id: str, attempt: int, grace: float) -> bool:
         """True when (job_id, attempt) is a task of ours (then it is being stopped)."""
@@ -426,17 +423,7 @@ class DockerTasks:
         self._emit(RunnerEvent(LOG, key[0], key[1], lines[-1][0], lines=tuple(lines), container=key[2]))
 
     def _submit(self, fn, *args) -> None:
-        try:
-            self._pool.submit(self._guarded, fn, *args)
-        except RuntimeError:
-            pass                     # closing
-
-    @staticmethod
-    def _guarded(fn, *args) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("docker task runner: %s failed", getattr(fn, "__name__", fn))
+        submit_guarded(self._pool, "docker task runner", fn, *args)
 
 
 def _base_name(task: _Task) -> str:
