@@ -199,7 +199,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
                         tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"))
     pod = _pod(job)
     record = job["_tasks"][str(job["_attempt"])]
-    volumes, hosts = [], {}
+    volumes, hosts, secrets = [], {}, []
     for v in pod.get("volumes") or []:
         if v.get("emptyDir") is not None:
             empty = v["emptyDir"]
@@ -208,20 +208,20 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
         elif v.get("hostPath") is not None:
             hosts[v["name"]] = v["hostPath"].get("path")
         elif v.get("secret") is not None:
-            if not v["secret"].get("optional"):
-                raise ValueError(f"secret volume {v['name']!r} (secretName {v['secret'].get('secretName')!r}) "
-                                 "can't be mounted: batchemu has no Kubernetes secrets (mark it optional to "
-                                 "get an empty volume)")
-            volumes.append(TaskVolume(v["name"], "scratch"))  # an optional secret that is missing: empty
+            # Docker has no secrets: it refuses a required one and mounts an optional one empty.
+            secrets.append((v["name"], v["secret"].get("secretName"), bool(v["secret"].get("optional"))))
+            volumes.append(TaskVolume(v["name"], "scratch"))
         else:
             raise ValueError(f"volume {v['name']!r}: only emptyDir, hostPath and secret volumes run on Docker")
     eks_env = {"AWS_BATCH_JOB_KUBERNETES_NODE_UID": record["nodeUid"]}   # ref §6.9: EKS jobs only
     members = []
     for stage, group in ((INIT, "initContainers"), (MAIN, "containers")):
         for c in pod.get(group) or []:
-            container = {"image": c["image"], "environment": c.get("env") or [],
-                         "user": str((c.get("securityContext") or {}).get("runAsUser"))
-                         if (c.get("securityContext") or {}).get("runAsUser") is not None else None,
+            security = c.get("securityContext") or {}
+            user = str(security["runAsUser"]) if security.get("runAsUser") is not None else None
+            if user and security.get("runAsGroup") is not None:
+                user += f":{security['runAsGroup']}"
+            container = {"image": c["image"], "environment": c.get("env") or [], "user": user,
                          "privileged": (c.get("securityContext") or {}).get("privileged"),
                          "readonlyRootFilesystem": (c.get("securityContext") or {}).get("readOnlyRootFilesystem")}
             # Kubernetes: command replaces the image's entrypoint, args its CMD.
@@ -236,7 +236,8 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
             members.append(TaskMember(c["name"], spec, stage=stage, volume_mounts=mounts,
                                       entrypoint=tuple(c["command"]) if c.get("command") else None))
     return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                    tuple(volumes), ALL_ZERO, labels, job.get("_network"))
+                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), pod_name=record["podName"],
+                    service_account=pod.get("serviceAccountName"), secrets=tuple(secrets))
 
 
 def _member_launch(job: dict, container: dict, need: dict | None, ce_name: str, extra_env: dict, more_env: dict):

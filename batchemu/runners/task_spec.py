@@ -63,6 +63,12 @@ class TaskSpec:
     result: str = FIRST_ESSENTIAL
     labels: dict = dataclasses.field(default_factory=dict)
     network: str | None = None         # the network of the task's namespace; None: the runner's
+    # Kubernetes only (an eksProperties pod): the pod's name as the job shows it, its service
+    # account, and its secret volumes ((volume name, secretName, optional), ...); an optional
+    # one is also a scratch volume (empty) for runners without secrets.
+    pod_name: str | None = None
+    service_account: str | None = None
+    secrets: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
