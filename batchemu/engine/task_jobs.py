@@ -132,7 +132,7 @@ class TaskJobs(ContainerJobs):
                 "containers": [_eks_attempt_container(c, results) for c in pod.get("containers") or []],
                 "initContainers": [_eks_attempt_container(c, results) for c in pod.get("initContainers") or []],
                 "eksClusterArn": record.get("eksClusterArn"), "podName": record["podName"],
-                "podNamespace": record.get("podNamespace"), "nodeName": record["nodeName"],
+                "podNamespace": record.get("podNamespace"), "nodeName": job.get("_node") or record["nodeName"],
                 "startedAt": job.get("startedAt"), "stoppedAt": now, "statusReason": status_reason})
         containers = []
         for c in _task(job)["containers"]:
@@ -149,7 +149,8 @@ class TaskJobs(ContainerJobs):
         results = _results(job, reason)
         if kind(job) == EKS:
             pod = _pod(job)
-            return {"eksProperties": _with_pod(job, **{
+            node = {"nodeName": job["_node"]} if job.get("_node") else {}
+            return {"eksProperties": _with_pod(job, **node, **{
                 group: [_with_result(c, results) for c in pod.get(group) or []]
                 for group in ("containers", "initContainers") if pod.get(group) is not None})}
         return {"ecsProperties": _with_task(job, containers=[_with_result(c, results)
@@ -162,7 +163,8 @@ class TaskJobs(ContainerJobs):
             for group in ("containers", "initContainers"):
                 if pod.get(group) is not None:
                     pod[group] = [_without_result(c) for c in pod[group]]
-            return {"eksProperties": dict(job["eksProperties"], podProperties=pod), "_ce": None, "_results": None}
+            return {"eksProperties": dict(job["eksProperties"], podProperties=pod), "_ce": None, "_results": None,
+                    "_node": None}
         task = {k: v for k, v in _task(job).items() if k not in ("taskArn", "containerInstanceArn")}
         task["containers"] = [_without_result(c) for c in task["containers"]]
         return {"ecsProperties": dict(job["ecsProperties"], taskProperties=[task]), "_ce": None, "_results": None}

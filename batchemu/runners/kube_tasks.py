@@ -99,7 +99,7 @@ class TaskPods:
             self._send_exit(rec, RunnerEvent(
                 EXITED, rec.job_id, rec.attempt, max(max(finished or [now_ms()]), rec.created_ms),
                 exit_code=first.exit_code, reason=reason, oom=first.oom,
-                status_reason=None if ran else FAILED_TO_START, containers=results))
+                status_reason=None if ran else FAILED_TO_START, containers=results, node=rec.node))
         self._forget(rec)
         if rec.pod:
             self._delete(rec.pod, 0)   # gone already (404) when it vanished
