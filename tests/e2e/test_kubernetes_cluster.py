@@ -321,7 +321,7 @@ def test_an_ecs_task_runs_as_one_pod_with_dependencies_and_essential_exits(core,
     account = new_account()
     batch = srv.client(account)
     make_queue(batch, "q", max_vcpus=4)
-    res = [{"type": "VCPU", "value": "0.25"}, {"type": "MEMORY", "value": "32"}]
+    res = [{"type": "MEMORY", "value": "32"}]   # the task's one vCPU is main's
     mount = [{"sourceVolume": "shared", "containerPath": "/shared"}]
 
     def register(name, main_script):
@@ -332,7 +332,8 @@ def test_an_ecs_task_runs_as_one_pod_with_dependencies_and_essential_exits(core,
                  "command": ["sh", "-c", "echo side; sleep 600"]},
                 {"name": "prep", "image": IMAGE, "essential": False, "resourceRequirements": res, "mountPoints": mount,
                  "command": ["sh", "-c", "echo prepared > /shared/x; echo prep done"]},
-                {"name": "main", "image": IMAGE, "resourceRequirements": res, "mountPoints": mount,
+                {"name": "main", "image": IMAGE, "resourceRequirements": res + [{"type": "VCPU", "value": "1"}],
+                 "mountPoints": mount,
                  "dependsOn": [{"containerName": "prep", "condition": "SUCCESS"},
                                {"containerName": "sidecar", "condition": "START"}],
                  "command": ["sh", "-c", main_script]}]}]})
