@@ -238,7 +238,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
             members.append(TaskMember(c["name"], spec, stage=stage, volume_mounts=mounts,
                                       entrypoint=tuple(c["command"]) if c.get("command") else None))
     return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), pod_name=record["podName"],
+                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), pod_name=record.get("podName"),
                     service_account=pod.get("serviceAccountName"), secrets=tuple(secrets))
 
 
