@@ -35,8 +35,7 @@ class TaskPods:
 
     def _adopt_task(self, rec, pod: dict, mark) -> Survivor | None:
         """After a restart: a task pod of a wanted attempt is adopted whether it runs or ended
-        while we were away (the watch thread's first list then reports its end with every
-        container's exit). One output mark for all its containers (the store keeps the newest
+        while we were away (its end is then reported with every container's exit). One output mark for all its containers (the store keeps the newest
         of the attempt's streams). A pod none of whose main containers started is deleted and
         left out: the engine starts the attempt again."""
         rec.marks = {c: pods.LogMark(mark.ts_ms, list(mark.texts)) if mark else pods.LogMark()
@@ -47,6 +46,9 @@ class TaskPods:
             return None
         with self._lock:
             self._attempts[(rec.job_id, rec.attempt)] = rec
+        # One that ended (or whose essential container ended) while we were away is handled now,
+        # not at the watch thread's next list: a finished pod sends no more events.
+        self._on_task_pod(rec, "MODIFIED", pod)
         started = [m.started_ms for m in rec.members.values() if m.started_ms]
         return Survivor(rec.job_id, rec.attempt, running=True, started_ms=min(started) if started else None)
 

@@ -358,3 +358,41 @@ def test_an_ecs_task_runs_as_one_pod_with_dependencies_and_essential_exits(core,
         assert task_lines(srv, account, streams["main"]) == ["prepared"]
         assert task_lines(srv, account, streams["sidecar"]) == ["side"]
     wait_until(lambda: not pods_in(core, namespace), 30, "every pod to be deleted")
+
+
+def test_task_pods_across_a_kill_9(core, namespace, server):
+    first = server()
+    account = new_account()
+    batch = first.client(account)
+    make_queue(batch, "q", max_vcpus=4)
+    res = [{"type": "MEMORY", "value": "32"}, {"type": "VCPU", "value": "1"}]
+    # An ECS task whose essential container fails while the server is down (its sidecar runs on
+    # until the restarted server stops the pod), and an EKS pod still running at the restart.
+    batch.register_job_definition(jobDefinitionName="task", type="container", ecsProperties={"taskProperties": [{
+        "containers": [
+            {"name": "sidecar", "image": IMAGE, "essential": False, "stopTimeout": 1,
+             "resourceRequirements": res[:1], "command": ["sh", "-c", "echo side; sleep 600"]},
+            {"name": "main", "image": IMAGE, "resourceRequirements": res,
+             "command": ["sh", "-c", "echo quick; sleep 3; exit 3"]}]}]})
+    batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties={"podProperties": {
+        "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c", "echo begin; sleep 12; echo end"],
+                        "resources": {"limits": {"cpu": "1", "memory": "32Mi"}}}]}})
+    task_id = batch.submit_job(jobName="task", jobQueue="q", jobDefinition="task")["jobId"]
+    pod_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod")["jobId"]
+    wait_until(lambda: all(describe(batch, j)["status"] == "RUNNING" for j in (task_id, pod_id)), 90,
+               "both jobs to run")
+    first.kill()
+    time.sleep(5)                                  # main of the task exits meanwhile
+    second = server()
+    batch = second.client(account)
+    task = wait_done(batch, task_id, timeout=60)
+    assert task["status"] == "FAILED" and task["statusReason"] == "Essential container in task exited"
+    containers = {c["name"]: c for c in task["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert containers["main"]["exitCode"] == 3
+    assert task_lines(second, account, containers["main"]["logStreamName"]) == ["quick"]
+    pod = wait_done(batch, pod_id, timeout=90)
+    assert pod["status"] == "SUCCEEDED", pod.get("statusReason")
+    assert len(pod["eksAttempts"]) == 1 and pod["eksAttempts"][0]["containers"][0]["exitCode"] == 0
+    stream = f"pod/main/{pod['eksProperties']['podProperties']['podName']}"
+    assert task_lines(second, account, stream) == ["begin", "end"]   # nothing lost, nothing twice
+    wait_until(lambda: not pods_in(core, namespace), 30, "no pod left behind")
