@@ -86,7 +86,7 @@ class TaskJobs(ContainerJobs):
         start = getattr(self.runner, "start_task", None)
         if start is None:
             self.attempts.finish(job, now, None, f"CannotStartContainerError: the {self.runner.name} runner runs "
-                                 "single-container jobs only; run ecsProperties/eksProperties jobs with Docker",
+                                 "single-container jobs only; run ecsProperties/eksProperties jobs with Docker or Kubernetes",
                                  FAILED_TO_START)
             return
         try:

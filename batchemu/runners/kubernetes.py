@@ -2,6 +2,8 @@
 runs jobs (runners.kube_pods shapes the pod and reads its status). It owns the attempts'
 lifecycle on the cluster (create, stop, exit, re-attach after a restart, delete once reported)
 and reports RunnerEvents; it never writes the store and knows no Batch rules.
+Multi-container attempts (ecsProperties tasks, eksProperties pods: `start_task`) are one pod
+too: runners.kube_tasks (a mixin) and runners.kube_task_pods.
 
 Threads: a small ops pool (every API call: create, patch, delete, final log reads), one watch
 thread (list + watch of this server's pods -> RUNNING/EXITED), one log thread (polls running
