@@ -101,6 +101,8 @@ class OutputMark:
     stored at it, in order."""
     ts_ms: int
     texts: tuple = ()
+    # A multi-container attempt: container name -> OutputMark of that container's own stream.
+    containers: dict = dataclasses.field(default_factory=dict)
 
 
 Listener = Callable[[RunnerEvent], None]

@@ -35,10 +35,11 @@ class TaskPods:
 
     def _adopt_task(self, rec, pod: dict, mark) -> Survivor | None:
         """After a restart: a task pod of a wanted attempt is adopted whether it runs or ended
-        while we were away (its end is then reported with every container's exit). One output mark for all its containers (the store keeps the newest
-        of the attempt's streams). A pod none of whose main containers started is deleted and
+        while we were away (its end is then reported with every container's exit). Each container's output resumes after its own stream's stored mark
+        (OutputMark.containers). A pod none of whose main containers started is deleted and
         left out: the engine starts the attempt again."""
-        rec.marks = {c: pods.LogMark(mark.ts_ms, list(mark.texts)) if mark else pods.LogMark()
+        own = getattr(mark, "containers", None) or {}
+        rec.marks = {c: pods.LogMark(own[c].ts_ms, list(own[c].texts)) if c in own else pods.LogMark()
                      for c in rec.containers()}
         rec.members = task_pods.read_members(pod, rec.layout, {})
         if not task_pods.main_started(rec.layout, rec.members):

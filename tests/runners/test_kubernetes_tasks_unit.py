@@ -12,13 +12,14 @@ import time
 
 import pytest
 
+from batchemu.runners import kube_pods as pods
 from batchemu.runners import kube_task_pods as task_pods
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount
+from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount, OutputMark
 from batchemu.runners.kubernetes import KubernetesRunner
 from batchemu.runners.task_spec import (ALL_ZERO, COMPLETE, FIRST_ESSENTIAL, INIT, START, SUCCESS, TaskMember,
                                         TaskSpec, TaskVolume, VolumeMount)
 from tests.runners.events import EventLog
-from tests.runners.test_kubernetes_unit import RUN, STARTED, FakeApi, at, settle
+from tests.runners.test_kubernetes_unit import RUN, FakeApi, at, settle
 
 
 def launch(name, **more):
@@ -250,5 +251,34 @@ def test_reattach_adopts_a_task_pod_that_ended_while_away(api):
         assert survivor.running and survivor.started_ms   # its end follows at once, without a watch
         exited = later.wait_kind(EXITED, "job-1", 1, 2)
         assert exited.exit_code == 0 and [c.exit_code for c in exited.containers] == [0, 0, 0, 0]
+    finally:
+        again.close()
+
+
+def test_reattach_resumes_each_containers_output_after_its_own_mark():
+    api, events = ContainerLogs(), EventLog()
+    first = KubernetesRunner("srv1", api, "jobs", start_threads=False)
+    pod = started(first, api, events, POD)
+    first.close()
+    name = pod["metadata"]["name"]
+    init = [("first", term(0, 1, 1.5)), ("second", term(0, 1.5, 2))]
+    running = status(pod, "Running", init, [("main", RUN), ("side", RUN)])
+    api.pods[name] = running
+    api.logs[(name, "main")] = f"{at(2)} m1\n{at(3)} m2\n"
+    api.logs[(name, "side")] = f"{at(2)} s1\n{at(4)} s2\n"
+    stored = OutputMark(pods.parse_time(at(3)), ("m2",), {
+        "main": OutputMark(pods.parse_time(at(3)), ("m2",)), "side": OutputMark(pods.parse_time(at(2)), ("s1",))})
+    again = KubernetesRunner("srv1", api, "jobs", start_threads=False)
+    try:
+        later = EventLog()
+        again.set_listener(later)
+        (survivor,) = again.reattach({"job-1": 1}, {"job-1": stored})
+        assert survivor.running
+        done = status(pod, "Succeeded", init, [("main", term(0, 1, 5)), ("side", term(0, 1, 5))])
+        api.pods[name] = done
+        again.on_pod("MODIFIED", done)
+        later.wait_kind(EXITED, "job-1", 1, 2)
+        logs = {e.container: [t for _, t in e.lines] for e in later.events if e.kind == LOG}
+        assert logs == {"side": ["s2"]}            # nothing lost, nothing twice, per container
     finally:
         again.close()
