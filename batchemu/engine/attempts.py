@@ -131,6 +131,8 @@ class Attempts:
         elif event.kind == base.EXITED:
             if event.containers:   # a task's containers, for the kind's record (engine.task_jobs)
                 job = dict(job, _results=[dataclasses.asdict(r) for r in event.containers])
+            if event.node:         # the node a pod really ran on (engine.task_jobs: nodeName)
+                job = dict(job, _node=event.node)
             self.finish(job, now, event.exit_code, event.reason, event.status_reason, event.oom)
 
     def finish(self, job: dict, now: int, exit_code, reason=None, status_reason=None,

@@ -14,6 +14,12 @@ def stored_output(sink: LogTables, jobs: list) -> dict:
     for job in jobs:
         task = (job.get("_tasks") or {}).get(str(job.get("_attempt")))
         tail = task and sink.tail(job["_account"], job["_region"], task["logGroup"], task["logStreamName"])
-        if tail:
-            marks[job["jobId"]] = OutputMark(tail[0], tuple(tail[1]))
+        # A task's containers each have a stream (engine.task_jobs): a mark per container.
+        containers = {}
+        for name, (group, stream) in ((task or {}).get("streams") or {}).items():
+            own = sink.tail(job["_account"], job["_region"], group, stream)
+            if own:
+                containers[name] = OutputMark(own[0], tuple(own[1]))
+        if tail or containers:
+            marks[job["jobId"]] = OutputMark(tail[0] if tail else 0, tuple(tail[1]) if tail else (), containers)
     return marks

@@ -91,7 +91,7 @@ class TaskJobs(ContainerJobs):
         start = getattr(self.runner, "start_task", None)
         if start is None:
             self.attempts.finish(job, now, None, f"CannotStartContainerError: the {self.runner.name} runner runs "
-                                 "single-container jobs only; run ecsProperties/eksProperties jobs with Docker",
+                                 "single-container jobs only; run ecsProperties/eksProperties jobs with Docker or Kubernetes",
                                  FAILED_TO_START)
             return
         try:
@@ -137,7 +137,7 @@ class TaskJobs(ContainerJobs):
                 "containers": [_eks_attempt_container(c, results) for c in pod.get("containers") or []],
                 "initContainers": [_eks_attempt_container(c, results) for c in pod.get("initContainers") or []],
                 "eksClusterArn": record.get("eksClusterArn"), "podName": record["podName"],
-                "podNamespace": record.get("podNamespace"), "nodeName": record["nodeName"],
+                "podNamespace": record.get("podNamespace"), "nodeName": job.get("_node") or record["nodeName"],
                 "startedAt": job.get("startedAt"), "stoppedAt": now, "statusReason": status_reason})
         containers = []
         for c in _task(job)["containers"]:
@@ -154,7 +154,8 @@ class TaskJobs(ContainerJobs):
         results = _results(job, reason)
         if kind(job) == EKS:
             pod = _pod(job)
-            return {"eksProperties": _with_pod(job, **{
+            node = {"nodeName": job["_node"]} if job.get("_node") else {}
+            return {"eksProperties": _with_pod(job, **node, **{
                 group: [_with_result(c, results) for c in pod.get(group) or []]
                 for group in ("containers", "initContainers") if pod.get(group) is not None})}
         return {"ecsProperties": _with_task(job, containers=[_with_result(c, results)
@@ -167,7 +168,8 @@ class TaskJobs(ContainerJobs):
             for group in ("containers", "initContainers"):
                 if pod.get(group) is not None:
                     pod[group] = [_without_result(c) for c in pod[group]]
-            return {"eksProperties": dict(job["eksProperties"], podProperties=pod), "_ce": None, "_results": None}
+            return {"eksProperties": dict(job["eksProperties"], podProperties=pod), "_ce": None, "_results": None,
+                    "_node": None}
         task = {k: v for k, v in _task(job).items() if k not in ("taskArn", "containerInstanceArn")}
         task["containers"] = [_without_result(c) for c in task["containers"]]
         return {"ecsProperties": dict(job["ecsProperties"], taskProperties=[task]), "_ce": None, "_results": None}
@@ -204,7 +206,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
                         tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"), job.get("_groupNetwork"))
     pod = _pod(job)
     record = job["_tasks"][str(job["_attempt"])]
-    volumes, hosts = [], {}
+    volumes, hosts, secrets = [], {}, []
     for v in pod.get("volumes") or []:
         if v.get("emptyDir") is not None:
             empty = v["emptyDir"]
@@ -213,20 +215,20 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
         elif v.get("hostPath") is not None:
             hosts[v["name"]] = v["hostPath"].get("path")
         elif v.get("secret") is not None:
-            if not v["secret"].get("optional"):
-                raise ValueError(f"secret volume {v['name']!r} (secretName {v['secret'].get('secretName')!r}) "
-                                 "can't be mounted: batchemu has no Kubernetes secrets (mark it optional to "
-                                 "get an empty volume)")
-            volumes.append(TaskVolume(v["name"], "scratch"))  # an optional secret that is missing: empty
+            # Docker has no secrets: it refuses a required one and mounts an optional one empty.
+            secrets.append((v["name"], v["secret"].get("secretName"), bool(v["secret"].get("optional"))))
+            volumes.append(TaskVolume(v["name"], "scratch"))
         else:
             raise ValueError(f"volume {v['name']!r}: only emptyDir, hostPath and secret volumes run on Docker")
     eks_env = {"AWS_BATCH_JOB_KUBERNETES_NODE_UID": record["nodeUid"]}   # ref §6.9: EKS jobs only
     members = []
     for stage, group in ((INIT, "initContainers"), (MAIN, "containers")):
         for c in pod.get(group) or []:
-            container = {"image": c["image"], "environment": c.get("env") or [],
-                         "user": str((c.get("securityContext") or {}).get("runAsUser"))
-                         if (c.get("securityContext") or {}).get("runAsUser") is not None else None,
+            security = c.get("securityContext") or {}
+            user = str(security["runAsUser"]) if security.get("runAsUser") is not None else None
+            if user and security.get("runAsGroup") is not None:
+                user += f":{security['runAsGroup']}"
+            container = {"image": c["image"], "environment": c.get("env") or [], "user": user,
                          "privileged": (c.get("securityContext") or {}).get("privileged"),
                          "readonlyRootFilesystem": (c.get("securityContext") or {}).get("readOnlyRootFilesystem")}
             # Kubernetes: command replaces the image's entrypoint, args its CMD.
@@ -241,7 +243,9 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
             members.append(TaskMember(c["name"], spec, stage=stage, volume_mounts=mounts,
                                       entrypoint=tuple(c["command"]) if c.get("command") else None))
     return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), job.get("_groupNetwork"))
+                    tuple(volumes), ALL_ZERO, labels, job.get("_network"), job.get("_groupNetwork"),
+                    pod_name=record.get("podName"), service_account=pod.get("serviceAccountName"),
+                    secrets=tuple(secrets))
 
 
 def _member_launch(job: dict, container: dict, need: dict | None, ce_name: str, extra_env: dict, more_env: dict):

@@ -77,6 +77,7 @@ class RunnerEvent:
     container: str | None = None      # LOG of one container of a task (runners.task_spec)
     containers: tuple = ()            # EXITED of a task: (task_spec.MemberResult, ...)
     address: str | None = None        # RUNNING: the container's IPv4 address on its group_network
+    node: str | None = None           # EXITED of a task on Kubernetes: the node its pod ran on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +101,8 @@ class OutputMark:
     stored at it, in order."""
     ts_ms: int
     texts: tuple = ()
+    # A multi-container attempt: container name -> OutputMark of that container's own stream.
+    containers: dict = dataclasses.field(default_factory=dict)
 
 
 Listener = Callable[[RunnerEvent], None]

@@ -169,6 +169,12 @@ class DockerTasks:
 
     def _launch(self, task: _Task) -> None:
         spec = task.spec
+        for name, secret, optional in spec.secrets:
+            if not optional:
+                self._fail(task, f"CannotStartContainerError: secret volume {name!r} (secretName {secret!r}) "
+                                 "can't be mounted: the docker runner has no Kubernetes secrets (mark it "
+                                 "optional to get an empty volume, or use --runner kubernetes)")
+                return
         refused = [r for m in spec.members for r in m.spec.host_resources()] if self.deny_host_access else []
         if refused:
             self._fail(task, f"CannotStartContainerError: {', '.join(refused)}: host access is refused "

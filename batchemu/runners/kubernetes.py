@@ -2,6 +2,8 @@
 runs jobs (runners.kube_pods shapes the pod and reads its status). It owns the attempts'
 lifecycle on the cluster (create, stop, exit, re-attach after a restart, delete once reported)
 and reports RunnerEvents; it never writes the store and knows no Batch rules.
+Multi-container attempts (ecsProperties tasks, eksProperties pods: `start_task`) are one pod
+too: runners.kube_tasks (a mixin) and runners.kube_task_pods.
 
 Threads: a small ops pool (every API call: create, patch, delete, final log reads), one watch
 thread (list + watch of this server's pods -> RUNNING/EXITED), one log thread (polls running
@@ -28,7 +30,11 @@ import urllib3
 from kubernetes import client, config, watch
 
 from batchemu.runners import kube_pods as pods
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor, deliver
+from batchemu.runners import kube_task_pods as task_pods
+from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor, deliver,
+                                   submit_guarded)
+from batchemu.runners.kube_tasks import TaskPods
+from batchemu.runners.task_spec import MemberResult, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +87,22 @@ class _Attempt:
     finishing: bool = False          # the final read is queued
     mark: pods.LogMark = dataclasses.field(default_factory=pods.LogMark)
     log_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    # A multi-container attempt (start_task): its pod's layout, each container as last seen and
+    # where each one's reported output ends.
+    layout: task_pods.Layout | None = None
+    members: dict = dataclasses.field(default_factory=dict)
+    marks: dict = dataclasses.field(default_factory=dict)
+
+    def containers(self) -> list:
+        return self.layout.names() if self.layout else [pods.CONTAINER]
+
+    def mark_of(self, container: str) -> pods.LogMark:
+        if not self.layout:
+            return self.mark
+        return self.marks.setdefault(container, pods.LogMark())
 
 
-class KubernetesRunner:
+class KubernetesRunner(TaskPods):
     name = "kubernetes"
 
     def __init__(self, server_id: str, api, namespace: str, pull_policy: str = "missing",
@@ -124,6 +143,9 @@ class KubernetesRunner:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._submit(self._create, rec, spec, node)
 
+    def _new_attempt(self, job_id: str, attempt: int):
+        return _Attempt(job_id, attempt, created_ms=now_ms())
+
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
         with self._lock:
             rec = self._attempts.get((job_id, attempt))
@@ -151,6 +173,12 @@ class KubernetesRunner:
             mark = marks.get(key[0])
             rec = _Attempt(key[0], key[1], pod=name, node=pods.node_name(pod), running_sent=True,
                            mark=pods.LogMark(mark.ts_ms, list(mark.texts)) if mark else pods.LogMark())
+            rec.layout = task_pods.layout_from_pod(pod)
+            if rec.layout:
+                survivor = self._adopt_task(rec, pod, mark)
+                if survivor:
+                    survivors.append(survivor)
+                continue
             if state.kind == "running":
                 with self._lock:
                     self._attempts[key] = rec
@@ -193,21 +221,39 @@ class KubernetesRunner:
 
     # ---- API calls (ops pool) ----------------------------------------------------------------
 
-    def _create(self, rec: _Attempt, spec: LaunchSpec, node: dict | None) -> None:
+    def _create(self, rec: _Attempt, spec, node: dict | None) -> None:
         if rec.stopping or self._closing.is_set():
             self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(),
                                              reason="stopped before start", status_reason=FAILED_TO_START))
             self._forget(rec)
             return
-        manifest = pods.pod_manifest(spec, self.server_id, self.pull_policy, self.host_network,
-                                     self.stop_grace, node)
+        try:
+            if isinstance(spec, TaskSpec):
+                layout = task_pods.layout_of(spec)
+                manifest = task_pods.task_pod_manifest(spec, layout, self.server_id, self.pull_policy,
+                                                       self.host_network, self.stop_grace)
+                with self._lock:
+                    rec.layout = layout
+            else:
+                manifest = pods.pod_manifest(spec, self.server_id, self.pull_policy, self.host_network,
+                                             self.stop_grace, node)
+        except ValueError as exc:   # a task shape a pod can't express (kube_task_pods)
+            self._forget(rec)
+            reason = f"CannotStartContainerError: {exc}"
+            self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), reason=reason,
+                                             status_reason=FAILED_TO_START,
+                                             containers=tuple(MemberResult(m.name, None, reason)
+                                                              for m in spec.members)))
+            return
         try:
             self.api.create_namespaced_pod(self.namespace, manifest)
         except Exception as exc:
             self._forget(rec)
-            self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(),
-                                             reason=f"CannotStartContainerError: {_api_message(exc)}",
-                                             status_reason=FAILED_TO_START))
+            reason = f"CannotStartContainerError: {_api_message(exc)}"
+            self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, now_ms(), reason=reason,
+                                             status_reason=FAILED_TO_START,
+                                             containers=tuple(MemberResult(m.name, None, reason)
+                                                              for m in getattr(spec, "members", ()))))
             return
         with self._lock:
             rec.pod = manifest["metadata"]["name"]
@@ -278,6 +324,9 @@ class KubernetesRunner:
                 return
             rec.pod = pod["metadata"]["name"]
             rec.node = pods.node_name(pod) or rec.node
+        if rec.layout:
+            self._on_task_pod(rec, kind, pod)
+            return
         state = pods.pod_state(pod)
         if state.kind == "exited" and state.exit_code is not None:
             rec.exit_code = state.exit_code
@@ -317,9 +366,12 @@ class KubernetesRunner:
             rec.finishing = True
         self._submit(self._finish, rec, state, readable)
 
-    def _finish(self, rec: _Attempt, state: pods.PodState, readable: bool) -> None:
+    def _finish(self, rec: _Attempt, state, readable: bool) -> None:
         """The output not reported yet (while the pod can still be read), then EXITED, then the
         pod goes."""
+        if rec.layout:
+            self._finish_task(rec, state, readable)
+            return
         if state.kind == "failed_to_start" and rec.running_sent:
             # It had run (e.g. stopped, then deleted before its exit code was seen).
             state = pods.PodState("exited", exit_code=rec.exit_code)
@@ -350,28 +402,32 @@ class KubernetesRunner:
                 running = [rec for rec in self._attempts.values()
                            if rec.pod and rec.running_sent and not rec.finishing]
             for rec in running:
-                try:
-                    lines = self._read_new(rec)
-                except Exception as exc:
-                    log.debug("kubernetes runner: reading the log of %s: %s", rec.pod, _api_message(exc))
-                    continue
-                if lines:
-                    self._emit(RunnerEvent(LOG, rec.job_id, rec.attempt, lines[-1][0], lines=tuple(lines)))
+                for container in rec.containers():
+                    if rec.layout and (rec.members.get(container) or task_pods.MemberState()).status not in (
+                            task_pods.RUNNING, task_pods.EXITED):
+                        continue
+                    try:
+                        lines = self._read_new(rec, container)
+                    except Exception as exc:
+                        log.debug("kubernetes runner: reading the log of %s: %s", rec.pod, _api_message(exc))
+                        continue
+                    self._emit_lines(rec, lines, container)
 
-    def _read_new(self, rec: _Attempt) -> list:
-        """Lines after the attempt's mark. Reads from a second before the mark (the API's
+    def _read_new(self, rec: _Attempt, container: str = pods.CONTAINER) -> list:
+        """Lines of one container after its mark. Reads from a second before the mark (the API's
         sinceSeconds granularity) and drops what was reported."""
         with rec.log_lock:
+            mark = rec.mark_of(container)
             kwargs = {"timestamps": True}
-            if rec.mark.ts_ms:
-                kwargs["since_seconds"] = max(1, int((now_ms() - rec.mark.ts_ms) / 1000) + 2)
+            if mark.ts_ms:
+                kwargs["since_seconds"] = max(1, int((now_ms() - mark.ts_ms) / 1000) + 2)
             try:
-                raw = self.api.read_namespaced_pod_log(rec.pod, self.namespace, container=pods.CONTAINER, **kwargs)
+                raw = self.api.read_namespaced_pod_log(rec.pod, self.namespace, container=container, **kwargs)
             except Exception as exc:
                 if getattr(exc, "status", None) in (400, 404):
                     return []        # not started, or already gone
                 raise
-            return pods.new_lines(raw, rec.mark)
+            return pods.new_lines(raw, mark)
 
     # ---- events out -------------------------------------------------------------------------
 
@@ -398,17 +454,7 @@ class KubernetesRunner:
                 del self._attempts[(rec.job_id, rec.attempt)]
 
     def _submit(self, fn, *args) -> None:
-        try:
-            self._ops.submit(self._guarded, fn, *args)
-        except RuntimeError:
-            pass                     # closing: the pool takes no more work
-
-    @staticmethod
-    def _guarded(fn, *args) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("kubernetes runner: %s failed", getattr(fn, "__name__", fn))
+        submit_guarded(self._ops, "kubernetes runner", fn, *args)
 
 
 def _new_watch():

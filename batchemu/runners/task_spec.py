@@ -65,6 +65,12 @@ class TaskSpec:
     network: str | None = None         # the network of the task's namespace; None: the runner's
     group_network: str | None = None   # a multi-node job's own network: the namespace joins it too
                                        # and RUNNING reports its address there (engine.task_nodes)
+    # Kubernetes only (an eksProperties pod): the pod's name as the job shows it, its service
+    # account, and its secret volumes ((volume name, secretName, optional), ...); an optional
+    # one is also a scratch volume (empty) for runners without secrets.
+    pod_name: str | None = None
+    service_account: str | None = None
+    secrets: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -272,3 +272,127 @@ def test_a_three_node_job_spans_both_nodes_and_talks_over_tcp(core, namespace, s
     address = nodes[0]["container"]["networkInterfaces"][0]["privateIpv4Address"]
     assert address.startswith("10.231.0."), address       # the main node's pod, on the host network
     wait_until(lambda: not pods_in(core, namespace), 60, "every pod to be removed")
+
+
+def task_lines(server, account, stream: str) -> list:
+    logs = server.client(account, "logs")
+    events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)["events"]
+    return [e["message"] for e in events]
+
+
+def test_an_eks_pod_with_an_init_container_runs_as_one_pod(core, namespace, server):
+    srv = server()
+    account = new_account()
+    batch = srv.client(account)
+    make_queue(batch, "q", max_vcpus=2)
+    limits = {"limits": {"cpu": "250m", "memory": "32Mi"}}
+    mount = [{"name": "work", "mountPath": "/work"}]
+    batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties={"podProperties": {
+        "volumes": [{"name": "work", "emptyDir": {}}],
+        "initContainers": [{"name": "init", "image": IMAGE, "command": ["sh", "-c", "echo from-init > /work/file; echo init done"],
+                            "resources": limits, "volumeMounts": mount}],
+        "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c"],
+                        "args": ["cat /work/file; echo uid $(id -u); echo $GREETING"],
+                        "env": [{"name": "GREETING", "value": "hello"}],
+                        "securityContext": {"runAsUser": 1234}, "resources": limits, "volumeMounts": mount}]}})
+    spy = PodSpy(core, namespace)
+    try:
+        job_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod")["jobId"]
+        job = wait_done(batch, job_id, timeout=120)
+    finally:
+        spy.stop()
+    assert job["status"] == "SUCCEEDED", (job.get("statusReason"), job.get("eksAttempts"))
+    props = job["eksProperties"]["podProperties"]
+    (attempt,) = job["eksAttempts"]
+    # One pod, named as the job shows it, on a real node of the cluster.
+    assert list(spy.nodes) == [props["podName"]] == [attempt["podName"]]
+    assert attempt["nodeName"] == props["nodeName"] == spy.nodes[props["podName"]]
+    assert attempt["nodeName"] in ("dsim-k1", "dsim-k2")
+    assert [(c["name"], c["exitCode"]) for c in attempt["initContainers"]] == [("init", 0)]
+    assert [(c["name"], c["exitCode"]) for c in attempt["containers"]] == [("main", 0)]
+    assert attempt["containers"][0]["containerID"]
+    assert task_lines(srv, account, f"pod/init/{props['podName']}") == ["init done"]
+    assert task_lines(srv, account, f"pod/main/{props['podName']}") == ["from-init", "uid 1234", "hello"]
+    wait_until(lambda: not pods_in(core, namespace), 30, "the pod to be deleted")
+
+
+def test_an_ecs_task_runs_as_one_pod_with_dependencies_and_essential_exits(core, namespace, server):
+    srv = server()
+    account = new_account()
+    batch = srv.client(account)
+    make_queue(batch, "q", max_vcpus=4)
+    res = [{"type": "MEMORY", "value": "32"}]   # the task's one vCPU is main's
+    mount = [{"sourceVolume": "shared", "containerPath": "/shared"}]
+
+    def register(name, main_script):
+        batch.register_job_definition(jobDefinitionName=name, type="container", ecsProperties={"taskProperties": [{
+            "volumes": [{"name": "shared"}],
+            "containers": [
+                {"name": "sidecar", "image": IMAGE, "essential": False, "stopTimeout": 1, "resourceRequirements": res,
+                 "command": ["sh", "-c", "echo side; sleep 600"]},
+                {"name": "prep", "image": IMAGE, "essential": False, "resourceRequirements": res, "mountPoints": mount,
+                 "command": ["sh", "-c", "echo prepared > /shared/x; echo prep done"]},
+                {"name": "main", "image": IMAGE, "resourceRequirements": res + [{"type": "VCPU", "value": "1"}],
+                 "mountPoints": mount,
+                 "dependsOn": [{"containerName": "prep", "condition": "SUCCESS"},
+                               {"containerName": "sidecar", "condition": "START"}],
+                 "command": ["sh", "-c", main_script]}]}]})
+
+    register("good", "cat /shared/x")
+    register("bad", "cat /shared/x; exit 3")
+    good = batch.submit_job(jobName="good", jobQueue="q", jobDefinition="good")["jobId"]
+    bad = batch.submit_job(jobName="bad", jobQueue="q", jobDefinition="bad")["jobId"]
+    for job_id, status in ((good, "SUCCEEDED"), (bad, "FAILED")):
+        job = wait_done(batch, job_id, timeout=120)
+        assert job["status"] == status, (job.get("statusReason"), job.get("attempts"))
+        assert job["statusReason"] == "Essential container in task exited"
+        task = job["ecsProperties"]["taskProperties"][0]
+        exits = {c["name"]: c.get("exitCode") for c in task["containers"]}
+        assert exits["prep"] == 0 and exits["main"] == (0 if status == "SUCCEEDED" else 3)
+        # The sidecar was stopped with the task (1.20 never reports a deadline-stopped exit).
+        assert exits["sidecar"] in (None, 137, 143)
+        (attempt,) = job["attempts"]
+        assert {c["name"]: c.get("exitCode") for c in attempt["taskProperties"][0]["containers"]} == exits
+        streams = {c["name"]: c["logStreamName"] for c in task["containers"]}
+        assert task_lines(srv, account, streams["prep"]) == ["prep done"]
+        assert task_lines(srv, account, streams["main"]) == ["prepared"]
+        assert task_lines(srv, account, streams["sidecar"]) == ["side"]
+    wait_until(lambda: not pods_in(core, namespace), 30, "every pod to be deleted")
+
+
+def test_task_pods_across_a_kill_9(core, namespace, server):
+    first = server()
+    account = new_account()
+    batch = first.client(account)
+    make_queue(batch, "q", max_vcpus=4)
+    res = [{"type": "MEMORY", "value": "32"}, {"type": "VCPU", "value": "1"}]
+    # An ECS task whose essential container fails while the server is down (its sidecar runs on
+    # until the restarted server stops the pod), and an EKS pod still running at the restart.
+    batch.register_job_definition(jobDefinitionName="task", type="container", ecsProperties={"taskProperties": [{
+        "containers": [
+            {"name": "sidecar", "image": IMAGE, "essential": False, "stopTimeout": 1,
+             "resourceRequirements": res[:1], "command": ["sh", "-c", "echo side; sleep 600"]},
+            {"name": "main", "image": IMAGE, "resourceRequirements": res,
+             "command": ["sh", "-c", "echo quick; sleep 3; exit 3"]}]}]})
+    batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties={"podProperties": {
+        "containers": [{"name": "main", "image": IMAGE, "command": ["sh", "-c", "echo begin; sleep 12; echo end"],
+                        "resources": {"limits": {"cpu": "1", "memory": "32Mi"}}}]}})
+    task_id = batch.submit_job(jobName="task", jobQueue="q", jobDefinition="task")["jobId"]
+    pod_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod")["jobId"]
+    wait_until(lambda: all(describe(batch, j)["status"] == "RUNNING" for j in (task_id, pod_id)), 90,
+               "both jobs to run")
+    first.kill()
+    time.sleep(5)                                  # main of the task exits meanwhile
+    second = server()
+    batch = second.client(account)
+    task = wait_done(batch, task_id, timeout=60)
+    assert task["status"] == "FAILED" and task["statusReason"] == "Essential container in task exited"
+    containers = {c["name"]: c for c in task["ecsProperties"]["taskProperties"][0]["containers"]}
+    assert containers["main"]["exitCode"] == 3
+    assert task_lines(second, account, containers["main"]["logStreamName"]) == ["quick"]
+    pod = wait_done(batch, pod_id, timeout=90)
+    assert pod["status"] == "SUCCEEDED", pod.get("statusReason")
+    assert len(pod["eksAttempts"]) == 1 and pod["eksAttempts"][0]["containers"][0]["exitCode"] == 0
+    stream = f"pod/main/{pod['eksProperties']['podProperties']['podName']}"
+    assert task_lines(second, account, stream) == ["begin", "end"]   # nothing lost, nothing twice
+    wait_until(lambda: not pods_in(core, namespace), 30, "no pod left behind")
