@@ -125,6 +125,8 @@ def test_a_lost_instance_ends_the_jobs_attempt_and_a_host_ec2_rule_retries_it(se
             {"targetNodes": "1:", "ecsProperties": {"taskProperties": [{"containers": [
                 dict(sleeper, name="work")]}]}}]})
     job_id = batch.submit_job(jobName="lost", jobQueue="q", jobDefinition="lost")["jobId"]
+    # The nodes exist once the job is STARTING (made in the same transaction); not before.
+    wait_for(batch, job_id, lambda j: j["status"] in ("STARTING", "RUNNING"), 60)
     wait_for(batch, f"{job_id}#1", lambda j: j["status"] == "RUNNING", 60)
     main, worker = batch.describe_jobs(jobs=[f"{job_id}#0", f"{job_id}#1"])["jobs"]
     # Each node has an instance of its own (AWS runs one node per instance).
