@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
 from tests.api.test_service_jobs import sagemaker_queue, submit as submit_service_job, wait_for
+from tests.e2e.support import new_account
 
 CONTAINER = {"image": "busybox", "command": ["sleep", "30"],
              "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]}
@@ -28,7 +29,7 @@ def server():
 
 @pytest.fixture()
 def batch(server):
-    batch = server.client("batch", access_key=str(uuid.uuid4().int % 10**12).zfill(12))
+    batch = server.client("batch", access_key=new_account())
     # Two queues: "hold" keeps jobs RUNNABLE (its compute environment is DISABLED), "run" runs them.
     for name, state in (("hold", "DISABLED"), ("run", "ENABLED")):
         batch.create_compute_environment(computeEnvironmentName=name, type="UNMANAGED", state=state)
@@ -165,7 +166,7 @@ def idle_server():
 
 
 def test_terminate_service_jobs(idle_server):
-    batch = idle_server.client("batch", access_key=str(uuid.uuid4().int % 10**12).zfill(12))
+    batch = idle_server.client("batch", access_key=new_account())
     sagemaker_queue(batch)
     first, second = submit_service_job(batch, "a")["jobId"], submit_service_job(batch, "b")["jobId"]
     batch.terminate_service_job(jobId=first, reason="single")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 
 import botocore.exceptions
 import pytest
 
 from batchemu.testing import running_server
+from tests.e2e.support import new_account
 
 TEMPLATE = {
     "Parameters": {"QueuePriority": {"Type": "Number", "Default": "5"}},
@@ -57,7 +57,7 @@ TEMPLATE = {
 
 @pytest.fixture()
 def account():
-    return str(uuid.uuid4().int % 10**12).zfill(12)
+    return new_account()
 
 
 @pytest.fixture()
@@ -198,7 +198,7 @@ def test_stack_operations_wait_for_resources_to_settle():
     """With a settle time, CloudFormation waits for VALID before the queue that uses the
     compute environment, and for each deletion before the next."""
     with running_server(settle_seconds=0.3) as slow:
-        account = str(uuid.uuid4().int % 10**12).zfill(12)
+        account = new_account()
         cfn, batch = slow.client("cloudformation", access_key=account), slow.client("batch", access_key=account)
         template = {"Resources": {k: v for k, v in TEMPLATE["Resources"].items() if k in ("Compute", "Queue")}}
         template["Resources"]["Queue"] = copy.deepcopy(template["Resources"]["Queue"])

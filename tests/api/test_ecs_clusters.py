@@ -12,11 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import boto3
 import pytest
+from tests.e2e.support import new_account
 
 REPO = Path(__file__).resolve().parents[2]
 EC2 = {"type": "EC2", "maxvCpus": 8, "instanceTypes": ["optimal"], "subnets": ["subnet-1"],
@@ -25,7 +25,7 @@ EC2 = {"type": "EC2", "maxvCpus": 8, "instanceTypes": ["optimal"], "subnets": ["
 
 @pytest.fixture()
 def account():
-    return str(uuid.uuid4().int % 10**12).zfill(12)
+    return new_account()
 
 
 @pytest.fixture()

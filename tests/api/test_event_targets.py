@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from urllib.parse import unquote_plus
 
 import pytest
 
 from batchemu.testing import running_server
 from tests.helpers import wait_until
+from tests.e2e.support import new_account
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ class Account:
     environment, and helpers."""
 
     def __init__(self, server):
-        self.id = str(uuid.uuid4().int % 10**12).zfill(12)
+        self.id = new_account()
         self.server = server
         self.batch, self.sqs, self.events, self.s3, self.logs = (
             server.client(s, access_key=self.id) for s in ("batch", "sqs", "events", "s3", "logs"))

@@ -16,6 +16,7 @@ import pytest
 
 from batchemu import events as events_module
 from batchemu.testing import running_server
+from tests.e2e.support import new_account
 
 ENVELOPE_KEYS = ["version", "id", "detail-type", "source", "account", "time", "region", "resources",
                  "detail"]
@@ -32,7 +33,7 @@ class Account:
     """An account of its own with a queue that runs jobs, and helpers for events."""
 
     def __init__(self, server, region: str = "us-east-1", account: str | None = None):
-        self.id = account or str(uuid.uuid4().int % 10**12).zfill(12)
+        self.id = account or new_account()
         self.server = server
         self.region = region
         self.batch = self.client("batch")

@@ -5,13 +5,13 @@ and AWS's own limits and name patterns. Sent raw, as an attacker would, over rea
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
 from batchemu.testing import running_server
 from tests.helpers import wait_until
 from tests.raw_client import RawClient
+from tests.e2e.support import new_account
 
 CE = {"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
       "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]}
@@ -27,7 +27,7 @@ def server():
 
 @pytest.fixture()
 def raw(server):
-    client = RawClient(server.port, access_key=str(uuid.uuid4().int % 10**12).zfill(12))
+    client = RawClient(server.port, access_key=new_account())
     yield client
     client.close()
 

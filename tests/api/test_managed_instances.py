@@ -3,6 +3,7 @@ and MANAGED_INSTANCES job definitions through real boto3 (botocore >= 1.43.93's 
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.e2e.support import new_account
 
 PROVIDER = {"infrastructureRoleArn": "arn:aws:iam::123456789012:role/ecsInfra",
             "instanceLaunchTemplate": {
@@ -220,8 +221,7 @@ def wait_job(batch, job_id, statuses, timeout=30):
 
 
 def test_a_managed_instances_job_runs_and_shows_its_task(job_server):
-    import uuid
-    batch = job_server.client("batch", access_key=str(uuid.uuid4().int % 10**12).zfill(12))
+    batch = job_server.client("batch", access_key=new_account())
     batch.create_compute_environment(computeEnvironmentName="mi", type="MANAGED", computeResources=MI)
     wait_valid(batch, "mi")
     batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from batchemu.testing import running_server
 from tests.helpers import sigv4_headers
+from tests.e2e.support import new_account
 
 NO_RETRIES = BotoConfig(retries={"max_attempts": 1, "mode": "standard"})
 EVIL_PAGE = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
@@ -214,7 +215,7 @@ def test_unsigned_batch_and_logs_requests_are_refused(server):
 
 
 def test_request_signed_for_s3_on_a_batch_route_is_answered_by_batch_in_json(server):
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     status, headers, doc = signed(server, "POST", "/v1/describejobqueues", b"{}",
                                   {"Content-Type": "application/json"}, service="s3", key=account)
     assert status == 200 and doc == {"jobQueues": []}
@@ -406,7 +407,7 @@ def events_auth(server, key):
 
 
 def test_event_stream_is_scoped_to_the_callers_account(server):
-    a, b = (str(uuid.uuid4().int % 10**12).zfill(12) for _ in range(2))
+    a, b = (new_account() for _ in range(2))
     signed_a = Stream(server, headers=events_auth(server, a))
     explicit_b = Stream(server, f"?account={b}")
     unsigned = Stream(server)  # the default account, as for the API
@@ -427,7 +428,7 @@ def test_event_stream_is_scoped_to_the_callers_account(server):
 
 def test_every_accounts_events_only_with_the_operator_option():
     with running_server(events_all_accounts=True) as server:
-        a, b = (str(uuid.uuid4().int % 10**12).zfill(12) for _ in range(2))
+        a, b = (new_account() for _ in range(2))
         everything = Stream(server)
         try:
             first = submit(server, a)

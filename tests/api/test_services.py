@@ -23,11 +23,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.config import Config
 from botocore.credentials import Credentials
+from tests.e2e.support import new_account
 
 
 @pytest.fixture()
 def account():
-    return str(uuid.uuid4().int % 10**12).zfill(12)
+    return new_account()
 
 
 @pytest.fixture()

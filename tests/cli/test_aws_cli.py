@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 
 import pytest
+from tests.e2e.support import new_account
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
 
@@ -48,7 +48,7 @@ class Aws:
 
 @pytest.fixture()
 def aws(server, tmp_path):
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     return Aws(server.url, tmp_path, account)
 
 

@@ -9,13 +9,13 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from batchemu.testing import running_server
 from tests.helpers import wait_until
+from tests.e2e.support import new_account
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -30,7 +30,7 @@ def blocks() -> list[str]:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     with running_server(runner="process", time_scale=60) as server:
         environ = {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ACCESS_KEY_ID": account,
                    "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-import uuid
 
 import pytest
 
 from batchemu.testing import running_server
 from tests.cli.test_aws_cli import EC2_SHORTHAND, Aws
+from tests.e2e.support import new_account
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI is not installed")
 
@@ -28,7 +28,7 @@ def url():
 
 @pytest.fixture()
 def aws(url, tmp_path):
-    aws = Aws(url, tmp_path, str(uuid.uuid4().int % 10**12).zfill(12))
+    aws = Aws(url, tmp_path, new_account())
     aws("create-compute-environment", "--compute-environment-name", "ce", "--type", "MANAGED",
         "--compute-resources", EC2_SHORTHAND)
     aws("create-job-queue", "--job-queue-name", "my-queue", "--priority", "1",

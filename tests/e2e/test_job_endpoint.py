@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 
 import pytest
 
 from batchemu.testing import running_server
 from tests import docker_support
+from tests.e2e.support import new_account
 
 pytestmark = pytest.mark.docker
 
@@ -37,7 +37,7 @@ def docker_client():
 
 def run_job(server, environment=(), timeout: float = 60):
     """Submit SCRIPT in an account of its own; return (account, finished job, output lines)."""
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     batch = server.client("batch", access_key=account)
     batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED")
     batch.create_job_queue(jobQueueName="q", priority=1,

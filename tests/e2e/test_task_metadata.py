@@ -15,13 +15,14 @@ import requests
 
 from batchemu.testing import running_server
 from tests import docker_support
+from tests.e2e.support import new_account
 
 RESOURCES = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "64"}]
 
 
 def run_job(server, script: str, name="meta", timeout: float = 60, platform="EC2"):
     """Submit `sh -c script` in an account of its own; (account, finished job, output lines)."""
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     batch = server.client("batch", access_key=account)
     batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED")
     batch.create_job_queue(jobQueueName="q", priority=1,
@@ -160,7 +161,7 @@ def test_each_container_of_an_ecs_task_reads_its_own_document():
     client.close()
     script = ('echo "$AWS_EXECUTION_ENV"; wget -qO- "$ECS_CONTAINER_METADATA_URI_V4"; echo; '
               'wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task"; echo')
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     with running_server(runner="docker", job_network="host", task_holder_image=docker_support.IMAGE) as server:
         batch, logs = server.client("batch", access_key=account), server.client("logs", access_key=account)
         batch.create_compute_environment(computeEnvironmentName="ce", type="UNMANAGED")
@@ -192,7 +193,7 @@ def test_a_managed_instances_job_reads_its_metadata(process_server):
     # ECS Managed Instances: a single-container ecsProperties task whose container has a name;
     # its URI is the task's (no container suffix), and the document shows its log stream.
     from tests.api.test_managed_instances import MI, wait_valid
-    account = str(uuid.uuid4().int % 10**12).zfill(12)
+    account = new_account()
     batch = process_server.client("batch", access_key=account)
     batch.create_compute_environment(computeEnvironmentName="mi", type="MANAGED", computeResources=MI)
     wait_valid(batch, "mi")
