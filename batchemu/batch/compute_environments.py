@@ -18,6 +18,7 @@ from batchemu.batch.backend import Backend
 from batchemu.batch.common import (check_list_or_max, check_new, check_not_settling, check_tags,
                                    describe, live, load_all, save)
 from batchemu.batch.errors import ClientException, wrapped
+from batchemu.batch.kubernetes_names import check_eks_configuration
 from batchemu.context import RequestContext
 from batchemu.store.jobs import Jobs
 from batchemu.vocabulary import arns, lifecycle
@@ -63,6 +64,7 @@ def create_compute_environment(backend: Backend, ctx: RequestContext, params: di
             raise ClientException("unmanagedvCpus must be greater than or equal to 0")
     eks = params.get("eksConfiguration")
     if eks is not None:
+        check_eks_configuration(eks)
         eks = _eks_configuration(dict(eks), eks.get("accessEntry"))
     arn = arns.make(ctx, KIND, name)
     cluster = None if eks else f"{name}_Batch_{uuid.uuid4()}"  # ref §2.1

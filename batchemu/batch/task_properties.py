@@ -17,6 +17,7 @@ import re
 
 from batchemu.batch import job_spec
 from batchemu.batch.errors import ClientException
+from batchemu.batch.kubernetes_names import check_namespace
 
 CONDITIONS = ("START", "COMPLETE", "SUCCESS")   # model: TaskContainerDependency.condition
 AFTER_EXIT = ("COMPLETE", "SUCCESS")             # "can't be set on an essential container"
@@ -90,7 +91,8 @@ def _check_no_cycle(containers: list, where: str) -> None:
 
 def check_pod(pod: dict, where: str) -> None:
     """A pod's container names (unique across init and main containers; required when there is
-    more than one) and volumes (exactly one kind each, names unique)."""
+    more than one), volumes (exactly one kind each, names unique) and namespace."""
+    check_pod_namespace(pod.get("metadata"), where)
     everyone = [(g, i, c) for g in POD_GROUPS for i, c in enumerate(pod.get(g) or [])]
     seen = set()
     for group, i, c in everyone:
@@ -114,6 +116,12 @@ def check_pod(pod: dict, where: str) -> None:
         given = [k for k in VOLUME_KINDS if v.get(k) is not None]
         if len(given) != 1:
             raise ClientException(f"{where}.volumes[{i}] must have exactly one of {', '.join(VOLUME_KINDS)}")
+
+
+def check_pod_namespace(metadata: dict | None, where: str) -> None:
+    """metadata.namespace, when given: the model's rules (EksMetadata.namespace)."""
+    if metadata and metadata.get("namespace") is not None:
+        check_namespace(metadata["namespace"], f"{where}.metadata.namespace", "kube")
 
 
 # -- SubmitJob --------------------------------------------------------------------------------
@@ -171,9 +179,15 @@ def eks_job(definition: dict, override: dict | None, parameters: dict) -> tuple[
     for group in POD_GROUPS:
         _merge_pod_group(pod, group, given.get(group), parameters)
     if given.get("metadata"):
-        labels = dict((pod.get("metadata") or {}).get("labels") or {})
-        labels.update(given["metadata"].get("labels") or {})
-        pod["metadata"] = dict(pod.get("metadata") or {}, labels=labels)
+        # Labels and annotations add to the definition's; a namespace replaces its namespace.
+        check_pod_namespace(given["metadata"], "eksPropertiesOverride.podProperties")
+        metadata = dict(pod.get("metadata") or {})
+        for key in ("labels", "annotations"):
+            if given["metadata"].get(key):
+                metadata[key] = {**(metadata.get(key) or {}), **given["metadata"][key]}
+        if given["metadata"].get("namespace"):
+            metadata["namespace"] = given["metadata"]["namespace"]
+        pod["metadata"] = metadata
     limits, main, init = {}, {"vcpus": 0.0, "memory": 0, "gpus": 0}, {"vcpus": 0.0, "memory": 0, "gpus": 0}
     for group in POD_GROUPS:
         for i, c in enumerate(pod.get(group) or []):

@@ -12,7 +12,7 @@ import logging
 import uuid
 
 from batchemu.engine import attempts, consumables, states
-from batchemu.engine.launch import launch_spec, log_names
+from batchemu.engine.launch import kept_place, launch_spec, log_names
 from batchemu.vocabulary.reasons import CONTAINER_EXITED, FAILED_TO_START, LOST_ON_RESTART, OUT_OF_MEMORY
 
 log = logging.getLogger("batchemu.scheduler")
@@ -57,8 +57,8 @@ class ContainerJobs:
         container = _drop_none(dict(job["container"], taskArn=task["taskArn"],
                                     containerInstanceArn=task.get("containerInstanceArn")))
         return self.to_starting(job, now, _attempt=attempt, _tasks=tasks, _ce=ce["computeEnvironmentArn"],
-                                _ceName=ce["computeEnvironmentName"], container=container, statusReason=None,
-                                _blocked=None, scheduledAt=now)
+                                _ceName=ce["computeEnvironmentName"], _place=kept_place(ce), container=container,
+                                statusReason=None, _blocked=None, scheduledAt=now)
 
     def to_starting(self, job: dict, now: int, **changes) -> dict | None:
         """STARTING with `changes` and the job's NON_REPLENISHABLE consumption, or neither (a lost

@@ -6,7 +6,9 @@ Also names an attempt's log group and stream (ref §6.10).
 
 from __future__ import annotations
 
-from batchemu.runners.base import LaunchSpec, Mount
+import dataclasses
+
+from batchemu.runners.base import ClusterPlace, LaunchSpec, Mount
 
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 
@@ -83,7 +85,26 @@ def launch_spec(job: dict, ce_name: str, extra_env: dict | None = None) -> Launc
         labels={"batchemu.job-name": job["jobName"][:128], "batchemu.account": job["_account"]},
         network=job.get("_network"),  # "host" for ECS Managed Instances jobs; else the runner's
         group_network=job.get("_groupNetwork"),  # a multi-node job's own network (engine.multinode)
+        place=place_of(job),
     )
+
+
+def cluster_place(ce: dict) -> ClusterPlace | None:
+    """Where an EKS compute environment's jobs run (its eksConfiguration); None for any other
+    compute environment. A job keeps it from the start of an attempt (`_place`, place_of)."""
+    eks = ce.get("eksConfiguration")
+    return ClusterPlace(eks["eksClusterArn"], eks["kubernetesNamespace"]) if eks else None
+
+
+def kept_place(ce: dict) -> dict | None:
+    """cluster_place as the job document keeps it."""
+    place = cluster_place(ce)
+    return dataclasses.asdict(place) if place else None
+
+
+def place_of(job: dict) -> ClusterPlace | None:
+    """The ClusterPlace of the job's current attempt (kept_place)."""
+    return ClusterPlace(**job["_place"]) if job.get("_place") else None
 
 
 def _mounts(c: dict) -> tuple:

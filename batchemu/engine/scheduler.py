@@ -17,7 +17,8 @@ import collections
 import logging
 import threading
 
-from batchemu.engine import actions, consumables, multinode, output_marks, placement, progress, states, task_jobs
+from batchemu.engine import (actions, consumables, launch, multinode, output_marks, placement, progress, states,
+                             task_jobs)
 from batchemu.engine.container_jobs import ContainerJobs
 from batchemu.engine.faults import Faults
 from batchemu.engine.task_jobs import TaskJobs
@@ -266,11 +267,20 @@ class Scheduler:
         # Where each one's stored output ends: a re-attached container's output resumes there.
         service_docs = [self.service_jobs.jobs.get(job_id) for job_id in service_busy]
         stored = output_marks.stored_output(self.logs, busy + service_docs)
+        follow = getattr(self.runner, "follow", None)   # a runner with places besides its own (base.Runner)
+        if follow is not None:
+            follow(self._places(now))
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
             self._launcher(job).attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
+
+    def _places(self, now: int) -> list:
+        """Every compute environment's place (its eksConfiguration), each once."""
+        places = {launch.cluster_place(ce) for ce in World(self.store, now).ces.values()} - {None}
+        return sorted(places, key=lambda p: (p.cluster_arn, p.namespace))
+
 
 class _Woken:
     """Job ids gathered between two passes (Scheduler._observe): `ended` reached SUCCEEDED or

@@ -20,7 +20,7 @@ import uuid
 
 from batchemu.engine import attempts, states
 from batchemu.engine.container_jobs import ContainerJobs
-from batchemu.engine.launch import DEFAULT_LOG_GROUP, launch_spec
+from batchemu.engine.launch import DEFAULT_LOG_GROUP, kept_place, launch_spec, place_of
 from batchemu.runners.base import Mount
 from batchemu.runners.task_spec import (ALL_ZERO, FIRST_ESSENTIAL, INIT, MAIN, TaskMember, TaskSpec, TaskVolume,
                                         VolumeMount)
@@ -55,6 +55,7 @@ class TaskJobs(ContainerJobs):
         task_id = uuid.uuid4().hex
         cluster = (ce.get("ecsClusterArn") or ce["computeEnvironmentName"]).rsplit("/", 1)[-1]
         prefix = f"arn:aws:ecs:{job['_region']}:{job['_account']}"
+        place = _pod_place(job, ce)
         node_uid = str(uuid.uuid5(uuid.NAMESPACE_URL, ce["computeEnvironmentArn"]))
         # A pod as AWS Batch names it (user guide, "Map a running pod back to its job").
         pod_name = f"aws-batch.{uuid.uuid4()}"
@@ -68,7 +69,7 @@ class TaskJobs(ContainerJobs):
                   "nodeName": f"ip-10-0-{int(node_uid[:2], 16)}-{int(node_uid[2:4], 16)}.ec2.internal",
                   "nodeUid": node_uid,
                   "eksClusterArn": (ce.get("eksConfiguration") or {}).get("eksClusterArn"),
-                  "podNamespace": (ce.get("eksConfiguration") or {}).get("kubernetesNamespace") or NAMESPACE,
+                  "podNamespace": place["namespace"] if place else NAMESPACE,
                   "streams": {c["name"]: _log_names(job, c, task_id if kind(job) == ECS else pod_name)
                               for c in _all_containers(job)}}
         first = record["streams"][_all_containers(job)[0]["name"]]
@@ -76,7 +77,8 @@ class TaskJobs(ContainerJobs):
         tasks = dict(job.get("_tasks") or {})
         tasks[str(attempt)] = record
         changes = {"_attempt": attempt, "_tasks": tasks, "_ce": ce["computeEnvironmentArn"],
-                   "_ceName": ce["computeEnvironmentName"], "statusReason": None, "_blocked": None,
+                   "_ceName": ce["computeEnvironmentName"], "_place": place, "statusReason": None,
+                   "_blocked": None,
                    "scheduledAt": now}
         if kind(job) == ECS:
             changes["ecsProperties"] = _with_task(job, **_drop_none({
@@ -203,7 +205,8 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
                                                        for d in c.get("dependsOn") or []),
                                       volume_mounts=mounts, stop_timeout=c.get("stopTimeout")))
         return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
-                        tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"), job.get("_groupNetwork"))
+                        tuple(volumes), FIRST_ESSENTIAL, labels, job.get("_network"), job.get("_groupNetwork"),
+                        place=place_of(job))
     pod = _pod(job)
     record = job["_tasks"][str(job["_attempt"])]
     volumes, hosts, secrets = [], {}, []
@@ -245,7 +248,7 @@ def task_spec(job: dict, extra_env: dict) -> TaskSpec:
     return TaskSpec(job["jobId"], job["_attempt"], f"batchemu-{job['jobName']}", tuple(members),
                     tuple(volumes), ALL_ZERO, labels, job.get("_network"), job.get("_groupNetwork"),
                     pod_name=record.get("podName"), service_account=pod.get("serviceAccountName"),
-                    secrets=tuple(secrets))
+                    secrets=tuple(secrets), place=place_of(job))
 
 
 def _member_launch(job: dict, container: dict, need: dict | None, ce_name: str, extra_env: dict, more_env: dict):
@@ -263,6 +266,18 @@ def _is_secret(pod: dict, mount: dict) -> bool:
 
 
 # -- the job document ------------------------------------------------------------------------
+
+def _pod_place(job: dict, ce: dict) -> dict | None:
+    """Where the attempt runs (engine.launch.kept_place): an EKS pod in its own
+    metadata.namespace when it names one (EksMetadata: it may differ from the compute
+    environment's), else in the compute environment's; on a compute environment with no
+    eksConfiguration, in the runner's own cluster."""
+    place = kept_place(ce)
+    namespace = ((_pod(job).get("metadata") or {}).get("namespace")) if kind(job) == EKS else None
+    if namespace:
+        place = dict(place or {"cluster_arn": ""}, namespace=namespace)
+    return place
+
 
 def _task(job: dict) -> dict:
     return job["ecsProperties"]["taskProperties"][0]

@@ -27,6 +27,15 @@ class Mount:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClusterPlace:
+    """Where a cluster runner puts an attempt: the compute environment's eksConfiguration (the
+    EKS cluster's ARN and the Kubernetes namespace; or a pod's own metadata.namespace). Runners
+    with one engine (Docker, process) have nowhere else to put it and ignore it."""
+    cluster_arn: str       # "": the runner's own cluster
+    namespace: str
+
+
+@dataclasses.dataclass(frozen=True)
 class LaunchSpec:
     """Everything needed to run one attempt; computed by the engine from the job."""
     job_id: str
@@ -54,6 +63,7 @@ class LaunchSpec:
     # a multi-node job: engine.multinode); reported as RunnerEvent.address when RUNNING.
     group_network: str | None = None
     labels: dict = dataclasses.field(default_factory=dict)
+    place: ClusterPlace | None = None  # None: the runner's default (its own options)
 
     def host_resources(self) -> list[str]:
         """What would give this container the host: a privileged container, devices, host
@@ -166,5 +176,11 @@ class Runner(Protocol):
     def gpus(self) -> int:
         """How many GPUs jobs can be given on this host."""
         ...
+
+    # Optional, for runners with more than one place (Kubernetes):
+    # def follow(self, places: list[ClusterPlace]) -> None
+    #     The places this server's attempts may be in besides the runner's default (every
+    #     compute environment's eksConfiguration), told before reattach and reset so pods
+    #     left in those namespaces by an earlier run are found.
 
     def close(self) -> None: ...

@@ -28,7 +28,7 @@ class TaskPods:
 
     def start_task(self, spec: TaskSpec) -> None:
         """Queue the pod of a multi-container attempt (runners.kube_task_pods shapes it)."""
-        rec = self._new_attempt(spec.job_id, spec.attempt)
+        rec = self._new_attempt(spec)
         with self._lock:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._submit(self._create, rec, spec, None)
@@ -43,7 +43,7 @@ class TaskPods:
                      for c in rec.containers()}
         rec.members = task_pods.read_members(pod, rec.layout, {})
         if not task_pods.main_started(rec.layout, rec.members):
-            self._delete(rec.pod, 0)
+            self._delete(rec.target, rec.pod, 0)
             return None
         with self._lock:
             self._attempts[(rec.job_id, rec.attempt)] = rec
@@ -105,7 +105,7 @@ class TaskPods:
                 status_reason=None if ran else FAILED_TO_START, containers=results, node=rec.node))
         self._forget(rec)
         if rec.pod:
-            self._delete(rec.pod, 0)   # gone already (404) when it vanished
+            self._delete(rec.target, rec.pod, 0)   # gone already (404) when it vanished
 
     def _emit_lines(self, rec, lines: list, container: str | None) -> None:
         if lines:

@@ -1,12 +1,13 @@
-"""The Kubernetes runner: one Pod per attempt in one namespace of a cluster, as AWS Batch on EKS
-runs jobs (runners.kube_pods shapes the pod and reads its status). It owns the attempts'
+"""The Kubernetes runner: one Pod per attempt, as AWS Batch on EKS runs jobs (runners.kube_pods
+shapes the pod and reads its status), in the runner's namespace or the one the compute
+environment's eksConfiguration names (runners.kube_clusters picks the cluster and namespace). It owns the attempts'
 lifecycle on the cluster (create, stop, exit, re-attach after a restart, delete once reported)
 and reports RunnerEvents; it never writes the store and knows no Batch rules.
 Multi-container attempts (ecsProperties tasks, eksProperties pods: `start_task`) are one pod
 too: runners.kube_tasks (a mixin) and runners.kube_task_pods.
 
 Threads: a small ops pool (every API call: create, patch, delete, final log reads), one watch
-thread (list + watch of this server's pods -> RUNNING/EXITED), one log thread (polls running
+thread per namespace in use (list + watch of this server's pods -> RUNNING/EXITED), one log thread (polls running
 pods' logs -> LOG). `start` and `stop` only queue work, so request threads never call Kubernetes.
 
 Stopping (a terminate or the engine's own attemptDurationSeconds timer): the pod's
@@ -20,16 +21,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import urllib3
-from kubernetes import client, config, watch
+from kubernetes import watch
 
 from batchemu.runners import kube_pods as pods
+from batchemu.runners.kube_clusters import Clusters, Target
 from batchemu.runners import kube_task_pods as task_pods
 from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor, deliver,
                                    submit_guarded)
@@ -46,36 +45,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def connect(kubeconfig: str = "", context: str = "", namespace: str = ""):
-    """(CoreV1Api, namespace) from a kubeconfig file (default ~/.kube/config or $KUBECONFIG),
-    or the in-cluster service account when there is no kubeconfig and we run in a pod. The
-    namespace: the option, else the context's, else "default"."""
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
-    if not kubeconfig and not os.path.exists(path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-        api_client = client.ApiClient()
-        if not namespace:
-            with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
-                namespace = f.read().strip()
-    else:
-        api_client = config.new_client_from_config(config_file=path, context=context or None)
-        if not namespace:
-            contexts, active = config.list_kube_config_contexts(path)
-            chosen = next((c for c in contexts if c["name"] == context), active) if context else active
-            namespace = ((chosen or {}).get("context") or {}).get("namespace") or ""
-    if not api_client.configuration.verify_ssl:
-        # insecure-skip-tls-verify: said once here, not by urllib3 on every request.
-        log.warning("kubernetes runner: the cluster's TLS certificate is not verified (kubeconfig "
-                    "insecure-skip-tls-verify)")
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    return client.CoreV1Api(api_client), namespace or "default"
-
-
 @dataclasses.dataclass
 class _Attempt:
     """What the runner knows about one attempt (guarded by the runner's _lock)."""
     job_id: str
     attempt: int
+    target: Target                   # where its pod is (runners.kube_clusters)
     pod: str | None = None           # its pod's name, once created
     created_ms: int = 0              # when it was handed to us (pod times have whole seconds)
     listed_after: float = 0.0        # monotonic time its pod existed by (a list after it shows it)
@@ -105,12 +80,15 @@ class _Attempt:
 class KubernetesRunner(TaskPods):
     name = "kubernetes"
 
-    def __init__(self, server_id: str, api, namespace: str, pull_policy: str = "missing",
+    def __init__(self, server_id: str, api=None, namespace: str = "default", pull_policy: str = "missing",
                  host_network: bool = True, stop_grace_seconds: float = 30.0, log_interval: float = 1.0,
-                 watch_factory=None, start_threads: bool = True):
+                 watch_factory=None, start_threads: bool = True, clusters: Clusters | None = None):
+        # clusters: where pods go (runners.kube_clusters); else every pod goes to `api`, in
+        # `namespace` or the namespace its ClusterPlace names.
         self.server_id = server_id
-        self.api = api
-        self.namespace = namespace
+        self.clusters = clusters or Clusters(api, namespace)
+        self.api = self.clusters.default.api
+        self.namespace = self.clusters.default.namespace
         self.pull_policy = pull_policy
         self.host_network = host_network
         self.stop_grace = stop_grace_seconds
@@ -123,12 +101,25 @@ class KubernetesRunner(TaskPods):
         self._attempts: dict[tuple[str, int], _Attempt] = {}
         self._closing = threading.Event()
         self._ops = ThreadPoolExecutor(3, thread_name_prefix="batchemu-k8s-ops")
+        self._start_threads = start_threads
         self._threads = []
+        self._watched: set = set()     # the Targets with a watch thread
         if start_threads:
-            for target, name in ((self._watch_loop, "batchemu-k8s-watch"), (self._log_loop, "batchemu-k8s-logs")):
-                thread = threading.Thread(target=target, name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            self._thread(self._log_loop, "batchemu-k8s-logs")
+        self._watch(self.clusters.default)
+
+    def _thread(self, target, name: str, *args) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch(self, target: Target) -> None:
+        """One list+watch thread per Target, from the first time it is used."""
+        with self._lock:
+            if target in self._watched or not self._start_threads:
+                return
+            self._watched.add(target)
+        self._thread(self._watch_loop, f"batchemu-k8s-watch-{target.namespace}", target)
 
     # ---- the Runner interface ---------------------------------------------------------------
 
@@ -138,13 +129,22 @@ class KubernetesRunner(TaskPods):
     def start(self, spec: LaunchSpec, node: dict | None = None) -> None:
         """Queue the pod's creation. `node` (labels/env of one node of a multi-node job) lets a
         multi-node launcher start one pod per node through the same path."""
-        rec = _Attempt(spec.job_id, spec.attempt, created_ms=now_ms())
+        rec = self._new_attempt(spec)
         with self._lock:
             self._attempts[(spec.job_id, spec.attempt)] = rec
         self._submit(self._create, rec, spec, node)
 
-    def _new_attempt(self, job_id: str, attempt: int):
-        return _Attempt(job_id, attempt, created_ms=now_ms())
+    def _new_attempt(self, spec) -> _Attempt:
+        """The record of a LaunchSpec's or TaskSpec's attempt, its pod's Target watched."""
+        target = self.clusters.target(spec.place)
+        self._watch(target)
+        return _Attempt(spec.job_id, spec.attempt, target, created_ms=now_ms())
+
+    def follow(self, places: list) -> None:
+        """Watch the Targets of `places` (ClusterPlace) from now on: before reattach and reset,
+        so pods an earlier run left in those namespaces are found (runners.base.Runner)."""
+        for place in places:
+            self._watch(self.clusters.target(place))
 
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
         with self._lock:
@@ -164,14 +164,14 @@ class KubernetesRunner(TaskPods):
         attempt again), so an attempt never has two pods."""
         marks = stored_output or {}
         survivors = []
-        for pod in self._list()["items"]:
+        for target, pod in self._list_everywhere():
             key, name = pods.pod_key(pod), pod["metadata"]["name"]
             if key is None or wanted.get(key[0]) != key[1]:
-                self._submit(self._delete, name, 0)
+                self._submit(self._delete, target, name, 0)
                 continue
             state = pods.pod_state(pod)
             mark = marks.get(key[0])
-            rec = _Attempt(key[0], key[1], pod=name, node=pods.node_name(pod), running_sent=True,
+            rec = _Attempt(key[0], key[1], target, pod=name, node=pods.node_name(pod), running_sent=True,
                            mark=pods.LogMark(mark.ts_ms, list(mark.texts)) if mark else pods.LogMark())
             rec.layout = task_pods.layout_from_pod(pod)
             if rec.layout:
@@ -189,10 +189,14 @@ class KubernetesRunner(TaskPods):
                     self._emit(RunnerEvent(LOG, key[0], key[1], lines[-1][0], lines=tuple(lines)))
                 survivors.append(Survivor(key[0], key[1], running=False, exit_code=state.exit_code,
                                           oom=state.oom, started_ms=state.started_ms))
-                self._submit(self._delete, name, 0)
+                self._submit(self._delete, target, name, 0)
             else:   # pending or failed to start: nothing ran
-                self._delete(name, 0)
+                self._delete(target, name, 0)
         return survivors
+
+    def _list_everywhere(self) -> list:
+        """(Target, pod) of this server's pods in every known Target."""
+        return [(target, pod) for target in self.clusters.known() for pod in self._list(target)["items"]]
 
     def gpus(self) -> int:
         """GPUs a job can ask for: the most nvidia.com/gpu any one node has (read once)."""
@@ -210,8 +214,8 @@ class KubernetesRunner(TaskPods):
         """Delete every pod of this server now and forget every attempt (a reset)."""
         with self._lock:
             self._attempts.clear()
-        for pod in self._list()["items"]:
-            self._delete(pod["metadata"]["name"], 0)
+        for target, pod in self._list_everywhere():
+            self._delete(target, pod["metadata"]["name"], 0)
 
     def close(self) -> None:
         """Stop following the cluster. Pods are left running on purpose: the next start
@@ -246,7 +250,7 @@ class KubernetesRunner(TaskPods):
                                                               for m in spec.members)))
             return
         try:
-            self.api.create_namespaced_pod(self.namespace, manifest)
+            rec.target.api.create_namespaced_pod(rec.target.namespace, manifest)
         except Exception as exc:
             self._forget(rec)
             reason = f"CannotStartContainerError: {_api_message(exc)}"
@@ -260,48 +264,49 @@ class KubernetesRunner(TaskPods):
             rec.listed_after = time.monotonic()
             stopping = rec.stopping
         if stopping:                 # stop() raced with the create
-            self._delete(rec.pod, 0)
+            self._delete(rec.target, rec.pod, 0)
 
     def _stop_pod(self, rec: _Attempt, name: str, grace: float) -> None:
         if grace <= 0:
-            self._delete(name, 0)
+            self._delete(rec.target, name, 0)
             return
         # activeDeadlineSeconds may only be set or lowered: 1 has passed for a running pod. A
         # JSON patch (a list), the one content type every client version sends for a list.
         try:
-            self.api.patch_namespaced_pod(name, self.namespace, DEADLINE_NOW)
+            rec.target.api.patch_namespaced_pod(name, rec.target.namespace, DEADLINE_NOW)
         except Exception as exc:
             log.info("kubernetes runner: cutting the deadline of %s failed (%s); deleting it", name,
                      _api_message(exc))
-            self._delete(name, grace)
+            self._delete(rec.target, name, grace)
 
-    def _delete(self, name: str, grace: float) -> None:
+    def _delete(self, target: Target, name: str, grace: float) -> None:
         try:
-            self.api.delete_namespaced_pod(name, self.namespace, grace_period_seconds=int(grace))
+            target.api.delete_namespaced_pod(name, target.namespace, grace_period_seconds=int(grace))
         except Exception as exc:
             if getattr(exc, "status", None) != 404:
                 log.warning("kubernetes runner: deleting pod %s failed: %s", name, _api_message(exc))
 
-    def _list(self) -> dict:
-        response = self.api.list_namespaced_pod(self.namespace, label_selector=self.selector,
-                                                _preload_content=False)
+    def _list(self, target: Target) -> dict:
+        response = target.api.list_namespaced_pod(target.namespace, label_selector=self.selector,
+                                                  _preload_content=False)
         return json.loads(response.data)
 
     # ---- the watch thread ---------------------------------------------------------------------
 
-    def _watch_loop(self) -> None:
+    def _watch_loop(self, target: Target) -> None:
         """List, then watch from the list's resourceVersion; list again after any break (an
-        expired version, a dropped connection), so no pod change is missed for long."""
+        expired version, a dropped connection), so no pod change is missed for long. One per
+        Target (_watch)."""
         while not self._closing.is_set():
             try:
                 asked = time.monotonic()
-                listing = self._list()
+                listing = self._list(target)
                 for pod in listing["items"]:
                     self.on_pod("MODIFIED", pod)
-                self._check_vanished({p["metadata"]["name"] for p in listing["items"]}, asked)
+                self._check_vanished(target, {p["metadata"]["name"] for p in listing["items"]}, asked)
                 version = listing["metadata"].get("resourceVersion")
                 watch = self._watch_factory() if self._watch_factory else _new_watch()
-                for event in watch.stream(self.api.list_namespaced_pod, self.namespace,
+                for event in watch.stream(target.api.list_namespaced_pod, target.namespace,
                                           label_selector=self.selector, resource_version=version,
                                           timeout_seconds=30):
                     if self._closing.is_set():
@@ -350,12 +355,12 @@ class KubernetesRunner(TaskPods):
             return pods.PodState("exited", exit_code=rec.exit_code)
         return pods.PodState("exited", exit_code=None, reason=pods.HOST_TERMINATED.format(rec.node or "unknown"))
 
-    def _check_vanished(self, listed: set, asked: float) -> None:
-        """After a (re)list: a pod created before the list was asked for and missing from it
-        went away while we weren't watching."""
+    def _check_vanished(self, target: Target, listed: set, asked: float) -> None:
+        """After a (re)list of `target`: a pod of it created before the list was asked for and
+        missing from it went away while we weren't watching."""
         with self._lock:
-            gone = [rec for rec in self._attempts.values() if rec.pod and rec.pod not in listed
-                    and rec.listed_after < asked and not rec.finishing]
+            gone = [rec for rec in self._attempts.values() if rec.target is target and rec.pod
+                    and rec.pod not in listed and rec.listed_after < asked and not rec.finishing]
         for rec in gone:
             self._queue_finish(rec, self._vanished_state(rec, pods.PodState("pending")), readable=False)
 
@@ -392,7 +397,7 @@ class KubernetesRunner(TaskPods):
             self._send_exit(rec, event)
         self._forget(rec)
         if readable and rec.pod:
-            self._delete(rec.pod, 0)
+            self._delete(rec.target, rec.pod, 0)
 
     # ---- output -------------------------------------------------------------------------------
 
@@ -422,7 +427,8 @@ class KubernetesRunner(TaskPods):
             if mark.ts_ms:
                 kwargs["since_seconds"] = max(1, int((now_ms() - mark.ts_ms) / 1000) + 2)
             try:
-                raw = self.api.read_namespaced_pod_log(rec.pod, self.namespace, container=container, **kwargs)
+                raw = rec.target.api.read_namespaced_pod_log(rec.pod, rec.target.namespace, container=container,
+                                                             **kwargs)
             except Exception as exc:
                 if getattr(exc, "status", None) in (400, 404):
                     return []        # not started, or already gone

@@ -47,13 +47,14 @@ def make_runner(config, server_id: str):
 def _kubernetes(config, server_id: str):
     try:
         # lazy for start-up time, and the kubernetes client is an optional extra (batchemu[kubernetes])
+        from batchemu.runners import kube_clusters
         from batchemu.runners import kubernetes as kube
-        api, namespace = kube.connect(config.kubeconfig, config.kube_context, config.kube_namespace)
+        clusters = kube_clusters.connect(config.kubeconfig, config.kube_context, config.kube_namespace)
     except ImportError:
         raise SystemExit("batchemu: --runner kubernetes needs the Kubernetes client: "
                          "pip install 'batchemu[kubernetes]'")
     except Exception as exc:
         raise SystemExit(f"batchemu: --runner kubernetes: cannot load the cluster configuration: {exc}")
-    return kube.KubernetesRunner(server_id, api, namespace, pull_policy=config.pull_policy,
+    return kube.KubernetesRunner(server_id, clusters=clusters, pull_policy=config.pull_policy,
                                  host_network=config.kube_host_network,
                                  stop_grace_seconds=config.stop_grace_seconds / config.time_scale)

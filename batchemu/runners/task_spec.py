@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from batchemu.runners.base import LaunchSpec
+from batchemu.runners.base import ClusterPlace, LaunchSpec
 
 START, COMPLETE, SUCCESS = "START", "COMPLETE", "SUCCESS"   # TaskContainerDependency.condition
 INIT, MAIN = "init", "main"                                 # a member's stage
@@ -71,6 +71,7 @@ class TaskSpec:
     pod_name: str | None = None
     service_account: str | None = None
     secrets: tuple = ()
+    place: ClusterPlace | None = None  # where a cluster runner puts it (LaunchSpec.place)
 
 
 @dataclasses.dataclass(frozen=True)

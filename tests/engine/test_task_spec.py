@@ -2,10 +2,13 @@
 document SubmitJob stored (no store, no runner): members in order, essential and dependsOn,
 per-container limits and environment, Kubernetes command/args, volumes."""
 
+import json
+
 import pytest
 
-from batchemu.engine.task_jobs import task_spec
-from batchemu.runners.base import Mount
+from batchemu.engine.launch import cluster_place
+from batchemu.engine.task_jobs import _pod_place, task_spec
+from batchemu.runners.base import ClusterPlace, Mount
 from batchemu.runners.task_spec import ALL_ZERO, FIRST_ESSENTIAL, INIT, MAIN, TaskVolume, VolumeMount
 
 BASE = {"jobId": "job-1", "jobName": "j", "_attempt": 2, "_ceName": "ce", "_queueName": "q",
@@ -70,3 +73,29 @@ def test_a_pod_volume_docker_cannot_provide_is_refused():
         "containers": [{"name": "main", "image": "i"}]}})
     with pytest.raises(ValueError, match="only emptyDir, hostPath and secret volumes run on Docker"):
         task_spec(job, {})
+
+
+EKS_CE = {"computeEnvironmentName": "eks", "eksConfiguration": {
+    "eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/batch", "kubernetesNamespace": "batch"}}
+POD_JOB = dict(BASE, _task={"kind": "eks", "limits": {}},
+               eksProperties={"podProperties": {"containers": [{"name": "main", "image": "i"}]}})
+
+
+@pytest.mark.parametrize("ce, pod_namespace, place", [
+    (EKS_CE, None, ClusterPlace("arn:aws:eks:us-east-1:123456789012:cluster/batch", "batch")),
+    (EKS_CE, "team-a", ClusterPlace("arn:aws:eks:us-east-1:123456789012:cluster/batch", "team-a")),
+    ({"computeEnvironmentName": "ec2"}, "team-a", ClusterPlace("", "team-a")),   # the runner's own cluster
+    ({"computeEnvironmentName": "ec2"}, None, None),
+])
+def test_a_pod_runs_in_its_namespace_else_its_compute_environments(ce, pod_namespace, place):
+    job = json.loads(json.dumps(POD_JOB))
+    if pod_namespace:
+        job["eksProperties"]["podProperties"]["metadata"] = {"namespace": pod_namespace}
+    job["_place"] = _pod_place(job, ce)
+    spec = task_spec(job, {})
+    assert spec.place == place and spec.members[0].spec.place == place
+
+
+def test_a_container_job_runs_where_its_compute_environment_says():
+    assert cluster_place(EKS_CE) == ClusterPlace("arn:aws:eks:us-east-1:123456789012:cluster/batch", "batch")
+    assert cluster_place({"computeEnvironmentName": "ec2"}) is None
