@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.e2e.support import IMAGE, describe, make_definition, make_queue, new_account, wait_done, wait_until
+from tests.e2e.support import CE_RESOURCES, IMAGE, describe, make_definition, make_queue, new_account, wait_done, wait_until
 
 pytestmark = pytest.mark.kubernetes
 
@@ -396,3 +396,64 @@ def test_task_pods_across_a_kill_9(core, namespace, server):
     stream = f"pod/main/{pod['eksProperties']['podProperties']['podName']}"
     assert task_lines(second, account, stream) == ["begin", "end"]   # nothing lost, nothing twice
     wait_until(lambda: not pods_in(core, namespace), 30, "no pod left behind")
+
+
+@pytest.fixture()
+def more_namespaces(core):
+    made = []
+
+    def make():
+        name = f"bt-{uuid.uuid4().hex[:8]}"
+        core.create_namespace({"metadata": {"name": name}})
+        made.append(name)
+        return name
+    yield make
+    for name in made:
+        core.delete_namespace(name)
+
+
+def test_an_eks_compute_environment_runs_pods_in_its_namespace_across_a_kill_9(core, namespace, server,
+                                                                               more_namespaces):
+    """eksConfiguration picks the cluster (the kubeconfig context whose cluster the ARN names:
+    batchemu-k8s) and the namespace; a pod's own metadata.namespace wins over it. A restart
+    finds the pods there again, and none is left anywhere."""
+    ce_namespace, pod_namespace = more_namespaces(), more_namespaces()
+    first = server()
+    account = new_account()
+    batch = first.client(account)
+    eks = {"eksClusterArn": f"arn:aws:eks:us-east-1:{account}:cluster/batchemu-k8s",
+           "kubernetesNamespace": ce_namespace}
+    batch.create_compute_environment(computeEnvironmentName="eks", type="MANAGED", eksConfiguration=eks,
+                                     computeResources=dict(CE_RESOURCES, maxvCpus=4))
+    make_queue(batch, "q", max_vcpus=4, ce="eks")
+    limits = {"limits": {"cpu": "1", "memory": "32Mi"}}
+    main = {"name": "main", "image": IMAGE, "command": ["sh", "-c", "echo begin; sleep 10; echo end"],
+            "resources": limits}
+    batch.register_job_definition(jobDefinitionName="pod", type="container",
+                                  eksProperties={"podProperties": {"containers": [main]}})
+    batch.register_job_definition(jobDefinitionName="own", type="container", eksProperties={"podProperties": {
+        "metadata": {"namespace": pod_namespace}, "containers": [dict(main, command=["sh", "-c", "echo own"])]}})
+    spies = {ns: PodSpy(core, ns) for ns in (namespace, ce_namespace, pod_namespace)}
+    try:
+        pod_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod")["jobId"]
+        own_id = batch.submit_job(jobName="own", jobQueue="q", jobDefinition="own")["jobId"]
+        wait_until(lambda: describe(batch, pod_id)["status"] == "RUNNING", 90, "the pod job to run")
+        first.kill()                                   # SIGKILL while its pod runs in ce_namespace
+        second = server()
+        batch = second.client(account)
+        pod = wait_done(batch, pod_id, timeout=90)
+        own = wait_done(batch, own_id, timeout=60)
+    finally:
+        for spy in spies.values():
+            spy.stop()
+    assert pod["status"] == "SUCCEEDED" and own["status"] == "SUCCEEDED", (pod.get("statusReason"), own.get("statusReason"))
+    assert [a["podNamespace"] for a in pod["eksAttempts"]] == [ce_namespace]
+    assert [a["podNamespace"] for a in own["eksAttempts"]] == [pod_namespace]
+    assert list(spies[ce_namespace].nodes) == [pod["eksProperties"]["podProperties"]["podName"]]
+    assert list(spies[pod_namespace].nodes) == [own["eksProperties"]["podProperties"]["podName"]]
+    assert spies[namespace].nodes == {}                # nothing in the runner's own namespace
+    stream = f"pod/main/{pod['eksProperties']['podProperties']['podName']}"
+    assert task_lines(second, account, stream) == ["begin", "end"]   # re-attached there: nothing lost
+    assert "no kubeconfig context names" not in first.log.read_text()
+    for ns in (ce_namespace, pod_namespace):
+        wait_until(lambda: not pods_in(core, ns), 30, f"no pod left behind in {ns}")
