@@ -269,16 +269,19 @@ class Scheduler:
         stored = output_marks.stored_output(self.logs, busy + service_docs)
         follow = getattr(self.runner, "follow", None)   # a runner with places besides its own (base.Runner)
         if follow is not None:
-            follow(self._places(now))
+            follow(self._places(now, busy))
         survivors = {s.job_id: s for s in (self.runner.reattach(wanted, stored) if self.runner else [])}
         self._apply_events(now)  # output the runner collected while re-attaching
         for job in busy:
             self._launcher(job).attempts.recover(self.jobs.get(job["jobId"]), survivors.get(job["jobId"]), now)
         self.service_jobs.recover(survivors, now)
 
-    def _places(self, now: int) -> list:
-        """Every compute environment's place (its eksConfiguration), each once."""
-        places = {launch.cluster_place(ce) for ce in World(self.store, now).ces.values()} - {None}
+    def _places(self, now: int, busy: list) -> list:
+        """Every place a pod of this server may be in, each once: every compute environment's
+        (its eksConfiguration) and every busy job's (a pod's own metadata.namespace)."""
+        places = {launch.cluster_place(ce) for ce in World(self.store, now).ces.values()}
+        places |= {launch.place_of(job) for job in busy}
+        places.discard(None)
         return sorted(places, key=lambda p: (p.cluster_arn, p.namespace))
 
 

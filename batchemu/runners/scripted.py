@@ -21,6 +21,7 @@ class ScriptedRunner:
         self.survivors: list = []     # what reattach() reports
         self.stored_output: dict | None = None   # what the last reattach() was told
         self.resets = 0                           # how many times reset() was asked for
+        self.followed: list | None = None         # the places the last follow() was told
 
     def set_listener(self, listener) -> None:
         self.listener = listener
@@ -31,6 +32,9 @@ class ScriptedRunner:
 
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
         self.stopped.append((job_id, attempt, grace_seconds))
+
+    def follow(self, places: list) -> None:
+        self.followed = list(places)
 
     def reattach(self, wanted: dict, stored_output: dict | None = None) -> list:
         self.stored_output = stored_output

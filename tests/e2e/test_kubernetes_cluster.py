@@ -432,13 +432,15 @@ def test_an_eks_compute_environment_runs_pods_in_its_namespace_across_a_kill_9(c
     batch.register_job_definition(jobDefinitionName="pod", type="container",
                                   eksProperties={"podProperties": {"containers": [main]}})
     batch.register_job_definition(jobDefinitionName="own", type="container", eksProperties={"podProperties": {
-        "metadata": {"namespace": pod_namespace}, "containers": [dict(main, command=["sh", "-c", "echo own"])]}})
+        "metadata": {"namespace": pod_namespace},
+        "containers": [dict(main, command=["sh", "-c", "echo own-begin; sleep 10; echo own-end"])]}})
     spies = {ns: PodSpy(core, ns) for ns in (namespace, ce_namespace, pod_namespace)}
     try:
         pod_id = batch.submit_job(jobName="pod", jobQueue="q", jobDefinition="pod")["jobId"]
         own_id = batch.submit_job(jobName="own", jobQueue="q", jobDefinition="own")["jobId"]
-        wait_until(lambda: describe(batch, pod_id)["status"] == "RUNNING", 90, "the pod job to run")
-        first.kill()                                   # SIGKILL while its pod runs in ce_namespace
+        wait_until(lambda: all(describe(batch, j)["status"] == "RUNNING" for j in (pod_id, own_id)), 90,
+                   "both pod jobs to run")
+        first.kill()                                   # SIGKILL while they run in their namespaces
         second = server()
         batch = second.client(account)
         pod = wait_done(batch, pod_id, timeout=90)
@@ -452,8 +454,11 @@ def test_an_eks_compute_environment_runs_pods_in_its_namespace_across_a_kill_9(c
     assert list(spies[ce_namespace].nodes) == [pod["eksProperties"]["podProperties"]["podName"]]
     assert list(spies[pod_namespace].nodes) == [own["eksProperties"]["podProperties"]["podName"]]
     assert spies[namespace].nodes == {}                # nothing in the runner's own namespace
-    stream = f"pod/main/{pod['eksProperties']['podProperties']['podName']}"
-    assert task_lines(second, account, stream) == ["begin", "end"]   # re-attached there: nothing lost
+    # Re-attached where they ran: nothing lost, nothing twice, one attempt each.
+    assert task_lines(second, account, f"pod/main/{pod['eksProperties']['podProperties']['podName']}") == [
+        "begin", "end"]
+    assert task_lines(second, account, f"own/main/{own['eksProperties']['podProperties']['podName']}") == [
+        "own-begin", "own-end"]
     assert "no kubeconfig context names" not in first.log.read_text()
     for ns in (ce_namespace, pod_namespace):
         wait_until(lambda: not pods_in(core, ns), 30, f"no pod left behind in {ns}")

@@ -3,7 +3,7 @@
 import pytest
 
 from batchemu.engine.scheduler import Scheduler
-from batchemu.runners.base import OutputMark, Survivor
+from batchemu.runners.base import ClusterPlace, OutputMark, Survivor
 from batchemu.store.logs import LogTables
 from tests.engine.harness import Harness
 
@@ -383,3 +383,23 @@ def test_restart_sends_an_unfinished_stop_again(h):
     h.tick()
     d = h.job(job)
     assert (d["status"], d["statusReason"], d["isTerminated"]) == ("FAILED", "operator", True)
+
+
+def test_a_job_runs_where_its_eks_compute_environment_says_and_a_restart_looks_there(h):
+    """The runner is told each attempt's place (the compute environment's eksConfiguration), and
+    after a restart every place a pod of the server may be in, before it re-attaches."""
+    arn = "arn:aws:eks:us-east-1:123456789012:cluster/batch"
+    for name, namespace in (("eks-a", "team-a"), ("eks-b", "team-b")):
+        h.call("CreateComputeEnvironment", computeEnvironmentName=name, type="MANAGED",
+               eksConfiguration={"eksClusterArn": arn, "kubernetesNamespace": namespace},
+               computeResources={"type": "EC2", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
+                                 "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]})
+    h.queue("eks", ces=("eks-a",))
+    on_eks, plain = h.submit(name="on-eks", queue="eks"), h.submit(name="plain")
+    h.tick()
+    assert h.runner.spec(on_eks).place == ClusterPlace(arn, "team-a")
+    assert h.runner.spec(plain).place is None          # the runner's own namespace
+    h.runner.survivors = [Survivor(on_eks, 1, running=True), Survivor(plain, 1, running=True)]
+    h.restart()
+    assert h.runner.followed == [ClusterPlace(arn, "team-a"), ClusterPlace(arn, "team-b")]
+    assert h.status(on_eks) == "RUNNING" and h.status(plain) == "RUNNING"   # both re-attached
