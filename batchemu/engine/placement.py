@@ -33,6 +33,7 @@ class Snapshot:
     pending_shares: dict         # queue ARN -> shareIdentifiers of its PENDING jobs (fair share)
     now: int
     time_scale: float = 1.0      # --time-scale: divides jobStateTimeLimitActions' maxTimeSeconds
+    room: object = None          # runners.base.Room: what the runner's nodes hold (None: no bound)
 
 
 @dataclasses.dataclass
@@ -109,13 +110,15 @@ def _fit(snap: Snapshot, job: dict, ces: list, usage, queue: dict, fairshare):
         if unsupported:
             return unsupported
         ces = [ce for ce in ces if multinode.eligible(ce)]
-    reason = capacity.never_fits_reason(ces, need, snap.host_gpus) or snap.ledger.never_reason(job)
+    # A multi-node job's need is its gang's: each node is a pod of its own, checked by the cluster.
+    one_pod = None if multinode.is_multinode(job) else snap.room
+    reason = capacity.never_fits_reason(ces, need, snap.host_gpus, one_pod) or snap.ledger.never_reason(job)
     if reason:
         return reason
     if not snap.ledger.free_for(job):
         return None  # waits at the head for its consumable resources (ref §13.1)
     for ce in ces:
-        if capacity.usable(ce) and usage.fits_now(ce, need, snap.host_gpus):
+        if capacity.usable(ce) and usage.fits_now(ce, need, snap.host_gpus, snap.room):
             if fairshare is not None and not _within_reservation(snap, ce, need, usage, fairshare, queue):
                 return None
             return ce

@@ -220,8 +220,10 @@ class Scheduler:
             queue = world.queue(arn)
             if queue is not None and placement.needs_pending_shares(world.fairshare_policy(queue)):
                 pending_shares[arn] = self.jobs.shares_in(states.PENDING, arn)
+        room = getattr(self.runner, "room", None)   # a runner whose nodes bound what runs (base.Runner)
         plan = placement.decide(placement.Snapshot(world, active, consumables.ConsumableStock(self.store),
-                                                   self.runner.gpus(), pending_shares, now, self.time_scale))
+                                                   self.runner.gpus(), pending_shares, now, self.time_scale,
+                                                   room() if room else None))
         deadlines.extend(plan.deadlines)
         if not plan.steps:
             return False

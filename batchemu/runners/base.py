@@ -36,6 +36,17 @@ class ClusterPlace:
 
 
 @dataclasses.dataclass(frozen=True)
+class Room:
+    """What a cluster runner's nodes can allocate (Kubernetes: the allocatable of its Ready,
+    schedulable nodes): in all, and on the largest node. The engine starts no more than this
+    at once, and blocks a job no node could ever hold, as AWS does with no instance to fit."""
+    vcpus: float
+    memory_mib: float
+    node_vcpus: float
+    node_memory_mib: float
+
+
+@dataclasses.dataclass(frozen=True)
 class LaunchSpec:
     """Everything needed to run one attempt; computed by the engine from the job."""
     job_id: str
@@ -177,6 +188,9 @@ class Runner(Protocol):
         """How many GPUs jobs can be given on this host."""
         ...
 
+    # Optional, for runners whose nodes bound what runs at once (Kubernetes):
+    # def room(self) -> Room | None
+    #     What the nodes can allocate now (None: unknown, no bound).
     # Optional, for runners with more than one place (Kubernetes):
     # def follow(self, places: list[ClusterPlace]) -> None
     #     The places this server's attempts may be in besides the runner's default (every

@@ -14,7 +14,7 @@ import math
 import re
 import uuid
 
-from batchemu.runners.base import LaunchSpec
+from batchemu.runners.base import LaunchSpec, Room
 
 # Labels batchemu finds its pods by; the job id and attempt are also annotations, exact (a label
 # value can't hold an array child's "parent:index" id).
@@ -277,3 +277,34 @@ def new_lines(raw: str, mark: LogMark) -> list:
             mark.ts_ms, mark.texts, seen = ts, [], []
         mark.texts.append(text)
     return out
+
+
+# Kubernetes quantities (resource.Quantity) as node allocatable reports them.
+_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
+_SUFFIX = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2 ** 10, "Mi": 2 ** 20,
+           "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def quantity(text) -> float:
+    """A quantity's value ("1500m" -> 1.5, "16Gi" -> 17179869184); 0 when unreadable."""
+    found = _QUANTITY.match(str(text or "").strip())
+    if not found or found.group(2) not in _SUFFIX:
+        return 0.0
+    return float(found.group(1)) * _SUFFIX[found.group(2)]
+
+
+def room(nodes: list) -> Room | None:
+    """The Room of a node list (list_node's items): Ready nodes that take pods (not cordoned,
+    no NoSchedule/NoExecute taint). None when there is none."""
+    usable = []
+    for node in nodes:
+        spec, status = node.get("spec") or {}, node.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        tainted = any(t.get("effect") in ("NoSchedule", "NoExecute") for t in spec.get("taints") or [])
+        if ready and not spec.get("unschedulable") and not tainted:
+            allocatable = status.get("allocatable") or {}
+            usable.append((quantity(allocatable.get("cpu")), quantity(allocatable.get("memory")) / 2 ** 20))
+    if not usable:
+        return None
+    return Room(sum(c for c, _ in usable), sum(m for _, m in usable), max(c for c, _ in usable),
+                max(m for _, m in usable))

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FAILED_TO_START = "Task failed to start"   # §6.5, as the Docker runner
 DEADLINE_NOW = [{"op": "add", "path": "/spec/activeDeadlineSeconds", "value": 1}]
+ROOM_SECONDS = 10.0   # how long the nodes' allocatable is trusted before it is read again
 
 
 def now_ms() -> int:
@@ -104,6 +105,7 @@ class KubernetesRunner(TaskPods):
         self._start_threads = start_threads
         self._threads = []
         self._watched: set = set()     # the Targets with a watch thread
+        self._room, self._room_read = None, float("-inf")
         if start_threads:
             self._thread(self._log_loop, "batchemu-k8s-logs")
         self._watch(self.clusters.default)
@@ -209,6 +211,22 @@ class KubernetesRunner(TaskPods):
             except Exception:
                 self._gpus = 0
         return self._gpus
+
+    def room(self):
+        """What the default cluster's nodes can allocate (runners.base.Room), read at most every
+        ROOM_SECONDS (the scheduler asks on every pass); None when the nodes can't be read (no
+        RBAC on nodes): no bound then, pods wait Pending as before."""
+        now = time.monotonic()
+        if now - self._room_read < ROOM_SECONDS:
+            return self._room
+        self._room_read = now
+        try:
+            nodes = self.api.list_node(_preload_content=False)
+            self._room = pods.room(json.loads(nodes.data)["items"])
+        except Exception as exc:
+            log.debug("kubernetes runner: reading the nodes: %s", _api_message(exc))
+            self._room = None
+        return self._room
 
     def reset(self) -> None:
         """Delete every pod of this server now and forget every attempt (a reset)."""

@@ -22,6 +22,7 @@ class ScriptedRunner:
         self.stored_output: dict | None = None   # what the last reattach() was told
         self.resets = 0                           # how many times reset() was asked for
         self.followed: list | None = None         # the places the last follow() was told
+        self.nodes: base.Room | None = None       # what room() reports (None: no bound, as Docker)
 
     def set_listener(self, listener) -> None:
         self.listener = listener
@@ -32,6 +33,9 @@ class ScriptedRunner:
 
     def stop(self, job_id: str, attempt: int, grace_seconds: float = 30.0) -> None:
         self.stopped.append((job_id, attempt, grace_seconds))
+
+    def room(self) -> base.Room | None:
+        return self.nodes
 
     def follow(self, places: list) -> None:
         self.followed = list(places)

@@ -3,7 +3,7 @@
 import pytest
 
 from batchemu.engine.scheduler import Scheduler
-from batchemu.runners.base import ClusterPlace, OutputMark, Survivor
+from batchemu.runners.base import ClusterPlace, OutputMark, Room, Survivor
 from batchemu.store.logs import LogTables
 from tests.engine.harness import Harness
 
@@ -403,3 +403,26 @@ def test_a_job_runs_where_its_eks_compute_environment_says_and_a_restart_looks_t
     h.restart()
     assert h.runner.followed == [ClusterPlace(arn, "team-a"), ClusterPlace(arn, "team-b")]
     assert h.status(on_eks) == "RUNNING" and h.status(plain) == "RUNNING"   # both re-attached
+
+
+def test_a_cluster_runner_bounds_what_runs_at_once_and_blocks_what_no_node_holds(h):
+    """Kubernetes: maxvCpus per compute environment, and what the nodes can allocate for all of
+    them together; a job bigger than the largest node waits RUNNABLE with AWS's reason for a job
+    no instance type fits, instead of a pod Pending forever."""
+    h.runner.nodes = Room(vcpus=3, memory_mib=4096, node_vcpus=2, node_memory_mib=2048)
+    h.compute_environment("ce2")
+    h.queue("q2", ces=("ce2",))
+    h.definition("big", vcpus="3")
+    h.definition("fat", memory="4000")
+    jobs = [h.submit(name=f"j{i}", queue=q) for i, q in enumerate(("q", "q2", "q", "q2"))]
+    big, fat = h.submit(name="big", definition="big"), h.submit(name="fat", queue="q2", definition="fat")
+    h.tick()
+    assert [h.status(j) for j in jobs] == ["STARTING"] * 3 + ["RUNNABLE"]   # 3 vCPUs in the cluster
+    h.run_to_end(jobs[0])
+    assert h.status(jobs[3]) == "STARTING"              # its queue's head once a vCPU is free
+    for job in (big, fat):                              # each its queue's head now
+        d = h.job(job)
+        assert d["status"] == "RUNNABLE" and d["statusReason"].startswith("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")
+    h.runner.nodes = None                               # nodes unreadable: maxvCpus alone, as before
+    h.tick()
+    assert h.status(big) == "STARTING"

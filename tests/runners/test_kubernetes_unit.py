@@ -15,7 +15,7 @@ import types
 import pytest
 
 from batchemu.runners import kube_pods as pods
-from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount, OutputMark
+from batchemu.runners.base import EXITED, LOG, RUNNING, LaunchSpec, Mount, OutputMark, Room
 from batchemu.runners.kubernetes import KubernetesRunner
 from tests.runners.events import EventLog
 
@@ -372,3 +372,36 @@ def test_job_endpoint_for_pods_is_the_bound_address():
     assert endpoint.url() == "http://10.231.0.254:8123"
     advertised = JobEndpoint(Config(runner="kubernetes", advertise_url="http://h:1/", port=8123))
     assert advertised.url() == "http://h:1"
+
+
+# ---- what the nodes can hold -------------------------------------------------------------
+
+def node(cpu, memory, ready="True", **spec):
+    return {"spec": spec, "status": {"allocatable": {"cpu": cpu, "memory": memory},
+                                     "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def test_quantities_as_nodes_report_them():
+    assert pods.quantity("2") == 2 and pods.quantity("1500m") == 1.5
+    assert pods.quantity("16318284Ki") == 16318284 * 1024 and pods.quantity("8Gi") == 8 * 2 ** 30
+    assert pods.quantity("lots") == 0 and pods.quantity(None) == 0
+
+
+def test_room_counts_ready_schedulable_nodes_only():
+    nodes = [node("2", "4Gi"), node("3500m", "2Gi"),
+             node("64", "256Gi", ready="False"),                          # NotReady
+             node("64", "256Gi", unschedulable=True),                     # cordoned
+             node("64", "256Gi", taints=[{"key": "k", "effect": "NoSchedule"}])]
+    assert pods.room(nodes) == Room(vcpus=5.5, memory_mib=6144, node_vcpus=3.5, node_memory_mib=4096)
+    assert pods.room([node("64", "1Gi", ready="False")]) is None
+
+
+def test_runner_reads_the_nodes_at_most_every_few_seconds(runner, api, monkeypatch):
+    reads = []
+    monkeypatch.setattr(api, "list_node", lambda _preload_content=True: reads.append(1) or types.SimpleNamespace(
+        data=json.dumps({"items": [node("4", "8Gi"), node("2", "2Gi")]})))
+    assert runner.room() == Room(vcpus=6, memory_mib=10240, node_vcpus=4, node_memory_mib=8192)
+    assert runner.room() is runner.room() and len(reads) == 1
+    monkeypatch.setattr(api, "list_node", lambda _preload_content=True: (_ for _ in ()).throw(ApiError(403)))
+    runner._room_read -= 60                     # the cached answer is old now
+    assert runner.room() is None                # no RBAC on nodes: no bound
