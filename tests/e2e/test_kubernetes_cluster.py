@@ -462,3 +462,18 @@ def test_an_eks_compute_environment_runs_pods_in_its_namespace_across_a_kill_9(c
     assert "no kubeconfig context names" not in first.log.read_text()
     for ns in (ce_namespace, pod_namespace):
         wait_until(lambda: not pods_in(core, ns), 30, f"no pod left behind in {ns}")
+
+
+def test_a_job_bigger_than_any_node_waits_runnable_and_makes_no_pod(core, namespace, server):
+    from batchemu.runners.kube_pods import quantity
+    largest = max(quantity(n.status.allocatable["cpu"]) for n in core.list_node().items)
+    srv = server()
+    account = new_account()
+    batch = srv.client(account)
+    make_queue(batch, "q", max_vcpus=64)
+    make_definition(batch, "huge", ["true"], vcpus=str(int(largest) + 1), memory="32")
+    job_id = batch.submit_job(jobName="huge", jobQueue="q", jobDefinition="huge")["jobId"]
+    wait_until(lambda: (describe(batch, job_id).get("statusReason") or "").startswith(
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"), 60, "the job to be blocked")
+    assert describe(batch, job_id)["status"] == "RUNNABLE"
+    assert pods_in(core, namespace) == []
