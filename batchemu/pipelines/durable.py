@@ -117,9 +117,12 @@ class Durable:
             if doc["Name"] in backend.event_buses:
                 continue
             try:
-                backend.create_event_bus(doc["Name"], description=doc.get("Description"),
-                                         kms_key_identifier=doc.get("KmsKeyIdentifier"),
-                                         dead_letter_config=doc.get("DeadLetterConfig"), tags=doc.get("Tags") or None)
+                bus = backend.create_event_bus(doc["Name"], description=doc.get("Description"),
+                                               kms_key_identifier=doc.get("KmsKeyIdentifier"),
+                                               dead_letter_config=doc.get("DeadLetterConfig"),
+                                               tags=doc.get("Tags") or None)
+                if doc.get("CreationTime") is not None:  # moto's own attribute: DescribeEventBus's date
+                    bus.creation_time = doc["CreationTime"]
                 restored += 1
             except Exception:
                 log.warning("could not restore event bus %s", doc["Name"], exc_info=True)
@@ -232,7 +235,7 @@ def _rule_doc(backend, rule) -> dict:
 def _bus_docs(backend) -> dict:
     return {bus.name: (bus.arn, {
         "Name": bus.name, "Description": bus.description, "KmsKeyIdentifier": bus.kms_key_identifier,
-        "DeadLetterConfig": bus.dead_letter_config,
+        "DeadLetterConfig": bus.dead_letter_config, "CreationTime": bus.creation_time,
         "Tags": backend.tagger.list_tags_for_resource(bus.arn).get("Tags", [])})
         for bus in backend.event_buses.values() if bus.name != DEFAULT_BUS and "/" not in bus.name}
 

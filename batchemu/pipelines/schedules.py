@@ -209,7 +209,8 @@ def _schedule_firing(schedules: Schedules, account, region, backend, group, sche
 
 _installed: list[Schedules] = []
 _wrapped: set = set()
-EVENTS_WRITERS = ("put_rule", "put_targets", "remove_targets", "enable_rule", "disable_rule", "delete_rule")
+EVENTS_WRITERS = ("put_rule", "put_targets", "remove_targets", "enable_rule", "disable_rule", "delete_rule",
+                  "create_event_bus", "delete_event_bus", "tag_resource", "untag_resource")
 SCHEDULER_WRITERS = ("create_schedule", "update_schedule", "delete_schedule")
 
 
