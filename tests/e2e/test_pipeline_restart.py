@@ -133,6 +133,12 @@ def test_state_machines_buses_and_rules_come_back_after_a_restart(tmp_path, serv
     with pytest.raises(ClientError):  # refused by moto: nothing is kept of it
         sfn.create_state_machine(name="broken", definition="{not json", roleArn=role)
     before = sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])
+    succeed = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    versioned = sfn.create_state_machine(name="versioned", definition=succeed, roleArn=role, publish=True)
+    sfn.update_state_machine(stateMachineArn=versioned["stateMachineArn"], definition=json.dumps(PASS_MACHINE),
+                             publish=True, versionDescription="second")
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": versioned["stateMachineVersionArn"], "weight": 100}])["stateMachineAliasArn"]
 
     bus_arn = events.create_event_bus(Name="orders", Description="order events",
                                       Tags=[{"Key": "team", "Value": "data"}])["EventBusArn"]
@@ -155,7 +161,12 @@ def test_state_machines_buses_and_rules_come_back_after_a_restart(tmp_path, serv
     assert after["loggingConfiguration"]["level"] == "ERROR" and after["tracingConfiguration"] == {"enabled": True}
     assert sfn.list_tags_for_resource(resourceArn=created["stateMachineArn"])["tags"] == [
         {"key": "team", "value": "data"}]
-    assert [m["name"] for m in machines(second, account)] == ["hello"]  # deleted stays deleted
+    assert [m["name"] for m in machines(second, account)] == ["hello", "versioned"]  # deleted stays deleted
+    arn = versioned["stateMachineArn"]
+    assert sfn.describe_state_machine(stateMachineArn=f"{arn}:1")["definition"] == succeed
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=f"{arn}:2")["definition"]) == PASS_MACHINE
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
+        {"stateMachineVersionArn": f"{arn}:1", "weight": 100}]
     execution = sfn.start_execution(stateMachineArn=created["stateMachineArn"], input="{}")
     done = finished_execution(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"said": "hello"}
