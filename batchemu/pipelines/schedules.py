@@ -6,10 +6,11 @@ composition root; it sleeps until the next due time, or until a rule or schedule
 
 --time-scale N: schedules run on a clock that runs N times faster from the server's start
 (rate(1 minute) fires every 60/N s; cron minutes pass N times faster too); the events' `time`
-stays real time. Durable: nothing here. Rules and schedules are moto's, in memory; after a
-restart they must be created again (firings missed meanwhile are not replayed, and a rate
-counts from when the new server first sees the rule). The jobs they submitted are batchemu's
-and survive. Knows no HTTP and no Batch: firing is Deliveries' (targets.py).
+stays real time. Durable: nothing here. Rules and schedules are moto's, in memory; the wrapped
+writers hand each accepted change to `on_change` (durable.py keeps a copy and puts it back after
+a restart; firings missed meanwhile are not replayed, and a rate counts from when the new
+server first sees the rule). The jobs they submitted are batchemu's and survive. Knows no HTTP
+and no Batch: firing is Deliveries' (targets.py).
 """
 
 from __future__ import annotations

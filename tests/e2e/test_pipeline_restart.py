@@ -278,3 +278,16 @@ def lambda_image():
     if build.returncode != 0:
         docker_support.unavailable(f"scripts/build-lambda-image.sh failed (exit {build.returncode}):\n"
                                    f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}")
+
+
+def test_an_ephemeral_server_keeps_no_copy():
+    """Nothing could read the copies of an --ephemeral server's functions and state machines."""
+    from batchemu.testing import running_server
+
+    account = new_account()
+    with running_server() as server:
+        sfn = server.client("stepfunctions", access_key=account)
+        sfn.create_state_machine(name="brief", definition=json.dumps(PASS_MACHINE),
+                                 roleArn=f"arn:aws:iam::{account}:role/states")
+        assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]] == ["brief"]
+        assert not server.emulator.pipelines.durable.has_any("states")
