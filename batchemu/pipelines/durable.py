@@ -183,7 +183,7 @@ def watch(service: str, durable: Durable) -> None:
         for name in names:
             if (cls, name) not in _wrapped:
                 _wrapped.add((cls, name))
-                setattr(cls, name, _kept(getattr(cls, name)))
+                setattr(cls, name, watched(getattr(cls, name), after=_keep))
 
 
 def unwatch(durable: Durable) -> None:
@@ -191,15 +191,23 @@ def unwatch(durable: Durable) -> None:
         _keepers.remove(durable)
 
 
-def _kept(method):
+def _keep(backend) -> None:
+    if _keepers:
+        _keepers[-1].save(backend)
+
+
+def watched(method, after, before=None):
+    """moto's writer `method` (a backend method), wrapped: `before(name, args, kwargs)` may refuse
+    the call by raising; `after(backend)` runs once moto accepted it (moto raises on a refusal),
+    and its failure is only logged: keeping a copy must never fail the request."""
     def wrapper(backend, *args, **kwargs):
-        result = method(backend, *args, **kwargs)  # raises when moto refuses: nothing to keep
-        keeper = _keepers[-1] if _keepers else None
-        if keeper is not None:
-            try:
-                keeper.save(backend)
-            except Exception:  # keeping a copy must never fail the request
-                log.warning("could not keep a copy of the change (%s)", method.__name__, exc_info=True)
+        if before is not None:
+            before(method.__name__, args, kwargs)
+        result = method(backend, *args, **kwargs)
+        try:
+            after(backend)
+        except Exception:
+            log.warning("could not keep a copy of the change (%s)", method.__name__, exc_info=True)
         return result
     wrapper.__wrapped__ = method
     wrapper.__name__ = method.__name__

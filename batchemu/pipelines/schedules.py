@@ -23,7 +23,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from batchemu import services
-from batchemu.pipelines import cron
+from batchemu.pipelines import cron, durable
 from batchemu.pipelines.targets import Delivery
 
 log = logging.getLogger("batchemu.pipelines")
@@ -229,7 +229,7 @@ def install(schedules: Schedules) -> None:
         for name in names:
             if (cls, name) not in _wrapped:
                 _wrapped.add((cls, name))
-                setattr(cls, name, _watched(getattr(cls, name)))
+                setattr(cls, name, durable.watched(getattr(cls, name), after=_changed, before=_check_request))
 
 
 def uninstall(schedules: Schedules) -> None:
@@ -237,21 +237,13 @@ def uninstall(schedules: Schedules) -> None:
         _installed.remove(schedules)
 
 
-def _watched(method):
-    def wrapper(backend, *args, **kwargs):
-        _check_request(method.__name__, args, kwargs)
-        result = method(backend, *args, **kwargs)
-        for schedules in list(_installed):
-            schedules.wake()
-        if _installed and _installed[-1].on_change is not None:
-            try:
-                _installed[-1].on_change(backend)
-            except Exception:  # keeping a copy must never fail the request
-                log.warning("could not keep a copy of the change (%s)", method.__name__, exc_info=True)
-        return result
-    wrapper.__wrapped__ = method
-    wrapper.__name__ = method.__name__
-    return wrapper
+def _changed(backend) -> None:
+    """After moto accepted a change: every server's thread wakes, the newest one's `on_change`
+    (durable.py) sees the backend."""
+    for schedules in list(_installed):
+        schedules.wake()
+    if _installed and _installed[-1].on_change is not None:
+        _installed[-1].on_change(backend)
 
 
 def _check_request(writer: str, args: tuple, kwargs: dict) -> None:

@@ -23,6 +23,7 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from tests import docker_support
 from tests.e2e.support import new_account, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -268,16 +269,7 @@ def test_lambda_functions_come_back_and_run_their_kept_code(tmp_path, servers, l
 
 @pytest.fixture(scope="module")
 def lambda_image():
-    from batchemu.runners.docker import engine_available
-    from tests import docker_support
-
-    if not engine_available():
-        docker_support.unavailable("no Docker engine answers")
-    build = subprocess.run(["bash", str(REPO / "scripts" / "build-lambda-image.sh")], capture_output=True,
-                           text=True, timeout=1800, env=dict(os.environ))
-    if build.returncode != 0:
-        docker_support.unavailable(f"scripts/build-lambda-image.sh failed (exit {build.returncode}):\n"
-                                   f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}")
+    docker_support.lambda_image()
 
 
 def test_an_ephemeral_server_keeps_no_copy():
