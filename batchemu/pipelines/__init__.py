@@ -76,8 +76,9 @@ class Pipelines:
         self.schedules.wake()
 
     def moto_was_reset(self) -> None:
-        """Call after anything wipes moto's state (POST /moto-api/reset): the kept copies of
-        rules and schedules go too, so a restart does not bring back what the reset removed."""
+        """Call after anything wipes moto's state (POST /moto-api/reset): the kept copies (buses,
+        rules, schedules, functions, state machines) go too, so a restart does not bring back
+        what the reset removed."""
         self.durable.clear()
         self.schedules.wake()
 
