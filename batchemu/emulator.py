@@ -25,6 +25,7 @@ The parts are plain attributes (`emulator.store`, `.engine`, `.provider`, `.job_
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 import time
@@ -159,6 +160,10 @@ class Emulator:
         # AWS-shaped events on EventBridge, schedules fire (pipelines/).
         self._forget_moto_hooks += [services.before_first_request(name, self.pipelines.install)
                                     for name in pipelines.SERVICES]
+        # After run_functions / run_state_machines (registered above, so they run first): kept
+        # functions and state machines go back into moto, and what moto accepts is kept.
+        self._forget_moto_hooks += [services.before_first_request(name, functools.partial(self.pipelines.keep, name))
+                                    for name in pipelines.KEPT_SERVICES]
         self.pipelines.start()
         if serve:
             self.server.start()

@@ -72,6 +72,13 @@ def _forget_hook(service: str, callback) -> None:
             waiting.remove(callback)
 
 
+def prepare(service: str) -> None:
+    """Run the hooks of `service` now, as its first request would (once per process): for state
+    that must be back in moto before anyone asks for it (a kept function a rule invokes)."""
+    moto_dispatcher()
+    _before_request(service)
+
+
 def _before_request(service: str) -> None:
     """The hooks of `service`, once; a concurrent first request waits until they have run."""
     if service in _served:

@@ -32,3 +32,21 @@ def docker_client(image: str | None = IMAGE):
         except docker.errors.ImageNotFound:
             unavailable(f"test image {image} is missing (build it: bash scripts/build-test-image.sh)")
     return client
+
+
+def lambda_image() -> None:
+    """batchemu's Lambda runtime image, built when missing or stale
+    (scripts/build-lambda-image.sh; a build failure fails the test in CI)."""
+    import subprocess
+    from pathlib import Path
+
+    from batchemu.runners.docker import engine_available
+
+    if not engine_available():
+        unavailable("no Docker engine answers")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build-lambda-image.sh"
+    build = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800,
+                           env=dict(os.environ))
+    if build.returncode != 0:
+        unavailable(f"scripts/build-lambda-image.sh failed (exit {build.returncode}):\n"
+                    f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}")

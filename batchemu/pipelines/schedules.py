@@ -6,10 +6,11 @@ composition root; it sleeps until the next due time, or until a rule or schedule
 
 --time-scale N: schedules run on a clock that runs N times faster from the server's start
 (rate(1 minute) fires every 60/N s; cron minutes pass N times faster too); the events' `time`
-stays real time. Durable: nothing here. Rules and schedules are moto's, in memory; after a
-restart they must be created again (firings missed meanwhile are not replayed, and a rate
-counts from when the new server first sees the rule). The jobs they submitted are batchemu's
-and survive. Knows no HTTP and no Batch: firing is Deliveries' (targets.py).
+stays real time. Durable: nothing here. Rules and schedules are moto's, in memory; the wrapped
+writers hand each accepted change to `on_change` (durable.py keeps a copy and puts it back after
+a restart; firings missed meanwhile are not replayed, and a rate counts from when the new
+server first sees the rule). The jobs they submitted are batchemu's and survive. Knows no HTTP
+and no Batch: firing is Deliveries' (targets.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from batchemu import services
-from batchemu.pipelines import cron
+from batchemu.pipelines import cron, durable
 from batchemu.pipelines.targets import Delivery
 
 log = logging.getLogger("batchemu.pipelines")
@@ -209,7 +210,8 @@ def _schedule_firing(schedules: Schedules, account, region, backend, group, sche
 
 _installed: list[Schedules] = []
 _wrapped: set = set()
-EVENTS_WRITERS = ("put_rule", "put_targets", "remove_targets", "enable_rule", "disable_rule", "delete_rule")
+EVENTS_WRITERS = ("put_rule", "put_targets", "remove_targets", "enable_rule", "disable_rule", "delete_rule",
+                  "create_event_bus", "delete_event_bus", "tag_resource", "untag_resource")
 SCHEDULER_WRITERS = ("create_schedule", "update_schedule", "delete_schedule")
 
 
@@ -227,7 +229,7 @@ def install(schedules: Schedules) -> None:
         for name in names:
             if (cls, name) not in _wrapped:
                 _wrapped.add((cls, name))
-                setattr(cls, name, _watched(getattr(cls, name)))
+                setattr(cls, name, durable.watched(getattr(cls, name), after=_changed, before=_check_request))
 
 
 def uninstall(schedules: Schedules) -> None:
@@ -235,21 +237,13 @@ def uninstall(schedules: Schedules) -> None:
         _installed.remove(schedules)
 
 
-def _watched(method):
-    def wrapper(backend, *args, **kwargs):
-        _check_request(method.__name__, args, kwargs)
-        result = method(backend, *args, **kwargs)
-        for schedules in list(_installed):
-            schedules.wake()
-        if _installed and _installed[-1].on_change is not None:
-            try:
-                _installed[-1].on_change(backend)
-            except Exception:  # keeping a copy must never fail the request
-                log.warning("could not keep a copy of the change (%s)", method.__name__, exc_info=True)
-        return result
-    wrapper.__wrapped__ = method
-    wrapper.__name__ = method.__name__
-    return wrapper
+def _changed(backend) -> None:
+    """After moto accepted a change: every server's thread wakes, the newest one's `on_change`
+    (durable.py) sees the backend."""
+    for schedules in list(_installed):
+        schedules.wake()
+    if _installed and _installed[-1].on_change is not None:
+        _installed[-1].on_change(backend)
 
 
 def _check_request(writer: str, args: tuple, kwargs: dict) -> None:

@@ -186,3 +186,23 @@ class Store:
     def delete(self, account: str, region: str, kind: str, key: str) -> None:
         self.execute("DELETE FROM resources WHERE account=? AND region=? AND kind=? AND key=?",
                      (account, region, kind, key))
+
+    # -- bytes kept by content (blobs: Lambda code zips) ----------------------------------------
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        """Keep `data` under `key` (a content hash: an existing key already holds these bytes)."""
+        self.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, sqlite3.Binary(data)))
+
+    def has_blob(self, key: str) -> bool:
+        return bool(self.query("SELECT 1 FROM blobs WHERE key=?", (key,)))
+
+    def get_blob(self, key: str) -> bytes | None:
+        rows = self.query("SELECT data FROM blobs WHERE key=?", (key,))
+        return bytes(rows[0]["data"]) if rows else None
+
+    def blob_keys(self, prefix: str) -> set[str]:
+        rows = self.query("SELECT key FROM blobs WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        return {r["key"] for r in rows}
+
+    def delete_blob(self, key: str) -> None:
+        self.execute("DELETE FROM blobs WHERE key=?", (key,))

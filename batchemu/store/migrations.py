@@ -247,4 +247,13 @@ MIGRATIONS = [
     DROP INDEX jobs_by_status;
     CREATE INDEX jobs_by_status ON jobs (status, queue_arn)
     """,
+    # 10: bytes kept by content (pipelines.durable_functions: the code zip of a Lambda function
+    #     moto accepted, "lambda:<sha256>"), apart from the JSON documents that name them, so a
+    #     configuration change rewrites a small document and never the zip.
+    """
+    CREATE TABLE IF NOT EXISTS blobs (
+        key   TEXT PRIMARY KEY,
+        data  BLOB NOT NULL
+    )
+    """,
 ]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,7 +15,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from batchemu.runners.docker import engine_available
 from batchemu.testing import running_server
 from tests import docker_support
 from tests.e2e.support import new_account
@@ -39,13 +36,7 @@ def _load_example():
 
 @pytest.fixture(scope="module")
 def images():
-    if not engine_available():
-        docker_support.unavailable("no Docker engine answers")
-    build = subprocess.run(["bash", str(ROOT / "scripts" / "build-lambda-image.sh")], capture_output=True,
-                           text=True, timeout=1800, env=dict(os.environ))
-    if build.returncode != 0:
-        docker_support.unavailable(f"scripts/build-lambda-image.sh failed (exit {build.returncode}):\n"
-                                   f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}")
+    docker_support.lambda_image()
 
 
 @pytest.fixture(scope="module")
