@@ -178,9 +178,9 @@ class DockerRunner:
         return survivors
 
     def reset(self) -> None:
-        """Every attempt forgotten first (so the die events of the removals below report
-        nothing), launches in flight told to give up (as by stop()), then every container
-        labelled with this server's id force-removed, here and now."""
+        """Every attempt and task forgotten first (so the die events of the removals below
+        report nothing), launches in flight told to give up (as by stop()), then everything
+        labelled with this server's id removed, here and now (_remove_all)."""
         with self._lock:
             forgotten = list(self._attempts.values())
             self._attempts.clear()
@@ -188,12 +188,8 @@ class DockerRunner:
                 rec.stop_grace = 0.0
         for rec in forgotten:
             self._output.forget((rec.job_id, rec.attempt))
-        for container in self.client.containers.list(
-                all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
-            try:
-                self._remove_now(container.id)
-            except docker.errors.APIError as exc:  # e.g. a removal already in progress
-                log.warning("reset: could not remove container %s: %s", container.id[:12], exc)
+        self._tasks.reset()
+        self._remove_all()
 
     def gpus(self) -> int:
         """NVIDIA GPUs visible on this host, if Docker can hand them to containers (the nvidia
@@ -221,12 +217,21 @@ class DockerRunner:
         self._launch.shutdown(wait=self.remove_on_close, cancel_futures=True)
         self._ops.shutdown(wait=True)
         if self.remove_on_close:
-            for container in self.client.containers.list(
-                    all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
-                self._remove_now(container.id)
-            self._tasks.sweep_volumes(now=True)
-            self._groups.sweep()
+            self._remove_all()
         self._groups.close()
+
+    def _remove_all(self) -> None:
+        """Force-remove every container labelled with this server's id (job containers, task
+        holders and members, multi-node nodes), then its task volumes and group networks. One
+        that cannot be removed is logged and the others still go."""
+        own = {"label": f"{LABEL_SERVER}={self.server_id}"}
+        for container in self.client.api.containers(all=True, filters=own):
+            try:
+                self._remove_now(container["Id"])
+            except docker.errors.APIError as exc:  # e.g. a removal already in progress
+                log.warning("could not remove container %s: %s", container["Id"][:12], exc)
+        self._tasks.sweep_volumes(now=True)
+        self._groups.sweep()
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -372,6 +377,8 @@ class DockerRunner:
             except docker.errors.NotFound:
                 self._lose(rec)
                 return
+            except docker.errors.APIError:   # being removed (409): its exit stands, its last lines are lost
+                lines = []
             self._send_lines(rec, lines)
             self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, finished_ms,
                                              exit_code=state.get("ExitCode"), oom=oom,
