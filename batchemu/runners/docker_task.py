@@ -72,7 +72,8 @@ class DockerTasks:
     """The task side of runners.docker.DockerRunner (which owns it and routes to it)."""
 
     def __init__(self, client, server_id: str, emit, holder_image: str, pull_policy: str,
-                 default_network: str, deny_host_access: bool, output_interval: float = 0.5, groups=None):
+                 default_network: str, deny_host_access: bool, output_interval: float = 0.5, groups=None,
+                 owner_labels: dict | None = None):
         self.client = client
         self.server_id = server_id
         self._emit = emit
@@ -81,6 +82,7 @@ class DockerTasks:
         self.default_network = default_network
         self.deny_host_access = deny_host_access
         self.groups = groups   # runners.docker_nodes.GroupNetworks: multi-node jobs' networks
+        self.owner_labels = owner_labels or {}   # an ephemeral server's process (docker_orphans)
         self._tasks: dict[tuple, _Task] = {}
         self._lock = threading.Lock()
         # Pulls can take minutes: launches get their own pool, so no task's next step (a
@@ -218,8 +220,9 @@ class DockerTasks:
             self._advance(task)
 
     def _labels(self, task: _Task, member: str) -> dict:
-        return {**task.spec.labels, LABEL_SERVER: self.server_id, LABEL_TASK_JOB: task.spec.job_id,
-                LABEL_TASK_ATTEMPT: str(task.spec.attempt), LABEL_TASK_MEMBER: member}
+        return {**task.spec.labels, **self.owner_labels, LABEL_SERVER: self.server_id,
+                LABEL_TASK_JOB: task.spec.job_id, LABEL_TASK_ATTEMPT: str(task.spec.attempt),
+                LABEL_TASK_MEMBER: member}
 
     def _make_volume(self, task: _Task, volume) -> str:
         name = f"batchemu-{_safe(task.spec.job_id)}-{task.spec.attempt}-{_safe(volume.name)}"[:200]

@@ -3,7 +3,9 @@ stops (in-process with running_server, or the CLI told to stop with SIGTERM/SIGI
 no container, volume or network labelled with its id is left, for every kind of job: a single
 container, an ECS task (its holder container that owns the task's network namespace and two
 members), an EKS pod (holder, init and main containers, emptyDir scratch volumes) and a
-multi-node job (a bridge network per attempt; plain nodes and ECS-task nodes)."""
+multi-node job (a bridge network per attempt; plain nodes and ECS-task nodes). An ephemeral
+server killed with SIGKILL leaves its containers; the next server started on the machine
+removes them (runners/docker_orphans), and never those of a server that is still running."""
 
 from __future__ import annotations
 
@@ -169,6 +171,17 @@ class CliServer:
         self.batch = boto3.client("batch", endpoint_url=f"http://127.0.0.1:{self.port}", region_name="us-east-1",
                                   aws_access_key_id=new_account(), aws_secret_access_key="test")
 
+    def run_task(self, client) -> str:
+        """An ECS task running on this server (holder + 2 members); its server id."""
+        try:
+            (job_id,) = submit(self.batch, "ecs-task")
+            server_id = task_server_id(client, job_id)
+            wait_until(lambda: running_parts(client, server_id) == KINDS["ecs-task"][1], 60, "the task to run")
+            return server_id
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
     def stop(self, sig) -> int:
         self.proc.send_signal(sig)
         try:
@@ -188,14 +201,25 @@ def task_server_id(client, job_id: str) -> str:
 def test_the_cli_ephemeral_server_told_to_stop_leaves_nothing(sig, servers):
     client = docker_client()
     server = CliServer()
-    try:
-        (job_id,) = submit(server.batch, "ecs-task")
-        server_id = task_server_id(client, job_id)
-        servers.append(server_id)
-        wait_until(lambda: running_parts(client, server_id) == KINDS["ecs-task"][1], 60, "the task to run")
-    except BaseException:
-        server.proc.kill()
-        server.proc.wait()
-        raise
+    server_id = server.run_task(client)
+    servers.append(server_id)
     assert server.stop(sig) == 0
     assert leftovers(client, server_id) == NOTHING
+
+
+def test_what_a_killed_ephemeral_server_left_goes_when_the_next_server_starts(servers):
+    client = docker_client()
+    killed, alive = CliServer(), CliServer()
+    try:
+        killed_id, alive_id = killed.run_task(client), alive.run_task(client)
+        servers.extend([killed_id, alive_id])
+        assert killed.stop(signal.SIGKILL) == -signal.SIGKILL   # no clean-up at all
+        assert leftovers(client, killed_id)["containers"]       # the holder and members stay
+        with running_server(runner="docker", task_holder_image=IMAGE):
+            wait_until(lambda: leftovers(client, killed_id) == NOTHING, 30, "the orphans to go")
+            time.sleep(0.5)
+            # The other server still runs: its task is left alone.
+            assert running_parts(client, alive_id) == KINDS["ecs-task"][1]
+    finally:
+        alive.stop(signal.SIGTERM)
+    assert leftovers(client, alive_id) == NOTHING
