@@ -71,7 +71,7 @@ def leftovers(client, server_id: str) -> dict:
 
 def running_parts(client, server_id: str) -> tuple:
     own = {"label": f"{LABEL_SERVER}={server_id}"}
-    return (len(client.containers.list(filters={**own, "status": "running"})),
+    return (len(client.api.containers(filters={**own, "status": "running"})),
             len(client.volumes.list(filters=own)), len(client.networks.list(filters=own)))
 
 
@@ -87,8 +87,7 @@ def run_until_up(client, batch, server_id: str, kind: str) -> None:
     (job_id,) = submit(batch, kind)
     wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
     wait_until(lambda: running_parts(client, server_id) == KINDS[kind][1], 30,
-               f"{KINDS[kind][1]} running containers, volumes, networks (have "
-               f"{running_parts(client, server_id)})")
+               f"{KINDS[kind][1]} running containers, volumes, networks")
 
 
 def reset(port: int) -> int:
@@ -159,7 +158,8 @@ def test_a_reset_while_tasks_are_being_launched_leaves_nothing(servers):
 
 
 class CliServer:
-    """`python -m batchemu --ephemeral` on a free port, as a user or a CI service runs it."""
+    """`python -m batchemu --ephemeral` on a free port, as a user or a CI service runs it (two
+    start side by side: run_task waits for the "listening" line)."""
 
     def __init__(self):
         self.port = free_port()
@@ -167,13 +167,13 @@ class CliServer:
             [sys.executable, "-m", "batchemu", "--ephemeral", "--port", str(self.port), "--runner", "docker",
              "--task-holder-image", IMAGE, "--stop-grace-seconds", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.proc.stdout.readline()   # "listening on ...": serving from now on
         self.batch = boto3.client("batch", endpoint_url=f"http://127.0.0.1:{self.port}", region_name="us-east-1",
                                   aws_access_key_id=new_account(), aws_secret_access_key="test")
 
     def run_task(self, client) -> str:
         """An ECS task running on this server (holder + 2 members); its server id."""
         try:
+            self.proc.stdout.readline()   # "listening on ...": serving from now on
             (job_id,) = submit(self.batch, "ecs-task")
             server_id = task_server_id(client, job_id)
             wait_until(lambda: running_parts(client, server_id) == KINDS["ecs-task"][1], 60, "the task to run")
