@@ -187,4 +187,10 @@ def main(argv=None) -> int:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        # SIGTERM (SystemExit) or Ctrl-C: a clean stop. An --ephemeral server's runner removes
+        # every container, volume and network of its jobs (nothing could re-attach them); a
+        # data dir's leaves running containers for the next start (runners: close()).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)   # a second SIGTERM ends the process now
+        emulator.stop()
     return 0

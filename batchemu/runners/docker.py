@@ -30,7 +30,7 @@ from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, R
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
-from batchemu.runners import docker_nodes, docker_stop
+from batchemu.runners import docker_nodes, docker_orphans, docker_stop
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
@@ -93,8 +93,11 @@ class DockerRunner:
             raise ValueError(f"pull_policy must be one of {PULL_POLICIES}, not {pull_policy!r}")
         self.server_id = server_id
         # An ephemeral server keeps no state, so nothing could ever re-attach what it left
-        # running: it removes its containers when it closes.
+        # running: it removes its containers when it closes, and labels them with its process
+        # so that a later server removes them if it dies without closing (docker_orphans).
         self.remove_on_close = remove_on_close
+        owner = docker_orphans.this_process() if remove_on_close else None
+        self._owner_labels = {docker_orphans.LABEL_OWNER: owner} if owner else {}
         # Defence in depth behind the API's check: a job stored before the option was set.
         self.deny_host_access = deny_host_access
         self.network = network
@@ -114,11 +117,13 @@ class DockerRunner:
         self._output = OutputFollower(self.client, self._report_output, output_interval)
         # Multi-container attempts (ECS tasks, EKS pods): docker_task, fed by the same events.
         self._tasks = DockerTasks(self.client, server_id, self._emit, task_holder_image, pull_policy,
-                                  network, deny_host_access, output_interval, self._groups)
+                                  network, deny_host_access, output_interval, self._groups,
+                                  self._owner_labels)
         # Subscribed before anything is started, so no die event can be missed.
         self._events = EngineEvents(self.client, server_id,
                                     on_event=lambda event: self._guarded(self._on_event, event),
                                     on_connect=self._check_running)
+        self._submit_op(self._remove_orphans)
 
     # ---- the Runner interface -------------------------------------------------------------
 
@@ -178,9 +183,9 @@ class DockerRunner:
         return survivors
 
     def reset(self) -> None:
-        """Every attempt forgotten first (so the die events of the removals below report
-        nothing), launches in flight told to give up (as by stop()), then every container
-        labelled with this server's id force-removed, here and now."""
+        """Every attempt and task forgotten first (so the die events of the removals below
+        report nothing), launches in flight told to give up (as by stop()), then everything
+        labelled with this server's id removed, here and now (_remove_all)."""
         with self._lock:
             forgotten = list(self._attempts.values())
             self._attempts.clear()
@@ -188,12 +193,8 @@ class DockerRunner:
                 rec.stop_grace = 0.0
         for rec in forgotten:
             self._output.forget((rec.job_id, rec.attempt))
-        for container in self.client.containers.list(
-                all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
-            try:
-                self._remove_now(container.id)
-            except docker.errors.APIError as exc:  # e.g. a removal already in progress
-                log.warning("reset: could not remove container %s: %s", container.id[:12], exc)
+        self._tasks.reset()
+        self._remove_all()
 
     def gpus(self) -> int:
         """NVIDIA GPUs visible on this host, if Docker can hand them to containers (the nvidia
@@ -221,12 +222,28 @@ class DockerRunner:
         self._launch.shutdown(wait=self.remove_on_close, cancel_futures=True)
         self._ops.shutdown(wait=True)
         if self.remove_on_close:
-            for container in self.client.containers.list(
-                    all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
-                self._remove_now(container.id)
-            self._tasks.sweep_volumes(now=True)
-            self._groups.sweep()
+            self._remove_all()
         self._groups.close()
+
+    def _remove_all(self) -> None:
+        """Force-remove every container labelled with this server's id (job containers, task
+        holders and members, multi-node nodes), then its task volumes and group networks. One
+        that cannot be removed is logged and the others still go."""
+        own = {"label": f"{LABEL_SERVER}={self.server_id}"}
+        for container in self.client.api.containers(all=True, filters=own):
+            try:
+                self._remove_now(container["Id"])
+            except docker.errors.APIError as exc:  # e.g. a removal already in progress
+                log.warning("could not remove container %s: %s", container["Id"][:12], exc)
+        self._tasks.sweep_volumes(now=True)
+        self._groups.sweep()
+
+    def _remove_orphans(self) -> None:
+        """What ephemeral servers that died without closing left on this machine (docker_orphans)."""
+        for server_id in docker_orphans.dead_servers(self.client, docker_orphans.this_process()):
+            if server_id != self.server_id:
+                log.info("removing the containers of ephemeral server %s: its process is gone", server_id)
+                docker_orphans.remove_server(self.client, server_id)
 
     # ---- launching ---------------------------------------------------------------------
 
@@ -245,6 +262,7 @@ class DockerRunner:
         try:
             self._abort_if_stopped(rec)
             kwargs = create_kwargs(spec, self.server_id, self.network)
+            kwargs["labels"].update(self._owner_labels)
             also_on = None
             if spec.group_network:  # a network of its own (multi-node jobs' nodes)
                 also_on = self._groups.prepare(spec, kwargs)
@@ -372,6 +390,8 @@ class DockerRunner:
             except docker.errors.NotFound:
                 self._lose(rec)
                 return
+            except docker.errors.APIError:   # being removed (409): its exit stands, its last lines are lost
+                lines = []
             self._send_lines(rec, lines)
             self._send_exit(rec, RunnerEvent(EXITED, rec.job_id, rec.attempt, finished_ms,
                                              exit_code=state.get("ExitCode"), oom=oom,

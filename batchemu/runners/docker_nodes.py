@@ -81,16 +81,6 @@ def remove_if_unused(client, name: str | None) -> bool:
     return False
 
 
-def sweep(client, server_id: str) -> None:
-    """Remove this server's group networks that no container uses any more."""
-    try:
-        networks = client.api.networks(filters={"label": f"{LABEL_SERVER}={server_id}"})
-    except docker.errors.APIError:
-        return
-    for network in networks:
-        remove_if_unused(client, network.get("Name"))
-
-
 class GroupNetworks:
     """The group networks of one runner and their loopback forwarders (thread-safe)."""
 
@@ -125,7 +115,13 @@ class GroupNetworks:
                 forward.close()
 
     def sweep(self) -> None:
-        sweep(self.client, self.server_id)
+        """Remove this server's networks that no container uses any more (and their forwarders)."""
+        try:
+            networks = self.client.api.networks(filters={"label": f"{LABEL_SERVER}={self.server_id}"})
+        except docker.errors.APIError:
+            return
+        for network in networks:
+            self.release(network.get("Name"))
 
     def close(self) -> None:
         with self._lock:

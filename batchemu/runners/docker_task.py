@@ -72,7 +72,8 @@ class DockerTasks:
     """The task side of runners.docker.DockerRunner (which owns it and routes to it)."""
 
     def __init__(self, client, server_id: str, emit, holder_image: str, pull_policy: str,
-                 default_network: str, deny_host_access: bool, output_interval: float = 0.5, groups=None):
+                 default_network: str, deny_host_access: bool, output_interval: float = 0.5, groups=None,
+                 owner_labels: dict | None = None):
         self.client = client
         self.server_id = server_id
         self._emit = emit
@@ -81,6 +82,7 @@ class DockerTasks:
         self.default_network = default_network
         self.deny_host_access = deny_host_access
         self.groups = groups   # runners.docker_nodes.GroupNetworks: multi-node jobs' networks
+        self.owner_labels = owner_labels or {}   # an ephemeral server's process (docker_orphans)
         self._tasks: dict[tuple, _Task] = {}
         self._lock = threading.Lock()
         # Pulls can take minutes: launches get their own pool, so no task's next step (a
@@ -141,9 +143,26 @@ class DockerTasks:
                 if state.get("Status") in ("exited", "dead"):
                     self._submit(self._member_died, task, name, member.container_id)
 
+    def reset(self) -> None:
+        """Forget every task, as if it had never been started: nothing more is reported or
+        started for it, and a launch still pulling gives up before it creates anything. One
+        creating its holder or members right now is waited for (task.lock), so the runner's
+        sweep of the server's containers, which follows, finds all it made."""
+        with self._lock:
+            tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            with task.lock:
+                task.done = True           # _launch, _member_died, _stop_task: nothing to do
+                task.stop_grace = 0.0
+            for member in task.members.values():
+                self._output.forget(task.key + (member.spec.name,))
+
     def close(self, remove: bool) -> None:
-        """Stop following. Running tasks are left alone unless `remove` (the runner then
-        removes every container of the server, and sweep_volumes the volumes)."""
+        """Stop following. Running tasks are left alone unless `remove`: then every task is
+        forgotten first (reset), so no launch in flight creates a container after the runner
+        removed the server's containers (and sweep_volumes the volumes)."""
+        if remove:
+            self.reset()
         self._output.close()
         self._timers.close()
         self._launching.shutdown(wait=True, cancel_futures=True)
@@ -201,8 +220,9 @@ class DockerTasks:
             self._advance(task)
 
     def _labels(self, task: _Task, member: str) -> dict:
-        return {**task.spec.labels, LABEL_SERVER: self.server_id, LABEL_TASK_JOB: task.spec.job_id,
-                LABEL_TASK_ATTEMPT: str(task.spec.attempt), LABEL_TASK_MEMBER: member}
+        return {**task.spec.labels, **self.owner_labels, LABEL_SERVER: self.server_id,
+                LABEL_TASK_JOB: task.spec.job_id, LABEL_TASK_ATTEMPT: str(task.spec.attempt),
+                LABEL_TASK_MEMBER: member}
 
     def _make_volume(self, task: _Task, volume) -> str:
         name = f"batchemu-{_safe(task.spec.job_id)}-{task.spec.attempt}-{_safe(volume.name)}"[:200]
@@ -313,9 +333,12 @@ class DockerTasks:
                 return
             try:
                 state = self.client.api.inspect_container(member.container_id)["State"]
-                lines = self._output.finish(task.key + (name,), member.container_id)
             except docker.errors.NotFound:
-                state, lines = None, []
+                state = None
+            try:
+                lines = self._output.finish(task.key + (name,), member.container_id)
+            except docker.errors.APIError:   # gone, or being removed (409): its last lines are lost
+                lines = []
             if lines:
                 self._emit(RunnerEvent(LOG, task.spec.job_id, task.spec.attempt, lines[-1][0],
                                        lines=tuple(lines), container=name))
