@@ -1,5 +1,6 @@
 """'Batch Job State Change' events (EventBridge shape, ref §14.1) for every committed job status
-change: delivered to the rules of the account's default event bus in moto's EventBridge, and
+change, and 'Batch Job Queue Blocked' events (ref §14.2) when a job at the head of its queue is
+blocked with a new reason (store.blocked_observers): delivered to the rules of the account's default event bus in moto's EventBridge, and
 streamed as Server-Sent Events on GET /batchemu/events for local tools, scoped to the caller's
 account (every account only with the operator's option).
 
@@ -22,6 +23,7 @@ from flask import Response
 from batchemu import services
 from batchemu.batch.job_views import detail as job_detail
 from batchemu.store.jobs import Jobs
+from batchemu.vocabulary.job_states import CONTAINER as JOB_KIND
 from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
 from batchemu.wire.auth import identify
@@ -30,6 +32,7 @@ from batchemu.wire.guard import ACCESS_DENIED, refusal
 log = logging.getLogger("batchemu.events")
 
 STATE_CHANGE = "Batch Job State Change"
+QUEUE_BLOCKED = "Batch Job Queue Blocked"
 SOURCE = "aws.batch"
 SSE_PATH = "/batchemu/events"
 KEEPALIVE_SECONDS = 15.0
@@ -44,19 +47,22 @@ def iso_seconds(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
-def state_change_event(jobs: Jobs, doc: dict, at_s: float) -> dict:
-    """The EventBridge envelope for `doc`'s new status (ref §14.1): `detail` is the job as
-    DescribeJobs shows it, reduced to the model's JobDetail shape."""
+def state_change_event(jobs: Jobs, doc: dict, at_s: float, detail_type: str = STATE_CHANGE) -> dict:
+    """The EventBridge envelope for `doc`'s new status (ref §14.1), or for its being blocked at
+    the head of its queue (QUEUE_BLOCKED, ref §14.2: the queue's ARN is a resource too, the
+    detail's statusReason says why): `detail` is the job as DescribeJobs shows it, reduced to
+    the model's JobDetail shape."""
     shape = wire_spec.load("batch").model.shape_for("JobDetail")
+    resources = [doc["jobArn"]] + ([doc["jobQueue"]] if detail_type == QUEUE_BLOCKED else [])
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": STATE_CHANGE,
+        "detail-type": detail_type,
         "source": SOURCE,
         "account": doc["_account"],
         "time": iso_seconds(at_s),
         "region": doc["_region"],
-        "resources": [doc["jobArn"]],
+        "resources": resources,
         "detail": render.to_shape(job_detail(jobs, doc), shape),
     }
 
@@ -83,7 +89,7 @@ def deliver_to_eventbridge(event: dict, at_s: float) -> None:
         try:
             rule.send_to_targets(dict(message))
         except Exception:  # a broken target (deleted queue, ...) loses this delivery only, as in AWS
-            log.warning("EventBridge rule %s could not deliver a %s event", rule.name, STATE_CHANGE,
+            log.warning("EventBridge rule %s could not deliver a %s event", rule.name, event["detail-type"],
                         exc_info=True)
 
 
@@ -122,7 +128,13 @@ class Hub:
         rule can exist before a request reached moto): every job makes several of these."""
         if doc["status"] != old_status and (self._subscribers or services.moto_loaded()):
             # The change's own time (the one startedAt/stoppedAt got), not when we queued it.
-            self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000))
+            self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000, STATE_CHANGE))
+
+    def observe_blocked(self, doc: dict, kind: str) -> None:
+        """store.blocked_observers entry: a container job blocked at its queue's head. (Service
+        jobs' "Batch Service Job Queue Blocked" events are not sent.)"""
+        if kind == JOB_KIND and (self._subscribers or services.moto_loaded()):
+            self._queue.put((dict(doc), doc["_blocked"]["since"] / 1000, QUEUE_BLOCKED))
 
     # -- worker ----------------------------------------------------------------------------------
 
@@ -131,22 +143,22 @@ class Hub:
             item = self._queue.get()
             if item is None:
                 return
-            doc, at_s = item
+            doc, at_s, detail_type = item
             if doc is None:  # drain()'s marker: everything before it is published
                 at_s.set()
                 continue
             try:
-                self._publish(doc, at_s)
+                self._publish(doc, at_s, detail_type)
             except Exception:
                 log.exception("could not publish the state change of job %s", doc.get("jobId"))
 
-    def _publish(self, doc: dict, at_s: float) -> None:
+    def _publish(self, doc: dict, at_s: float, detail_type: str) -> None:
         # The observer may run inside a transaction that later rolls back; reading the job
         # takes the store lock, so this happens after that transaction ended either way.
         current = self.jobs.get(doc["jobId"])
         if current is None or current.get("_v", 0) < doc.get("_v", 0):
             return
-        event = state_change_event(self.jobs, doc, at_s)
+        event = state_change_event(self.jobs, doc, at_s, detail_type)
         try:
             deliver_to_eventbridge(event, at_s)
         except Exception:
@@ -167,7 +179,7 @@ class Hub:
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until every event enqueued so far is published (tests, shutdown)."""
         done = threading.Event()
-        self._queue.put((None, done))
+        self._queue.put((None, done, None))
         done.wait(timeout)
 
     # -- SSE subscribers ---------------------------------------------------------------------------
@@ -227,10 +239,13 @@ def install(store, config):
     hub = Hub(store)
     _hubs[store] = hub
     store.job_observers.append(hub.observe)
+    store.blocked_observers.append(hub.observe_blocked)
 
     def shutdown():
         if hub.observe in store.job_observers:
             store.job_observers.remove(hub.observe)
+        if hub.observe_blocked in store.blocked_observers:
+            store.blocked_observers.remove(hub.observe_blocked)
         hub.close()
 
     return shutdown

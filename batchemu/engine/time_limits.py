@@ -5,6 +5,10 @@ end it now (`verdict`, pure: the placement decisions call it) and the record of 
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 def verdict(job: dict, reason: str, queue: dict, now: int, time_scale: float = 1.0) -> tuple:
     """(the reason of the time-limit action that ends the job now, or None; the deadlines of the
@@ -29,4 +33,9 @@ def note(jobs, job: dict, reason: str, now: int) -> None:
     if blocked.get("reason") != reason:
         job["_blocked"] = {"reason": reason, "since": now}
         job["statusReason"] = reason
-        jobs.update(job)
+        if jobs.update(job):
+            for observer in list(jobs.store.blocked_observers):
+                try:
+                    observer(job, jobs.kind)
+                except Exception:  # an observer must never break the scheduler's write
+                    log.exception("blocked-job observer failed")

@@ -37,6 +37,9 @@ class Store:
         # Called as observer(new_job_doc, old_status) after every job status change
         # (engine.states.transition); e.g. the EventBridge "Batch Job State Change" events.
         self.job_observers: list = []
+        # Called as observer(job_doc, kind) when a RUNNABLE job at the head of its queue is blocked
+        # with a new reason (engine.time_limits.note): the "Batch Job Queue Blocked" events.
+        self.blocked_observers: list = []
         # doc -> the job's JobDetail text to keep with the row, or None (batch.job_views.
         # keep_on_write); None here: views are kept only once a reader renders them.
         self.detail_on_write = None

@@ -223,3 +223,33 @@ def test_sse_path_only_answers_get(server):
         urllib.request.urlopen(request)
     assert err.value.code == 405 and err.value.headers["Allow"] == "GET"
     assert json.loads(err.value.read())["__type"] == "ClientException"
+
+
+def test_a_job_blocked_at_its_queues_head_sends_a_queue_blocked_event(server, acct):
+    """ref §14.2: "Batch Job Queue Blocked", resources [job ARN, queue ARN], the job RUNNABLE with
+    the blocked reason; once per reason, and not to a rule for state changes only."""
+    url = acct.sqs.create_queue(QueueName="blocked")["QueueUrl"]
+    arn = acct.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    acct.events.put_rule(Name="blocked", EventPattern=json.dumps(
+        {"source": ["aws.batch"], "detail-type": ["Batch Job Queue Blocked"]}))
+    acct.events.put_targets(Rule="blocked", Targets=[{"Id": "queue", "Arn": arn}])
+    changes = acct.rule_to_queue("changes")
+    acct.batch.create_compute_environment(computeEnvironmentName="small", type="MANAGED", computeResources={
+        "type": "EC2", "maxvCpus": 1, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"],
+        "instanceRole": "ecsInstanceRole", "instanceTypes": ["optimal"]})
+    queue_arn = acct.batch.create_job_queue(jobQueueName="small", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "small"}])["jobQueueArn"]
+    acct.batch.register_job_definition(jobDefinitionName="big", type="container", containerProperties={
+        "image": "busybox", "command": ["true"],
+        "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "64"}]})
+    job = acct.batch.submit_job(jobName="big", jobQueue="small", jobDefinition="big")
+    (event,) = acct.received(url, lambda got: len(got) >= 1)
+    assert list(event) == ENVELOPE_KEYS
+    assert event["detail-type"] == "Batch Job Queue Blocked" and event["source"] == "aws.batch"
+    assert event["resources"] == [job["jobArn"], queue_arn]
+    assert event["detail"]["jobId"] == job["jobId"] and event["detail"]["status"] == "RUNNABLE"
+    assert event["detail"]["statusReason"].startswith("MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE")
+    time.sleep(2)                                         # several scheduler passes: still one event
+    assert acct.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+    seen = acct.received(changes, lambda got: any(e["detail"]["status"] == "RUNNABLE" for e in got))
+    assert {e["detail-type"] for e in seen} == {"Batch Job State Change"}

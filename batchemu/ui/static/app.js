@@ -53,7 +53,7 @@ function restartEvents() {
   const live = document.getElementById("live");
   stopEvents = followEvents((event) => {
     const d = event.detail || {};
-    if (d.jobId) {
+    if (d.jobId && event["detail-type"] === "Batch Job State Change") { // not "Batch Job Queue Blocked"
       const list = seen.get(d.jobId) || [];
       list.push({ status: d.status, at: Date.parse(event.time) || Date.now() });
       seen.delete(d.jobId);
