@@ -287,8 +287,10 @@ class Deliveries:
         schedule in place of the rule: SCHEDULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
         EXECUTION_ID (the <aws.scheduler.execution-id> of this invocation), SCHEDULED_TIME,
         RETRY_ATTEMPTS, IS_PAYLOAD_TRUNCATED, and EXHAUSTED_RETRY_CONDITION when retries ran
-        out. (The same names are what independent Scheduler emulators send; the ERROR_CODE
-        values here are EventBridge's, as Scheduler does not list its own.)"""
+        out. That section's example message could not be read in the stored copy of the page
+        searched for this (it showed the page's beginning only); these names are the ones two
+        independent Scheduler emulators in public code send. The body and the ERROR_CODE
+        values (EventBridge's) are batchemu's reading: the guide's list of codes is not known."""
         log.warning("schedule %s: target %s failed (%s: %s)", d.rule_arn, d.target.get("Arn"),
                     failed.code, failed.message)
         if not dlq:
