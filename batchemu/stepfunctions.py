@@ -10,12 +10,21 @@ operations in process (`BatchOperations`: validated like an HTTP request, in the
 account and region) instead:
 
 - `arn:aws:states:::batch:submitJob`: SubmitJob; the task's output is its answer (JobArn,
-  JobId, JobName);
+  JobId, JobName) with the SdkHttpMetadata and SdkResponseMetadata every request-response
+  optimized integration adds (see `http_metadata`);
 - `arn:aws:states:::batch:submitJob.sync`: SubmitJob, then waits for the job to end; the output
   is the job as DescribeJobs shows it, keys in Step Functions' PascalCase (the optimized
   integration's casing); a FAILED job fails the task with `States.TaskFailed` and the job (as
-  JSON text) as the Cause. The waiting thread sleeps on the job's status changes (a
+  JSON text, same casing) as the Cause. The waiting thread sleeps on the job's status changes (a
   store.job_observers entry wakes it), reading the job again only when it changed.
+  Checked against outputs recorded on AWS: the PascalCase job detail as a .sync state's output
+  and as the Cause of `States.TaskFailed` (with MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS in its
+  environment) are in NASA-IMPACT/hls-orchestration,
+  layers/hls_lambda_layer/python/hls_lambda_layer/batch_test_events.py; LocalStack's
+  AWS-validated Batch integration test compares `$..Container`, `$..Attempts`,
+  `$..EksAttempts`, `$..PlatformCapabilities` of those outputs. The Step Functions developer
+  guide (connect-batch, "Parameters in Step Functions are expressed in PascalCase") shows no
+  output.
 - an execution stopped (StopExecution), or a task timed out, while its `.sync` job runs:
   TerminateJob, as Step Functions does for the jobs it waits for.
 - a Batch error (bad parameters, unknown queue) fails the task with `Batch.<code>`.
@@ -35,6 +44,7 @@ and holds no Batch rule: every rule is the operation's.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import sys
@@ -266,7 +276,8 @@ def _define_batch_task():
             shape = _runtime().ops.shape("SubmitJob")
             params = members.to_members(normalised_parameters, shape)  # PascalCase -> members
             answer = self._call(resource_runtime_part, "SubmitJob", params)
-            env.stack.append(to_pascal(answer, _runtime().ops.spec.operation("SubmitJob").output_shape))
+            output = to_pascal(answer, _runtime().ops.spec.operation("SubmitJob").output_shape)
+            env.stack.append({**output, **http_metadata(answer)})
 
         def _from_error(self, env, ex):
             if isinstance(ex, ApiError):
@@ -342,6 +353,23 @@ def plain(result: dict, shape) -> dict:
     text) decoded, then reduced to the output shape as the wire would send it."""
     decoded = {k: (json.loads(v) if isinstance(v, render.Rendered) else v) for k, v in result.items()}
     return render.to_shape(decoded, shape)
+
+
+def http_metadata(answer: dict) -> dict:
+    """What Step Functions adds to a request-response optimized integration's answer: the HTTP
+    response it got (SdkHttpMetadata) and its request id (SdkResponseMetadata). Its shape is
+    that of the ECS, DynamoDB and SNS task outputs recorded on AWS in LocalStack's snapshots
+    (localstack/localstack, tests/aws/services/stepfunctions/v2/services/
+    test_ecs_task_service.snapshot.json); LocalStack's Batch integration test on AWS skips these
+    two keys, so AWS's Batch answer has them too. The headers are the ones this server would
+    have sent for the SubmitJob answer `answer` (AWS's own Batch headers are not published)."""
+    request_id = str(uuid.uuid4())
+    headers = {"Content-Length": str(len(json.dumps(answer, separators=(",", ":")))),
+               "Content-Type": "application/json", "Date": email.utils.formatdate(usegmt=True),
+               "x-amzn-RequestId": request_id}
+    return {"SdkHttpMetadata": {"AllHttpHeaders": {name: [value] for name, value in headers.items()},
+                                "HttpHeaders": headers, "HttpStatusCode": 200},
+            "SdkResponseMetadata": {"RequestId": request_id}}
 
 
 def to_pascal(value, shape):

@@ -52,7 +52,22 @@ EXTRA_TARGETS: dict = {"lambda": lambdas.invoke_async}  # a rule -> Lambda targe
 class DeliveryFailed(Exception):
     """A target could not take the event: `code` is one of EventBridge's DLQ ERROR_CODEs;
     `retriable` says whether EventBridge would try again (a missing resource or a refused
-    request is not retried: it goes to the dead-letter queue at once)."""
+    request is not retried: it goes to the dead-letter queue at once).
+
+    The EventBridge User Guide ("Using dead-letter queues to process undelivered events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html) lists these as
+    examples of ERROR_CODE: CONNECTION_FAILURE, CROSS_ACCOUNT_INGESTION_FAILED,
+    CROSS_REGION_INGESTION_FAILED, ERROR_FROM_TARGET, EVENTS_IN_BATCH_REQUEST_REJECTED,
+    FAILED_TO_ASSUME_ROLE, INTERNAL_ERROR, INVALID_JSON, INVALID_PARAMETER, NO_PERMISSIONS,
+    NO_RESOURCE, RESOURCE_ALREADY_EXISTS, RESOURCE_LIMIT_EXCEEDED,
+    RESOURCE_MODIFICATION_COLLISION, SDK_CLIENT_ERROR, THIRD_ACCOUNT_HOP_DETECTED,
+    THIRD_REGION_HOP_DETECTED, THROTTLING, TIMEOUT, TRANSIENT_ASSUME_ROLE, UNKNOWN. It does not
+    say which one a given target error becomes, so the mapping is batchemu's choice among
+    them: NO_RESOURCE (something named does not exist), SDK_CLIENT_ERROR (any other refusal),
+    THROTTLING (429, retried), INTERNAL_ERROR (a server error or a bug, retried), INVALID_JSON
+    (a Scheduler Input that is not a JSON object). It says a missing permission or a resource
+    that no longer exists goes to the DLQ without retries; a throttled or server-side failure
+    is retried by the RetryPolicy."""
 
     def __init__(self, code: str, message: str, retriable: bool):
         super().__init__(message)
@@ -170,12 +185,7 @@ class Deliveries:
         """EventBridge Scheduler's targets: the universal target
         `arn:aws:scheduler:::aws-sdk:batch:submitJob` (Input: SubmitJob's parameters, any
         casing) and the templated SQS target (Input as the message body)."""
-        text = d.target.get("Input") or "{}"
-        # Scheduler's context attributes, replaced in the Input text as Scheduler does.
-        for name, value in (("schedule-arn", d.rule_arn), ("execution-id", d.event.get("id", "")),
-                            ("attempt-number", str(d.retries + 1)),
-                            ("scheduled-time", inputs.event_json({"time": d.event.get("time", d.first_at)})["time"])):
-            text = text.replace(f"<aws.scheduler.{name}>", value)
+        text = _schedule_input(d)
         if arn.lower() == UNIVERSAL_SUBMIT_JOB:
             given = inputs.as_json(text)
             if not isinstance(given, dict):
@@ -213,6 +223,8 @@ class Deliveries:
         try:
             return self.ops(account, region, "SubmitJob", params)
         except ApiError as err:
+            if err.status == 429:  # Batch's TooManyRequestsException: EventBridge retries it
+                raise DeliveryFailed("THROTTLING", f"{err.code}: {err.message}", retriable=True) from None
             if err.status < 500:
                 code = "NO_RESOURCE" if "does not exist" in err.message or "not found" in err.message.lower() \
                     else "SDK_CLIENT_ERROR"
@@ -242,12 +254,15 @@ class Deliveries:
         self._dead_letter(d, failed, exhausted)
 
     def _dead_letter(self, d: Delivery, failed: DeliveryFailed, exhausted: str | None) -> None:
-        """EventBridge's DLQ message: the event as its body, and the custom attributes the
-        EventBridge User Guide lists (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
-        EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS)."""
+        """EventBridge's DLQ message: the event as its body, and the custom attributes RULE_ARN,
+        TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION (only when retries ran
+        out) and RETRY_ATTEMPTS. Checked against the EventBridge User Guide, "Using dead-letter
+        queues to process undelivered events"
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html; the older
+        text is awsdocs/amazon-eventbridge-user-guide doc_source/eb-rule-dlq.md)."""
         dlq = (d.target.get("DeadLetterConfig") or {}).get("Arn")
         if d.kind == "schedule":
-            return self._schedule_dead_letter(d, failed, dlq)
+            return self._schedule_dead_letter(d, failed, dlq, exhausted)
         log.warning("EventBridge rule %s: target %s failed (%s: %s)%s", d.rule_arn, d.target.get("Arn"),
                     failed.code, failed.message, "" if dlq else "; no dead-letter queue, event dropped")
         if not dlq:
@@ -263,21 +278,34 @@ class Deliveries:
         except Exception:
             log.warning("could not write to the dead-letter queue %s", dlq, exc_info=True)
 
-    def _schedule_dead_letter(self, d: Delivery, failed: DeliveryFailed, dlq: str | None) -> None:
-        """EventBridge Scheduler's DLQ message: the target input as body and its
-        X-Amz-Scheduler-* attributes (Scheduler User Guide, "Configuring a dead-letter queue")."""
+    def _schedule_dead_letter(self, d: Delivery, failed: DeliveryFailed, dlq: str | None,
+                              exhausted: str | None) -> None:
+        """EventBridge Scheduler's DLQ message (Scheduler User Guide, "Configuring a dead-letter
+        queue", section "Retrieve the dead-letter event":
+        https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html):
+        the target's input as the body, and upper-case attributes like EventBridge's, with the
+        schedule in place of the rule: SCHEDULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
+        EXECUTION_ID (the <aws.scheduler.execution-id> of this invocation), SCHEDULED_TIME,
+        RETRY_ATTEMPTS, IS_PAYLOAD_TRUNCATED, and EXHAUSTED_RETRY_CONDITION when retries ran
+        out. That section's example message could not be read in the stored copy of the page
+        searched for this (it showed the page's beginning only); these names are the ones two
+        independent Scheduler emulators in public code send. The body and the ERROR_CODE
+        values (EventBridge's) are batchemu's reading: the guide's list of codes is not known."""
         log.warning("schedule %s: target %s failed (%s: %s)", d.rule_arn, d.target.get("Arn"),
                     failed.code, failed.message)
         if not dlq:
             return
-        attributes = {"X-Amz-Scheduler-Attempt": str(d.retries + 1),
-                      "X-Amz-Scheduler-Schedule-Arn": d.rule_arn,
-                      "X-Amz-Scheduler-Target-Arn": d.target.get("Arn", ""),
-                      "X-Amz-Scheduler-Error-Code": failed.code,
-                      "X-Amz-Scheduler-Error-Message": failed.message[:256]}
+        attributes = {"SCHEDULE_ARN": d.rule_arn, "TARGET_ARN": d.target.get("Arn", ""),
+                      "ERROR_CODE": failed.code, "ERROR_MESSAGE": failed.message[:256],
+                      "EXECUTION_ID": str(d.event.get("id", "")),
+                      "SCHEDULED_TIME": _scheduled_time(d),
+                      "RETRY_ATTEMPTS": str(d.retries),
+                      "IS_PAYLOAD_TRUNCATED": "false"}  # batchemu never cuts the input
+        if exhausted:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
         parts = dlq.split(":", 5)
         try:
-            send_sqs(parts[3], parts[4], parts[5], d.target.get("Input") or "{}", attributes)
+            send_sqs(parts[3], parts[4], parts[5], _schedule_input(d), attributes)
         except Exception:
             log.warning("could not write to the dead-letter queue %s", dlq, exc_info=True)
 
@@ -293,6 +321,20 @@ class Deliveries:
                     return
                 due = heapq.heappop(self._retries).delivery
             self.attempt(due)
+
+
+def _scheduled_time(d: Delivery) -> str:
+    """When the schedule fired, ISO-8601 UTC (<aws.scheduler.scheduled-time>)."""
+    return inputs.event_json({"time": d.event.get("time", d.first_at)})["time"]
+
+
+def _schedule_input(d: Delivery) -> str:
+    """A schedule target's Input with Scheduler's context attributes replaced, as Scheduler does."""
+    text = d.target.get("Input") or "{}"
+    for name, value in (("schedule-arn", d.rule_arn), ("execution-id", str(d.event.get("id", ""))),
+                        ("attempt-number", str(d.retries + 1)), ("scheduled-time", _scheduled_time(d))):
+        text = text.replace(f"<aws.scheduler.{name}>", value)
+    return text
 
 
 def send_sqs(region: str, account: str, queue: str, body: str, attributes: dict | None = None,

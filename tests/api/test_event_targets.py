@@ -8,6 +8,7 @@ Jobs really run (process runner)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from urllib.parse import unquote_plus
 
@@ -327,15 +328,24 @@ def test_a_failed_scheduler_target_goes_to_its_dead_letter_queue(account):
     arn = scheduler.create_schedule(
         Name="broken", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob", "RoleArn": "arn:aws:iam::1:role/r",
-                "Input": json.dumps({"JobName": "x", "JobQueue": "no-such-queue", "JobDefinition": "echo"}),
+                "Input": json.dumps({"JobName": "<aws.scheduler.execution-id>", "JobQueue": "no-such-queue",
+                                     "JobDefinition": "echo"}),
                 "DeadLetterConfig": {"Arn": dlq_arn}})["ScheduleArn"]
     [message] = account.messages(dlq_url, timeout=10)
     scheduler.delete_schedule(Name="broken")
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
-    assert attributes["X-Amz-Scheduler-Schedule-Arn"] == arn
-    assert attributes["X-Amz-Scheduler-Target-Arn"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob"
-    assert "no-such-queue" in attributes["X-Amz-Scheduler-Error-Message"]
-    assert json.loads(message["Body"])["JobQueue"] == "no-such-queue"
+    # The attributes of the Scheduler User Guide's dead-letter event ("Configuring a dead-letter
+    # queue", "Retrieve the dead-letter event"); a missing queue is not retried, so no
+    # EXHAUSTED_RETRY_CONDITION.
+    assert set(attributes) == {"SCHEDULE_ARN", "TARGET_ARN", "ERROR_CODE", "ERROR_MESSAGE", "EXECUTION_ID",
+                               "SCHEDULED_TIME", "RETRY_ATTEMPTS", "IS_PAYLOAD_TRUNCATED"}
+    assert attributes["SCHEDULE_ARN"] == arn
+    assert attributes["TARGET_ARN"] == "arn:aws:scheduler:::aws-sdk:batch:submitJob"
+    assert attributes["ERROR_CODE"] == "NO_RESOURCE" and "no-such-queue" in attributes["ERROR_MESSAGE"]
+    assert attributes["RETRY_ATTEMPTS"] == "0" and attributes["IS_PAYLOAD_TRUNCATED"] == "false"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attributes["SCHEDULED_TIME"])
+    body = json.loads(message["Body"])  # the target's input, its context attributes replaced
+    assert body["JobQueue"] == "no-such-queue" and body["JobName"] == attributes["EXECUTION_ID"]
 
 
 def test_a_job_state_change_rule_submits_the_next_job(account):

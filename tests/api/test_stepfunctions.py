@@ -102,7 +102,14 @@ def test_request_response_task_returns_the_submit_job_answer_at_once(env):
     described, events = run(sfn, arn, timeout=10)
     assert described["status"] == "SUCCEEDED"
     answer = json.loads(described["output"])
-    assert set(answer) == {"JobArn", "JobId", "JobName"} and answer["JobName"] == "bg"
+    # SubmitJob's answer in Step Functions' casing, with the HTTP metadata every request-response
+    # optimized integration adds on AWS (see stepfunctions.http_metadata).
+    assert set(answer) == {"JobArn", "JobId", "JobName", "SdkHttpMetadata", "SdkResponseMetadata"}
+    assert answer["JobName"] == "bg" and answer["JobArn"].endswith(f":job/{answer['JobId']}")
+    assert answer["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    request_id = answer["SdkResponseMetadata"]["RequestId"]
+    assert answer["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"] == request_id
+    assert answer["SdkHttpMetadata"]["AllHttpHeaders"]["x-amzn-RequestId"] == [request_id]
     assert describe_status(batch, answer["JobId"]) in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
     assert "TaskSubmitted" not in types(events)  # only integration patterns record it
     batch.terminate_job(jobId=answer["JobId"], reason="test over")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -145,3 +146,58 @@ def test_another_part_can_deliver_a_targets_service(monkeypatch, dead_letters):
     deliveries.send(r, dict(EVENT))
     assert got == [("111122223333", "us-east-1", "arn:aws:lambda:us-east-1:111122223333:function:f", '{"a": 1}')]
     assert dead_letters == []
+
+
+def test_a_throttled_submission_is_retried_then_dead_lettered_as_throttling(dead_letters):
+    """THROTTLING is one of the ERROR_CODEs the EventBridge User Guide lists (eb-rule-dlq);
+    throttling is retried by the RetryPolicy, unlike a refused request."""
+    ops = FailingOps(ApiError("Too many requests", code="TooManyRequestsException", status=429))
+    deliveries = targets.Deliveries(ops, time_scale=1000)
+    deliveries.start()
+    try:
+        deliveries.send(rule(RetryPolicy={"MaximumRetryAttempts": 1}), dict(EVENT))
+        wait_until(lambda: dead_letters, timeout=5)
+    finally:
+        deliveries.close()
+    [(_, _, attributes)] = dead_letters
+    assert ops.calls == 2 and attributes["ERROR_CODE"] == "THROTTLING"
+    assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts" and attributes["RETRY_ATTEMPTS"] == "1"
+
+
+class ShapedFailingOps(FailingOps):
+    """FailingOps with Batch's real SubmitJob input shape (the Scheduler target maps its Input)."""
+
+    def shape(self, operation, *path):
+        import botocore.session
+        shape = botocore.session.get_session().get_service_model("batch").operation_model(operation).input_shape
+        for name in path:
+            shape = shape.members[name]
+        return shape
+
+
+def test_a_schedule_that_runs_out_of_retries_dead_letters_with_schedulers_attributes(dead_letters):
+    """Scheduler User Guide, "Configuring a dead-letter queue": the target input as the body, the
+    dead-letter attributes upper case, the schedule's ARN in SCHEDULE_ARN (not RULE_ARN)."""
+    ops = ShapedFailingOps(ApiError("boom"))
+    deliveries = targets.Deliveries(ops, time_scale=1000)
+    deliveries.start()
+    schedule_arn = "arn:aws:scheduler:us-east-1:111122223333:schedule/default/nightly"
+    target = {"Arn": "arn:aws:scheduler:::aws-sdk:batch:submitJob", "RoleArn": "arn:aws:iam::111122223333:role/r",
+              "Input": '{"JobName": "n", "JobQueue": "q", "JobDefinition": "d", '
+                       '"Parameters": {"at": "<aws.scheduler.scheduled-time>"}}',
+              "RetryPolicy": {"MaximumRetryAttempts": 2},
+              "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:111122223333:dlq"}}
+    try:
+        deliveries.attempt(targets.Delivery("111122223333", "us-east-1", schedule_arn, "nightly", target,
+                                            {"id": "exec-1", "time": 1767225600}, time.time(), kind="schedule"))
+        wait_until(lambda: dead_letters, timeout=5)
+    finally:
+        deliveries.close()
+    [(queue, body, attributes)] = dead_letters
+    assert ops.calls == 3 and queue == "dlq"
+    assert body == {"JobName": "n", "JobQueue": "q", "JobDefinition": "d", "Parameters": {"at": "2026-01-01T00:00:00Z"}}
+    assert attributes == {"SCHEDULE_ARN": schedule_arn, "TARGET_ARN": "arn:aws:scheduler:::aws-sdk:batch:submitJob",
+                          "ERROR_CODE": "INTERNAL_ERROR", "ERROR_MESSAGE": "ServerException: boom",
+                          "EXECUTION_ID": "exec-1", "SCHEDULED_TIME": "2026-01-01T00:00:00Z",
+                          "RETRY_ATTEMPTS": "2", "IS_PAYLOAD_TRUNCATED": "false",
+                          "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts"}
