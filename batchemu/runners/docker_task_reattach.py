@@ -24,7 +24,7 @@ import logging
 
 import docker.errors
 
-from batchemu.runners import task_spec
+from batchemu.runners import task_rules, task_spec
 from batchemu.runners.base import LOG, RunnerEvent, Survivor
 from batchemu.runners.docker_create import LABEL_SERVER
 from batchemu.runners.docker_parse import parse_docker_time
@@ -152,8 +152,13 @@ def _resume(tasks: DockerTasks, task: _Task) -> None:
         if not alive:
             tasks._member_died(task, name, member.container_id)   # advances the task too
     with task.lock:
-        if not task.done:
-            tasks._advance(task)
+        if task.done:
+            return
+        if not task.stopping and task_rules.must_stop(task.spec.result, list(task.members.values())):
+            # An essential member ended while the server was down: the task was stopping then,
+            # so no member starts any more (as docker_task would have skipped them).
+            tasks._stop_members(task, None)
+        tasks._advance(task)
 
 
 def _remove_now(tasks: DockerTasks, job_id: str, attempt: int, parts: list) -> None:

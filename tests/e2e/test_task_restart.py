@@ -58,8 +58,9 @@ def lines(logs, stream: str) -> list:
 
 
 def stream(job: dict, member: str) -> str:
-    if "eksProperties" in job:
-        return f"{job['jobDefinition'].split('/')[-1].split(':')[0]}/{member}/{job['eksProperties']['podProperties']['podName']}"
+    if "eksProperties" in job:   # <definition name>/<container>/<pod name> (README)
+        definition = job["jobDefinition"].rsplit("/", 1)[-1].split(":")[0]
+        return f"{definition}/{member}/{job['eksProperties']['podProperties']['podName']}"
     containers = {c["name"]: c for c in job["ecsProperties"]["taskProperties"][0]["containers"]}
     return containers[member]["logStreamName"]
 
