@@ -30,11 +30,11 @@ from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, R
 from batchemu.runners.docker_create import (LABEL_ATTEMPT, LABEL_JOB, LABEL_SERVER,  # noqa: F401
                                             PULL_POLICIES, create_kwargs,
                                             daemon_message, ensure_image, pull_message)
-from batchemu.runners import docker_nodes, docker_orphans, docker_stop
+from batchemu.runners import docker_nodes, docker_orphans, docker_stop, docker_task_reattach
 from batchemu.runners.docker_events import EngineEvents
 from batchemu.runners.docker_output import OutputFollower
 from batchemu.runners.docker_parse import parse_docker_time  # noqa: F401
-from batchemu.runners.docker_task import DockerTasks
+from batchemu.runners.docker_task import LABEL_TASK_JOB, DockerTasks
 from batchemu.runners.task_spec import TaskSpec
 from batchemu.runners.timers import Timers
 
@@ -158,11 +158,14 @@ class DockerRunner:
         """Adopt our wanted containers, collect those that finished while we were away (their
         output after `stored_output` goes out as a LOG event) and remove every other own
         container. One that dies while being adopted is reported running, and its EXITED event
-        follows."""
+        follows. Task containers (holders and members) go to docker_task_reattach."""
         marks = stored_output or {}
-        survivors = []
+        survivors, task_parts = [], []
         for container in self.client.containers.list(all=True, filters={"label": f"{LABEL_SERVER}={self.server_id}"}):
             labels = container.labels
+            if LABEL_TASK_JOB in labels:
+                task_parts.append(container)
+                continue
             job_id, attempt = labels.get(LABEL_JOB), _int(labels.get(LABEL_ATTEMPT))
             if job_id is None or attempt is None or wanted.get(job_id) != attempt:
                 self._remove(container.id)
@@ -178,7 +181,9 @@ class DockerRunner:
                 # now, before the engine launches the attempt again (reported as no trace), so
                 # the attempt never has two containers.
                 self._remove_now(container.id)
-        self._tasks.sweep_volumes(now=False)   # tasks are never re-attached (docker_task)
+        adopted_tasks, adopted = docker_task_reattach.reattach(self._tasks, task_parts, wanted, marks, self._remove)
+        survivors += adopted_tasks
+        self._tasks.sweep_volumes(now=False, keep=adopted)   # the volumes of the tasks removed
         self._submit_op(self._groups.sweep)  # the networks of removed nodes
         return survivors
 

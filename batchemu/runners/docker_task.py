@@ -15,8 +15,9 @@ stop the task when an essential member exited, report the end) runs on a small p
 at a time under the task's lock. Output is reported per member (LOG events with `container`)
 by an output thread of its own. It reports RunnerEvents only: never the store, no Batch rules
 (the engine's task launcher reads the per-member exits it reports). Task containers carry their
-own labels, not the single-container ones, so the runner's re-attach after a restart removes
-them: such an attempt left no trace and the engine handles it as one (README).
+own labels, not the single-container ones; the holder also carries the whole TaskSpec
+(LABEL_TASK_SPEC) and a member that exited stays (stopped) until the task ends, so a restart's
+re-attach (runners.docker_task_reattach) can rebuild the task from what Docker holds.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 LABEL_TASK_JOB = "batchemu.task-job-id"
 LABEL_TASK_ATTEMPT = "batchemu.task-attempt"
 LABEL_TASK_MEMBER = "batchemu.task-member"    # the member's name; "" for the holder
+LABEL_TASK_SPEC = "batchemu.task-spec"        # on the holder: the TaskSpec (task_spec.to_json)
 DEFAULT_STOP_TIMEOUT = 30.0                   # ECS stopTimeout default (ref §5.4)
 FAILED_TO_START = "Task failed to start"      # ref §6.5
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"  # ref §6.5
@@ -168,16 +170,19 @@ class DockerTasks:
         self._launching.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True)
 
-    def sweep_volumes(self, now: bool) -> None:
+    def sweep_volumes(self, now: bool, keep: set = frozenset()) -> None:
         """Remove this server's task volumes: at close (`now`, after the runner removed the
         containers), or after a restart's re-attach (which removes the containers of the tasks
-        it found, so their volumes go too, a moment later)."""
+        it did not adopt, so their volumes go too, a moment later), but those of the tasks it
+        adopted (`keep`: (job id, attempt) pairs)."""
         try:
             volumes = self.client.volumes.list(filters={"label": f"{LABEL_SERVER}={self.server_id}"})
         except docker.errors.APIError:
             return
         for volume in volumes:
-            if LABEL_TASK_JOB not in (volume.attrs.get("Labels") or {}):
+            labels = volume.attrs.get("Labels") or {}
+            if LABEL_TASK_JOB not in labels \
+                    or (labels[LABEL_TASK_JOB], _int(labels.get(LABEL_TASK_ATTEMPT))) in keep:
                 continue
             if now:
                 self._remove_volume(volume.name)
@@ -225,6 +230,7 @@ class DockerTasks:
                 LABEL_TASK_MEMBER: member}
 
     def _make_volume(self, task: _Task, volume) -> str:
+        """Create the task's Docker volume for `volume` (Docker hands back one that exists)."""
         name = f"batchemu-{_safe(task.spec.job_id)}-{task.spec.attempt}-{_safe(volume.name)}"[:200]
         options = {}
         if volume.memory:   # emptyDir medium Memory: a tmpfs every member mounts
@@ -254,7 +260,8 @@ class DockerTasks:
         # The task's labels only (not a single-container attempt's, which a restart's re-attach
         # would take for a live attempt), and the group network's (docker_nodes.place_on).
         network_label = {k: v for k, v in (kw.get("labels") or {}).items() if k == docker_nodes.LABEL_NETWORK}
-        kw["labels"] = {**self._labels(task, ""), **network_label}
+        kw["labels"] = {**self._labels(task, ""), **network_label,
+                        LABEL_TASK_SPEC: task_spec.to_json(task.spec)}   # what a restart rebuilds it from
         container = self.client.containers.create(**kw)
         task.holder_id = container.id   # before start: a holder that fails to start is removed too
         if also_on:
@@ -350,7 +357,8 @@ class DockerTasks:
                 oom = bool(state.get("OOMKilled")) or member.oom
                 member.oom = oom
                 self._end_member(task, member, EXITED_, state.get("ExitCode"), OOM_REASON if oom else None)
-            self._remove(member.container_id)
+            # Its container stays, stopped, until the task ends (_clean_up): after a restart it
+            # is what says this member ran and how it ended (docker_task_reattach).
             self._advance(task)
 
     def _end_member(self, task: _Task, member: Member, status: str, exit_code, reason) -> None:

@@ -6,14 +6,17 @@ A TaskSpec is a list of members, each an ordinary LaunchSpec plus its place in t
 name, whether it is essential, the members it waits for (ECS `dependsOn` conditions START,
 COMPLETE, SUCCESS) and its stage (Kubernetes init containers run one after another before the
 main ones). The members share one network namespace (they talk over localhost) and the task's
-volumes. Pure data: no Docker, no store, no Batch rules.
+volumes. Pure data: no Docker, no store, no Batch rules. `to_json`/`from_json` write and read a
+TaskSpec whole, so a runner can keep it with the task it runs and rebuild the task after a
+restart (runners.docker_task_reattach).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
-from batchemu.runners.base import ClusterPlace, LaunchSpec
+from batchemu.runners.base import ClusterPlace, LaunchSpec, Mount
 
 START, COMPLETE, SUCCESS = "START", "COMPLETE", "SUCCESS"   # TaskContainerDependency.condition
 INIT, MAIN = "init", "main"                                 # a member's stage
@@ -82,3 +85,42 @@ class MemberResult:
     reason: str | None = None
     container_id: str | None = None
     oom: bool = False
+
+
+# -- a TaskSpec as JSON ------------------------------------------------------------------------
+
+def to_json(spec: TaskSpec) -> str:
+    """The whole spec as compact JSON (tuples become lists; from_json makes them tuples again)."""
+    return json.dumps(dataclasses.asdict(spec), separators=(",", ":"), sort_keys=True)
+
+
+def from_json(text: str) -> TaskSpec:
+    """The TaskSpec to_json wrote. Fields this version does not know are ignored and missing
+    ones take their defaults; raises ValueError (or TypeError, KeyError) on anything else."""
+    data = json.loads(text)
+    return _build(TaskSpec, data, members=lambda v: tuple(_member(m) for m in v),
+                  volumes=lambda v: tuple(_build(TaskVolume, t) for t in v),
+                  secrets=lambda v: tuple(tuple(s) for s in v), place=_place)
+
+
+def _member(data: dict) -> TaskMember:
+    return _build(TaskMember, data, spec=_launch, depends_on=lambda v: tuple(tuple(d) for d in v),
+                  volume_mounts=lambda v: tuple(_build(VolumeMount, m) for m in v),
+                  entrypoint=lambda v: None if v is None else tuple(v))
+
+
+def _launch(data: dict) -> LaunchSpec:
+    dicts = lambda v: tuple(dict(d) for d in v)   # noqa: E731
+    return _build(LaunchSpec, data, command=list, ulimits=dicts, tmpfs=dicts, devices=dicts,
+                  mounts=lambda v: tuple(_build(Mount, m) for m in v), place=_place)
+
+
+def _place(data):
+    return None if data is None else _build(ClusterPlace, data)
+
+
+def _build(cls, data: dict, **convert):
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: not an object")
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: convert[k](v) if k in convert else v for k, v in data.items() if k in known})

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 class ServerProcess:
     """`python -m batchemu` on a free port; its output goes to a file the failure message shows."""
 
-    def __init__(self, data_dir: Path, log: Path):
+    def __init__(self, data_dir: Path, log: Path, *more: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -39,7 +39,7 @@ class ServerProcess:
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "batchemu", "--port", str(self.port), "--data-dir", str(data_dir),
-                 "--runner", "docker", "--stop-grace-seconds", "2"],
+                 "--runner", "docker", "--stop-grace-seconds", "2", *more],
                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
         wait_until(self._answers, 60, f"the server to answer on {self.url}")
 
@@ -52,8 +52,8 @@ class ServerProcess:
         except Exception:
             return False
 
-    def client(self, account: str):
-        return boto3.client("batch", endpoint_url=self.url, region_name="us-east-1",
+    def client(self, account: str, service: str = "batch"):
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
                             aws_access_key_id=account, aws_secret_access_key="test")
 
     def kill(self, sig=signal.SIGKILL) -> None:

@@ -225,9 +225,10 @@ def test_a_failed_task_is_retried_as_a_new_task(clients):
     assert job["ecsProperties"]["taskProperties"][0]["containers"][0]["exitCode"] == 0
 
 
-def test_a_task_running_across_a_restart_is_lost_and_leaves_nothing_behind(tmp_path):
-    """Tasks are never re-attached (README): the restart removes their containers and volumes,
-    and the RUNNING attempt is recorded as lost."""
+def test_a_task_left_running_by_a_stop_is_re_attached_and_leaves_nothing_behind(tmp_path):
+    """A server with a data dir leaves its tasks running when it stops; the next start
+    re-attaches them (runners/docker_task_reattach; a crash: tests/e2e/test_task_restart.py),
+    and once the attempt ends its containers and volumes go."""
     client = docker_client()
     account = new_account()
     kwargs = dict(runner="docker", data_dir=tmp_path, stop_grace_seconds=1, task_holder_image=IMAGE)
@@ -242,12 +243,17 @@ def test_a_task_running_across_a_restart_is_lost_and_leaves_nothing_behind(tmp_p
         wait_for(batch, job_id, lambda j: j["status"] == "RUNNING", 60, "RUNNING")
         server_id = first.emulator.server_id
     label = {"label": [f"batchemu.server={server_id}", "batchemu.task-job-id"]}
-    assert client.containers.list(all=True, sparse=True, filters=label)   # left running by the stop
+    left = sorted(c.id for c in client.containers.list(sparse=True, filters=label))
+    assert len(left) == 2                                             # holder and main, left running by the stop
     with running_server(**kwargs) as second:
         batch = second.client("batch", access_key=account)
+        assert wait_for(batch, job_id, lambda j: True, 5)["status"] == "RUNNING"
+        assert sorted(c.id for c in client.containers.list(sparse=True, filters=label)) == left   # adopted
+        batch.terminate_job(jobId=job_id, reason="enough")
         job = wait_done(batch, job_id, 30)
-        assert job["status"] == "FAILED" and "restarted" in job["statusReason"]
-        assert len(job["eksAttempts"]) == 1
+        assert job["status"] == "FAILED" and job["statusReason"] == "enough"
+        (attempt,) = job["eksAttempts"]
+        assert attempt["containers"][0]["exitCode"] in (137, 143)
         wait_until(lambda: not client.containers.list(all=True, sparse=True, filters=label)
                    and not client.volumes.list(filters=label), 20, "the task's containers and volume removed")
     client.close()
