@@ -1,14 +1,15 @@
 """The Kubernetes runner: one Pod per attempt, as AWS Batch on EKS runs jobs (runners.kube_pods
 shapes the pod and reads its status), in the runner's namespace or the one the compute
-environment's eksConfiguration names (runners.kube_clusters picks the cluster and namespace). It owns the attempts'
-lifecycle on the cluster (create, stop, exit, re-attach after a restart, delete once reported)
-and reports RunnerEvents; it never writes the store and knows no Batch rules.
+environment's eksConfiguration names (runners.kube_clusters picks the cluster and namespace).
+It owns the attempts' lifecycle on the cluster (create, stop, exit, re-attach after a restart,
+delete once reported) and reports RunnerEvents; it never writes the store and knows no Batch
+rules.
 Multi-container attempts (ecsProperties tasks, eksProperties pods: `start_task`) are one pod
 too: runners.kube_tasks (a mixin) and runners.kube_task_pods.
 
 Threads: a small ops pool (every API call: create, patch, delete, final log reads), one watch
-thread per namespace in use (list + watch of this server's pods -> RUNNING/EXITED), one log thread (polls running
-pods' logs -> LOG). `start` and `stop` only queue work, so request threads never call Kubernetes.
+thread per namespace in use (list + watch of this server's pods -> RUNNING/EXITED), one log
+thread (polls running pods' logs -> LOG). `start` and `stop` only queue work, so request threads never call Kubernetes.
 
 Stopping (a terminate or the engine's own attemptDurationSeconds timer): the pod's
 activeDeadlineSeconds is cut to 1, so the kubelet stops it with the pod's grace period and the
@@ -28,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from kubernetes import watch
 
 from batchemu.runners import kube_pods as pods
-from batchemu.runners.kube_clusters import Clusters, Target
 from batchemu.runners import kube_task_pods as task_pods
 from batchemu.runners.base import (EXITED, LOG, RUNNING, LaunchSpec, Listener, RunnerEvent, Survivor, deliver,
                                    submit_guarded)
+from batchemu.runners.kube_clusters import Clusters, Target
 from batchemu.runners.kube_tasks import TaskPods
 from batchemu.runners.task_spec import MemberResult, TaskSpec
 
