@@ -1,6 +1,7 @@
 """'Batch Job State Change' events (EventBridge shape, ref §14.1) for every committed job status
 change, and 'Batch Job Queue Blocked' events (ref §14.2) when a job at the head of its queue is
-blocked with a new reason (store.blocked_observers): delivered to the rules of the account's default event bus in moto's EventBridge, and
+blocked with a new reason (store.blocked_observers); service jobs' 'Batch Service Job State
+Change' and 'Batch Service Job Queue Blocked' likewise (ref §14.2): delivered to the rules of the account's default event bus in moto's EventBridge, and
 streamed as Server-Sent Events on GET /batchemu/events for local tools, scoped to the caller's
 account (every account only with the operator's option).
 
@@ -23,6 +24,7 @@ from flask import Response
 from batchemu import services
 from batchemu.batch.job_views import detail as job_detail
 from batchemu.store.jobs import Jobs
+from batchemu.store.service_jobs import ServiceJobs
 from batchemu.vocabulary.job_states import CONTAINER as JOB_KIND
 from batchemu.wire import render
 from batchemu.wire import spec as wire_spec
@@ -33,6 +35,11 @@ log = logging.getLogger("batchemu.events")
 
 STATE_CHANGE = "Batch Job State Change"
 QUEUE_BLOCKED = "Batch Job Queue Blocked"
+SERVICE_STATE_CHANGE = "Batch Service Job State Change"
+SERVICE_QUEUE_BLOCKED = "Batch Service Job Queue Blocked"
+SERVICE_EVENTS = (SERVICE_STATE_CHANGE, SERVICE_QUEUE_BLOCKED)
+# ref §14.2: a service job's detail is DescribeServiceJob's answer without these.
+SERVICE_DETAIL_LEFT_OUT = ("tags", "serviceRequestPayload")
 SOURCE = "aws.batch"
 SSE_PATH = "/batchemu/events"
 KEEPALIVE_SECONDS = 15.0
@@ -51,9 +58,16 @@ def state_change_event(jobs: Jobs, doc: dict, at_s: float, detail_type: str = ST
     """The EventBridge envelope for `doc`'s new status (ref §14.1), or for its being blocked at
     the head of its queue (QUEUE_BLOCKED, ref §14.2: the queue's ARN is a resource too, the
     detail's statusReason says why): `detail` is the job as DescribeJobs shows it, reduced to
-    the model's JobDetail shape."""
-    shape = wire_spec.load("batch").model.shape_for("JobDetail")
-    resources = [doc["jobArn"]] + ([doc["jobQueue"]] if detail_type == QUEUE_BLOCKED else [])
+    the model's JobDetail shape. A service job's (SERVICE_EVENTS, ref §14.2): its ARN alone, the
+    detail as DescribeServiceJob shows it without SERVICE_DETAIL_LEFT_OUT."""
+    model = wire_spec.load("batch").model
+    if detail_type in SERVICE_EVENTS:
+        shape = model.operation_model("DescribeServiceJob").output_shape
+        detail = render.to_shape({k: v for k, v in doc.items() if k not in SERVICE_DETAIL_LEFT_OUT}, shape)
+        resources = [doc["jobArn"]]
+    else:
+        detail = render.to_shape(job_detail(jobs, doc), model.shape_for("JobDetail"))
+        resources = [doc["jobArn"]] + ([doc["jobQueue"]] if detail_type == QUEUE_BLOCKED else [])
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -63,7 +77,7 @@ def state_change_event(jobs: Jobs, doc: dict, at_s: float, detail_type: str = ST
         "time": iso_seconds(at_s),
         "region": doc["_region"],
         "resources": resources,
-        "detail": render.to_shape(job_detail(jobs, doc), shape),
+        "detail": detail,
     }
 
 
@@ -113,6 +127,7 @@ class Hub:
 
     def __init__(self, store):
         self.jobs = Jobs(store)
+        self.service_jobs = ServiceJobs(store)
         self._queue: queue.Queue = queue.Queue()
         self._subscribers: set = set()
         self._lock = threading.Lock()
@@ -128,13 +143,14 @@ class Hub:
         rule can exist before a request reached moto): every job makes several of these."""
         if doc["status"] != old_status and (self._subscribers or services.moto_loaded()):
             # The change's own time (the one startedAt/stoppedAt got), not when we queued it.
-            self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000, STATE_CHANGE))
+            detail_type = SERVICE_STATE_CHANGE if "serviceJobType" in doc else STATE_CHANGE
+            self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000, detail_type))
 
     def observe_blocked(self, doc: dict, kind: str) -> None:
-        """store.blocked_observers entry: a container job blocked at its queue's head. (Service
-        jobs' "Batch Service Job Queue Blocked" events are not sent.)"""
-        if kind == JOB_KIND and (self._subscribers or services.moto_loaded()):
-            self._queue.put((dict(doc), doc["_blocked"]["since"] / 1000, QUEUE_BLOCKED))
+        """store.blocked_observers entry: a job (or service job) blocked at its queue's head."""
+        if self._subscribers or services.moto_loaded():
+            detail_type = QUEUE_BLOCKED if kind == JOB_KIND else SERVICE_QUEUE_BLOCKED
+            self._queue.put((dict(doc), doc["_blocked"]["since"] / 1000, detail_type))
 
     # -- worker ----------------------------------------------------------------------------------
 
@@ -155,7 +171,7 @@ class Hub:
     def _publish(self, doc: dict, at_s: float, detail_type: str) -> None:
         # The observer may run inside a transaction that later rolls back; reading the job
         # takes the store lock, so this happens after that transaction ended either way.
-        current = self.jobs.get(doc["jobId"])
+        current = (self.service_jobs if detail_type in SERVICE_EVENTS else self.jobs).get(doc["jobId"])
         if current is None or current.get("_v", 0) < doc.get("_v", 0):
             return
         event = state_change_event(self.jobs, doc, at_s, detail_type)
@@ -239,11 +255,14 @@ def install(store, config):
     hub = Hub(store)
     _hubs[store] = hub
     store.job_observers.append(hub.observe)
+    store.service_job_observers.append(hub.observe)
     store.blocked_observers.append(hub.observe_blocked)
 
     def shutdown():
         if hub.observe in store.job_observers:
             store.job_observers.remove(hub.observe)
+        if hub.observe in store.service_job_observers:
+            store.service_job_observers.remove(hub.observe)
         if hub.observe_blocked in store.blocked_observers:
             store.blocked_observers.remove(hub.observe_blocked)
         hub.close()

@@ -37,6 +37,8 @@ class Store:
         # Called as observer(new_job_doc, old_status) after every job status change
         # (engine.states.transition); e.g. the EventBridge "Batch Job State Change" events.
         self.job_observers: list = []
+        # The same for service jobs' status changes (store.service_jobs): their events.
+        self.service_job_observers: list = []
         # Called as observer(job_doc, kind) when a RUNNABLE job at the head of its queue is blocked
         # with a new reason (engine.time_limits.note): the "Batch Job Queue Blocked" events.
         self.blocked_observers: list = []

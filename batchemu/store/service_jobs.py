@@ -17,6 +17,10 @@ class ServiceJobs(VersionedDocs):
     kind = job_states.SERVICE
     columns = ("job_id", "arn", "name", "queue_arn", "status", "created_at", "share_id", "quota_share")
 
+    @property
+    def observers(self) -> list:
+        return self.store.service_job_observers  # the "Batch Service Job State Change" events
+
     def values(self, doc: dict) -> tuple:
         return (doc["jobId"], doc["jobArn"], doc["jobName"], doc["jobQueue"], doc["status"], doc["createdAt"],
                 doc.get("shareIdentifier"), doc.get("quotaShareName"))

@@ -253,3 +253,43 @@ def test_a_job_blocked_at_its_queues_head_sends_a_queue_blocked_event(server, ac
     assert acct.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
     seen = acct.received(changes, lambda got: any(e["detail"]["status"] == "RUNNABLE" for e in got))
     assert {e["detail-type"] for e in seen} == {"Batch Job State Change"}
+
+
+def test_service_jobs_send_their_own_state_change_and_blocked_events(server, acct):
+    """ref §14.2: "Batch Service Job State Change" and "Batch Service Job Queue Blocked",
+    resources [service-job ARN], detail as DescribeServiceJob shows it without tags and
+    serviceRequestPayload."""
+    url = acct.sqs.create_queue(QueueName="service")["QueueUrl"]
+    arn = acct.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    acct.events.put_rule(Name="service", EventPattern=json.dumps(
+        {"source": ["aws.batch"], "detail-type": ["Batch Service Job State Change", "Batch Service Job Queue Blocked"]}))
+    acct.events.put_targets(Rule="service", Targets=[{"Id": "queue", "Arn": arn}])
+    acct.batch.create_service_environment(serviceEnvironmentName="se", serviceEnvironmentType="SAGEMAKER_TRAINING",
+                                          capacityLimits=[{"maxCapacity": 1, "capacityUnit": "NUM_INSTANCES"}])
+    acct.batch.create_job_queue(jobQueueName="sm", priority=1, serviceEnvironmentOrder=[
+        {"order": 1, "serviceEnvironment": "se"}])
+
+    def submit(name, instances):
+        request = {"TrainingJobName": name, "RoleArn": "arn:aws:iam::123456789012:role/sm",
+                   "AlgorithmSpecification": {"TrainingImage": "trainer:1", "TrainingInputMode": "File",
+                                              "ContainerEntrypoint": ["sh", "-c", "true"]},
+                   "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": instances, "VolumeSizeInGB": 1},
+                   "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+                   "StoppingCondition": {"MaxRuntimeInSeconds": 600}}
+        return acct.batch.submit_service_job(jobName=name, jobQueue="sm", serviceJobType="SAGEMAKER_TRAINING",
+                                             serviceRequestPayload=json.dumps(request), tags={"team": "ml"})
+
+    ok = submit("ok", 1)
+    got = acct.received(url, lambda got: any(e["detail"]["status"] in ("SUCCEEDED", "FAILED") for e in got))
+    assert {e["detail-type"] for e in got} == {"Batch Service Job State Change"}
+    assert [e["detail"]["status"] for e in got][-1] == "SUCCEEDED", got[-1]["detail"].get("statusReason")
+    assert "RUNNING" in [e["detail"]["status"] for e in got]
+    for event in got:
+        assert list(event) == ENVELOPE_KEYS and event["resources"] == [ok["jobArn"]]
+        assert event["detail"]["jobId"] == ok["jobId"] and event["detail"]["serviceJobType"] == "SAGEMAKER_TRAINING"
+        assert "tags" not in event["detail"] and "serviceRequestPayload" not in event["detail"]
+    big = submit("big", 2)                                     # more instances than the environment has
+    blocked = acct.received(url, lambda got: any(e["detail-type"] == "Batch Service Job Queue Blocked" for e in got))
+    (event,) = [e for e in blocked if e["detail-type"] == "Batch Service Job Queue Blocked"]
+    assert event["resources"] == [big["jobArn"]] and event["detail"]["status"] == "RUNNABLE"
+    assert event["detail"]["statusReason"].startswith("MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE")
