@@ -172,6 +172,8 @@ class DockerRunner:
                 continue
             if container.status in ("running", "paused", "restarting"):
                 started = parse_docker_time((container.attrs.get("State") or {}).get("StartedAt"))
+                self._groups.readopt(labels.get(docker_nodes.LABEL_NETWORK),
+                                     (container.attrs.get("Config") or {}).get("Env"))
                 survivors.append(self._adopt_running(job_id, attempt, container.id, started,
                                                      marks.get(job_id), labels.get(docker_nodes.LABEL_NETWORK)))
             elif container.status in ("exited", "dead"):

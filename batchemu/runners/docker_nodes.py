@@ -95,15 +95,32 @@ class GroupNetworks:
         gateway to a loopback server; returns the runner's own network to connect it to too."""
         gateway = ensure(self.client, spec.group_network, self.server_id)
         also_on = place_on(kwargs, spec.group_network, gateway)
-        port = loopback_port(spec.environment)
+        self._forward(spec.group_network, gateway, loopback_port(spec.environment))
+        return also_on
+
+    def readopt(self, name: str | None, env: list | None) -> None:
+        """After a restart: a re-attached container of network `name` gets its network's
+        forwarder back, at the port its AWS_ENDPOINT_URL names (`env`: Docker's NAME=value
+        list), so its calls reach the server again once it is back on that port."""
+        if not name:
+            return
+        environment = dict(item.split("=", 1) for item in env or () if "=" in item)
+        try:
+            gateway = ensure(self.client, name, self.server_id)
+        except docker.errors.APIError as exc:
+            log.debug("no forward for %s after the restart: %s", name, exc)
+            return
+        self._forward(name, gateway, loopback_port(environment))
+
+    def _forward(self, name: str, gateway: str | None, port: int | None) -> None:
+        """Forward `gateway`:`port` of network `name` to the loopback, once per network."""
         with self._lock:
-            if port and gateway and spec.group_network not in self._forwards:
+            if port and gateway and name not in self._forwards:
                 try:
-                    self._forwards[spec.group_network] = LoopbackForward(gateway, port)
+                    self._forwards[name] = LoopbackForward(gateway, port)
                 except OSError as exc:  # the server listens on the gateway already (0.0.0.0)
                     log.debug("no forward on %s:%s: %s", gateway, port, exc)
-                    self._forwards[spec.group_network] = None
-        return also_on
+                    self._forwards[name] = None
 
     def release(self, name: str | None) -> None:
         """A container of network `name` is gone: remove the network (and its forwarder) if it

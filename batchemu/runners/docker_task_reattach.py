@@ -60,6 +60,9 @@ def reattach(tasks: DockerTasks, containers: list, wanted: dict, marks: dict, re
             _remove_now(tasks, job_id, attempt, parts)
             continue
         _adopt(tasks, task, marks.get(job_id))
+        if task.spec.group_network and tasks.groups is not None:   # a multi-node job's task node
+            endpoint = next((m.spec.environment.get("AWS_ENDPOINT_URL") for m in task.spec.members), None)
+            tasks.groups.readopt(task.spec.group_network, [f"AWS_ENDPOINT_URL={endpoint}"] if endpoint else [])
         survivors.append(Survivor(job_id, attempt, running=True, started_ms=started_ms))
         adopted.add((job_id, attempt))
     return survivors, adopted

@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 class ServerProcess:
     """`python -m batchemu` on a free port; its output goes to a file the failure message shows."""
 
-    def __init__(self, data_dir: Path, log: Path, *more: str):
-        self.port = free_port()
+    def __init__(self, data_dir: Path, log: Path, *more: str, port: int | None = None):
+        self.port = port or free_port()   # a restart on the same port: pass the first one's
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.data_dir = data_dir
