@@ -25,7 +25,8 @@ Why waitress, not cheroot (both judged 2026-12-07, waitress 3.0, cheroot 11.1; f
   holding no thread.
 
 What this module adds to waitress: JSON errors; refusing Transfer-Encoding with
-Content-Length, Transfer-Encoding in HTTP/1.0 and versions other than 1.0/1.1; 414 for an
+Content-Length, Transfer-Encoding in HTTP/1.0 and versions other than 1.0/1.1; no "100
+Continue" for a request without a body (waitress would then wait forever); 414 for an
 over-long request line; a deadline for a request's head; a lingering close, so an error
 answer is not lost to a reset; responses that leave in one send, with header names as the app
 wrote them; a bound on streaming responses (each holds a worker while it lasts); and a stop
@@ -125,6 +126,13 @@ class _Parser(HTTPRequestParser):
             raise ParsingError("Transfer-Encoding and Content-Length must not both be sent")
         if "TRANSFER_ENCODING" in self.headers:
             raise ParsingError("Transfer-Encoding is not allowed in an HTTP/1.0 request")
+        if self.expect_continue and self.body_rcv is None:
+            # No body to wait for (Content-Length: 0, as botocore sends for an empty PutObject
+            # with "Expect: 100-continue"): answer at once. waitress 3.0.2 would send
+            # "100 Continue" and then mark the complete request incomplete, waiting for body
+            # bytes that never come (the client hangs). RFC 9110 §10.1.1: a server MAY omit the
+            # 100 response "if the framing indicates that there is no content".
+            self.expect_continue = False
 
 
 class _AppHeaderNames:

@@ -50,7 +50,7 @@ bash scripts/build-image.sh   # batchemu:local for tests/image (cached: a no-op 
 
 "$PY" -m pytest "$@"
 PYTHON="$PY" bash scripts/moto-suite.sh
-[ "${BATCHEMU_REAL_CLIENTS:-1}" = 0 ] || PYTHON="$PY" bash scripts/real-clients.sh  # Airflow, Snakemake (tests/clients)
+[ "${BATCHEMU_REAL_CLIENTS:-1}" = 0 ] || PYTHON="$PY" bash scripts/real-clients.sh  # Airflow, Snakemake, Metaflow (tests/clients)
 # The kubernetes runner against a real two-node cluster (built from Debian's source, cached).
 PYTHON="$PY" bash scripts/k8s-tests.sh
 if [ "${BATCHEMU_CLIENT_MATRIX:-1}" != 0 ]; then

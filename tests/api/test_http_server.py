@@ -216,6 +216,31 @@ def test_header_names_are_sent_as_written(server):
     assert b"\r\nx-amzn-RequestId: " in refusal and b"\r\nx-amzn-ErrorType: ClientException\r\n" in refusal
 
 
+def test_expect_100_continue_without_a_body_is_answered_at_once(server):
+    """botocore sends an empty PutObject (Metaflow saves a task's empty log that way) with
+    "Expect: 100-continue" and Content-Length: 0. waitress alone sent "100 Continue" and then
+    waited for body bytes that never come, so the upload hung; RFC 9110 §10.1.1 lets a server
+    skip the 100 when the framing says there is no content. A request with a body still gets
+    its "100 Continue" before it sends the body."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="expect-continue")
+    s3.put_object(Bucket="expect-continue", Key="empty", Body=b"")  # hung before the fix
+    assert s3.get_object(Bucket="expect-continue", Key="empty")["ContentLength"] == 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request(server.port, "POST", "/v1/describecomputeenvironments", b"",
+                             b"Expect: 100-continue\r\nConnection: close\r\n"))
+        got = responses(read_until_closed(sock))
+    assert [status for status, _, _ in got] == [200]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request(server.port, "POST", "/v1/describecomputeenvironments", b"",
+                             b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: 2\r\n"))
+        sock.settimeout(10)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"{}")
+        got = responses(read_until_closed(sock))
+    assert [status for status, _, _ in got] == [200]
+
+
 # -- item 7: a client that hangs up mid-body ---------------------------------------------------------
 
 @pytest.mark.parametrize("reset", [False, True], ids=["FIN", "RST"])
