@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients.support import client, job_logs
 from tests.e2e.support import docker_client, make_queue, new_account
 
 METAFLOW_PYTHON = os.environ.get("BATCHEMU_METAFLOW_PYTHON", "")
@@ -62,26 +63,6 @@ def server():
         yield running
 
 
-def client(server, service: str, account: str):
-    import boto3
-
-    return boto3.client(service, endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id=account, aws_secret_access_key="x")
-
-
-def job_logs(server, account: str) -> str:
-    """What the flow's Batch jobs printed (for a failure's message)."""
-    batch, logs = client(server, "batch", account), client(server, "logs", account)
-    text = []
-    for status in ("SUCCEEDED", "FAILED"):
-        for summary in batch.list_jobs(jobQueue="metaflow", jobStatus=status)["jobSummaryList"]:
-            (job,) = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"]
-            stream = job["container"].get("logStreamName")
-            events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)["events"] if stream else []
-            text.append(f"\n--- {job['jobName']} {status}\n" + "\n".join(e["message"] for e in events[-40:]))
-    return "".join(text)
-
-
 def test_a_flow_runs_its_batch_steps_on_batchemu(server, tmp_path):
     account = new_account()
     batch, s3 = client(server, "batch", account), client(server, "s3", account)
@@ -101,7 +82,7 @@ def test_a_flow_runs_its_batch_steps_on_batchemu(server, tmp_path):
     result = subprocess.run([METAFLOW_PYTHON, FLOW.name, "run"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:] + job_logs(server, account)
+    assert result.returncode == 0, output[-4000:] + job_logs(server, account, "metaflow")
 
     read = subprocess.run([METAFLOW_PYTHON, "-c", READ_BACK], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)

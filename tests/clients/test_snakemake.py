@@ -27,6 +27,7 @@ import pytest
 from batchemu.config import Config
 from batchemu.emulator import Emulator
 from batchemu.runners import select
+from tests.clients.support import client, job_logs
 from tests.e2e.support import docker_client, make_queue, new_account
 
 SNAKEMAKE_BIN = os.environ.get("BATCHEMU_SNAKEMAKE_BIN", "")
@@ -56,27 +57,6 @@ def server():
         emulator.stop()
 
 
-def client(server, service: str, account: str):
-    import boto3
-
-    return boto3.client(service, endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id=account, aws_secret_access_key="x")
-
-
-def job_logs(server, account: str) -> str:
-    """What the workflow's Batch jobs printed (for a failure's message)."""
-    batch, logs = client(server, "batch", account), client(server, "logs", account)
-    text = []
-    for status in ("SUCCEEDED", "FAILED"):
-        for summary in batch.list_jobs(jobQueue="snakemake", jobStatus=status)["jobSummaryList"]:
-            (job,) = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"]
-            stream = job["container"].get("logStreamName")
-            events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream)["events"] if stream else []
-            text.append(f"\n--- {job['jobName']} {status} {job['container'].get('command')}\n"
-                        + "\n".join(e["message"] for e in events[-40:]))
-    return "".join(text)
-
-
 def test_a_workflow_runs_on_batch_with_s3_storage(server, tmp_path):
     account = new_account()
     batch, s3 = client(server, "batch", account), client(server, "s3", account)
@@ -96,7 +76,7 @@ def test_a_workflow_runs_on_batch_with_s3_storage(server, tmp_path):
          "--container-image", IMAGE],
         cwd=tmp_path / "wf", env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:] + job_logs(server, account)
+    assert result.returncode == 0, output[-4000:] + job_logs(server, account, "snakemake")
 
     total = s3.get_object(Bucket="workflow", Key="run/total.txt")["Body"].read().decode()
     assert total.strip() == "55"  # 1 + 9 + 25 (odd) + 4 + 16 (even), computed by three Batch jobs
