@@ -141,9 +141,15 @@ class Hub:
         """Called after each status write: only enqueue, the scheduler must not wait on us.
         Nothing is built while nobody can receive it (no SSE subscriber, and no EventBridge
         rule can exist before a request reached moto): every job makes several of these."""
+        self._changed(doc, old_status, STATE_CHANGE)
+
+    def observe_service(self, doc: dict, old_status: str) -> None:
+        """store.service_job_observers entry: the same for a service job."""
+        self._changed(doc, old_status, SERVICE_STATE_CHANGE)
+
+    def _changed(self, doc: dict, old_status: str, detail_type: str) -> None:
         if doc["status"] != old_status and (self._subscribers or services.moto_loaded()):
             # The change's own time (the one startedAt/stoppedAt got), not when we queued it.
-            detail_type = SERVICE_STATE_CHANGE if "serviceJobType" in doc else STATE_CHANGE
             self._queue.put((doc, doc.get("_changedAt", time.time() * 1000) / 1000, detail_type))
 
     def observe_blocked(self, doc: dict, kind: str) -> None:
@@ -255,14 +261,14 @@ def install(store, config):
     hub = Hub(store)
     _hubs[store] = hub
     store.job_observers.append(hub.observe)
-    store.service_job_observers.append(hub.observe)
+    store.service_job_observers.append(hub.observe_service)
     store.blocked_observers.append(hub.observe_blocked)
 
     def shutdown():
         if hub.observe in store.job_observers:
             store.job_observers.remove(hub.observe)
-        if hub.observe in store.service_job_observers:
-            store.service_job_observers.remove(hub.observe)
+        if hub.observe_service in store.service_job_observers:
+            store.service_job_observers.remove(hub.observe_service)
         if hub.observe_blocked in store.blocked_observers:
             store.blocked_observers.remove(hub.observe_blocked)
         hub.close()
